@@ -1,0 +1,261 @@
+"""Machines declared as data, and bound to `transitions` for execution.
+
+Each workflow of the seed is a :class:`MachineSpec`: a table of states and a table of
+transitions, each transition carrying the messages that cross between participants when it
+fires. The same object is
+
+* executed by the runtime and the simulator (:meth:`MachineSpec.bind` builds a real
+  ``transitions.Machine`` for one model),
+* checked as a graph (`spec.checks`), and
+* drawn (`spec.render`), which reads the tables and never touches `transitions`.
+
+One ``transitions.Machine`` is built per model rather than one shared machine with many models:
+``Machine.add_model`` scans a list, so a shared machine gets slower as models accumulate, while a
+per-model machine costs a constant ~0.2 ms to build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from transitions import EventData, Machine, MachineError
+
+from spec.errors import IllegalTransitionError, UnknownTriggerError
+from spec.messages import Message
+from spec.participants import Participant
+
+#: Marker for a transition that leaves the machine in the state it was fired from
+#: (heartbeats, progress reports). Rendered as a self-loop.
+SAME = "="
+
+
+class StateRole(str, Enum):
+    """What a state means for the graph checks."""
+
+    TRANSIENT = "transient"  # work is under way; must be able to reach a terminal or resting state
+    RESTING = "resting"  # the machine may legitimately stay here forever (running, idle, closed)
+    TERMINAL = "terminal"  # no transitions leave it
+    TRAP = "trap"  # deliberately cannot reach a terminal state; must say why in its description
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One state, with a description a reader understands without the seed."""
+
+    name: str
+    description: str
+    role: StateRole = StateRole.TRANSIENT
+    #: For startup-like machines: the service this state initialises (see `spec.services`).
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    """One row of a machine's transition table."""
+
+    trigger: str
+    source: tuple[str, ...]
+    dest: str
+    description: str
+    messages: tuple[Message, ...] = ()
+
+    @property
+    def is_reflexive(self) -> bool:
+        return self.dest == SAME
+
+    def destination_from(self, source: str) -> str:
+        """The state this transition leads to when fired from `source`."""
+        return source if self.dest == SAME else self.dest
+
+    @property
+    def participants(self) -> frozenset[Participant]:
+        return frozenset(p for m in self.messages for p in (m.sender, m.receiver))
+
+
+def transition(
+    trigger: str,
+    source: str | Iterable[str],
+    dest: str,
+    description: str,
+    *messages: Message,
+) -> TransitionSpec:
+    """Table-row constructor: ``transition("start", "stopped", "loading_config", "...", msg, ...)``."""
+    sources = (source,) if isinstance(source, str) else tuple(source)
+    return TransitionSpec(trigger, sources, dest, description, tuple(messages))
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """What happened when a trigger fired: the unit of a runtime or simulator trace."""
+
+    machine: str
+    trigger: str
+    source: str
+    dest: str
+    messages: tuple[Message, ...]
+
+
+TransitionListener = Callable[[TransitionRecord], None]
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    """A workflow as a state machine: states, transitions and the seed section it implements."""
+
+    name: str
+    title: str
+    seed_section: str
+    description: str
+    states: tuple[StateSpec, ...]
+    initial: str
+    transitions: tuple[TransitionSpec, ...]
+    _by_trigger: Mapping[str, tuple[TransitionSpec, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.states]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: duplicate state names")
+        if self.initial not in names:
+            raise ValueError(f"{self.name}: initial state {self.initial!r} is not declared")
+        for t in self.transitions:
+            for s in t.source:
+                if s not in names:
+                    raise ValueError(f"{self.name}.{t.trigger}: unknown source state {s!r}")
+            if t.dest != SAME and t.dest not in names:
+                raise ValueError(f"{self.name}.{t.trigger}: unknown destination state {t.dest!r}")
+        by_trigger: dict[str, list[TransitionSpec]] = {}
+        for t in self.transitions:
+            by_trigger.setdefault(t.trigger, []).append(t)
+        for trig, rows in by_trigger.items():
+            seen: set[str] = set()
+            for row in rows:
+                overlap = seen.intersection(row.source)
+                if overlap:
+                    raise ValueError(f"{self.name}.{trig}: ambiguous from {sorted(overlap)}")
+                seen.update(row.source)
+        object.__setattr__(self, "_by_trigger", {k: tuple(v) for k, v in by_trigger.items()})
+
+    # -- queries used by renderers, checks and the conformance replay -------------------------
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(self._by_trigger)
+
+    def state(self, name: str) -> StateSpec:
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise KeyError(f"{self.name}: no state {name!r}; states: {', '.join(self.state_names)}")
+
+    def transition_for(self, source: str, trigger: str) -> TransitionSpec:
+        """The transition `trigger` takes from `source`, or a clear error."""
+        rows = self._by_trigger.get(trigger)
+        if rows is None:
+            raise UnknownTriggerError(self.name, trigger, self._by_trigger)
+        for row in rows:
+            if source in row.source:
+                return row
+        raise IllegalTransitionError(self.name, source, trigger, self.allowed_triggers(source))
+
+    def next_state(self, source: str, trigger: str) -> str:
+        return self.transition_for(source, trigger).destination_from(source)
+
+    def allowed_triggers(self, source: str) -> tuple[str, ...]:
+        return tuple(t.trigger for t in self.transitions if source in t.source)
+
+    @property
+    def participants(self) -> frozenset[Participant]:
+        return frozenset(p for t in self.transitions for p in t.participants)
+
+    # -- execution --------------------------------------------------------------------------
+
+    def bind(
+        self,
+        model: Any | None = None,
+        *,
+        initial: str | None = None,
+        listener: TransitionListener | None = None,
+    ) -> MachineInstance:
+        """Build a ``transitions.Machine`` for `model` (a fresh object when omitted)."""
+        return MachineInstance(self, model, initial=initial, listener=listener)
+
+
+class _Model:
+    """Default model object when the caller has none of its own."""
+
+    state: str
+
+
+class MachineInstance:
+    """One live machine: a `transitions.Machine` bound to one model, with clear errors.
+
+    ``fire`` is the only way the runtime and the simulator change state; it raises
+    :class:`IllegalTransitionError` instead of `transitions`' bare ``MachineError`` and reports
+    each transition to the optional listener (trace writers, metrics).
+    """
+
+    def __init__(
+        self,
+        spec: MachineSpec,
+        model: Any | None = None,
+        *,
+        initial: str | None = None,
+        listener: TransitionListener | None = None,
+    ) -> None:
+        self.spec = spec
+        self.model = model if model is not None else _Model()
+        self._listener = listener
+        start = initial if initial is not None else spec.initial
+        if start not in spec.state_names:
+            raise ValueError(f"{spec.name}: unknown initial state {start!r}; states: {', '.join(spec.state_names)}")
+        self.machine = Machine(
+            model=self.model,
+            states=list(spec.state_names),
+            transitions=[
+                {"trigger": t.trigger, "source": list(t.source), "dest": None if t.is_reflexive else t.dest}
+                for t in spec.transitions
+            ],
+            initial=start,
+            auto_transitions=False,
+            send_event=True,
+            after_state_change=self._record,
+            name=spec.name,
+        )
+        self._last_source = start
+
+    @property
+    def state(self) -> str:
+        return str(self.model.state)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.spec.state(self.state).role is StateRole.TERMINAL
+
+    def can_fire(self, trigger: str) -> bool:
+        return trigger in self.spec.allowed_triggers(self.state)
+
+    def fire(self, trigger: str, **kwargs: Any) -> TransitionRecord:
+        """Fire `trigger`; return what happened or raise a `SpecError` naming the legal triggers."""
+        source = self.state
+        row = self.spec.transition_for(source, trigger)  # raises the readable errors
+        self._last_source = source
+        try:
+            self.model.trigger(trigger, **kwargs)
+        except MachineError as exc:  # pragma: no cover - transition_for already validated it
+            raise IllegalTransitionError(self.spec.name, source, trigger, self.spec.allowed_triggers(source)) from exc
+        return TransitionRecord(self.spec.name, trigger, source, row.destination_from(source), row.messages)
+
+    def _record(self, event: EventData) -> None:
+        if self._listener is None:
+            return
+        trigger = event.event.name
+        source = self._last_source
+        row = self.spec.transition_for(source, trigger)
+        self._listener(TransitionRecord(self.spec.name, trigger, source, row.destination_from(source), row.messages))

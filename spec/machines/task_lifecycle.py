@@ -1,0 +1,84 @@
+"""A task as the queue sees it (seeds 4.2 and 4.3): queued, leased, running, and how it ends.
+
+Task status endpoints are answered by the orchestrator (4.3's view); the seed's 4.2 diagram
+routes them through the Registration API, which here only handles worker endpoints.
+A task that loses its worker (lease expired, worker unhealthy or deregistered) or is
+interrupted goes back to ``queued``; stale reports from the old worker are refused by the
+lease's fencing token, so no task completes twice.
+"""
+
+from __future__ import annotations
+
+from spec.machine import SAME, MachineSpec, StateRole, StateSpec, transition
+from spec.messages import call, push, reply, step
+from spec.participants import (
+    CLIENT,
+    LOAD_BALANCER,
+    ORCHESTRATOR,
+    RESOURCE_MANAGER,
+    TASK_QUEUE,
+    WEBSOCKET_SERVER,
+    WORKER,
+)
+
+W, ORCH, TQ, LB, WS, RES, CLI = WORKER, ORCHESTRATOR, TASK_QUEUE, LOAD_BALANCER, WEBSOCKET_SERVER, RESOURCE_MANAGER, CLIENT
+
+_RELEASE = (call(W, RES, "releaseResources(task)"), step(RES, "cleanupWorkspace()"), reply(RES, W, "resources released"))
+
+TASK_LIFECYCLE = MachineSpec(
+    name="task_lifecycle",
+    title="Task lifecycle",
+    seed_section="4.2/4.3",
+    description="A task waits in the queue, is leased to one worker, runs with progress reports and ends "
+    "completed or failed; lost or interrupted tasks are re-queued.",
+    initial="queued",
+    states=(
+        StateSpec("queued", "Waiting in the priority queue.", StateRole.RESTING),
+        StateSpec("assigned", "Leased to one worker (lease expiry + fencing token); not yet started."),
+        StateSpec("running", "The worker reported it started; progress flows."),
+        StateSpec("interrupted", "Stopped by a shutdown; state saved; about to be re-queued."),
+        StateSpec("completed", "Finished successfully; the result is stored.", StateRole.TERMINAL),
+        StateSpec("failed", "Finished with a classified error.", StateRole.TERMINAL),
+    ),
+    transitions=(
+        transition("assign", "queued", "assigned", "A polling worker gets the best task it can run.",
+                   call(TQ, LB, "selectTaskForWorker(workerId)"), step(LB, "evaluateWorkerCapabilities()"),
+                   step(LB, "calculateWorkerLoad()"), reply(LB, TQ, "task selected"),
+                   step(TQ, "assignTask(taskId, workerId)")),
+        transition("start", "assigned", "running", "Resources allocated; the worker reports the start.",
+                   call(W, RES, "allocateResources(task)"), step(RES, "createWorkspace()"),
+                   step(RES, "setResourceLimits()"), reply(RES, W, "resources allocated"),
+                   call(W, ORCH, "POST /api/v1/tasks/started"), call(ORCH, TQ, "updateTaskStatus(taskId, running)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_STARTED)"), push(WS, CLI, "task started"),
+                   reply(ORCH, W, "start acknowledged")),
+        transition("allocation_failed", "assigned", "failed", "Resources could not be allocated: fail, do not start.",
+                   reply(RES, W, "allocation failed"), call(W, ORCH, "POST /api/v1/tasks/failed"),
+                   call(ORCH, TQ, "updateTaskStatus(taskId, failed)")),
+        transition("progress", "running", SAME, "Progress every ProgressPolicy.interval_s or on a milestone.",
+                   call(W, ORCH, "POST /api/v1/tasks/progress"),
+                   call(ORCH, TQ, "updateTaskProgress(taskId, progress)"),
+                   call(ORCH, WS, "broadcastProgress(workflowId, progress)"), push(WS, CLI, "progress update")),
+        transition("complete", "running", "completed", "The worker reports success.",
+                   call(W, ORCH, "POST /api/v1/tasks/completed"), call(ORCH, TQ, "updateTaskStatus(taskId, completed)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_COMPLETED)"), push(WS, CLI, "task completed"),
+                   *_RELEASE),
+        transition("fail", "running", "failed", "The worker reports a classified error (error code in the body).",
+                   call(W, ORCH, "POST /api/v1/tasks/failed {error}"),
+                   call(ORCH, TQ, "updateTaskStatus(taskId, failed)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, {error})"), push(WS, CLI, "task failed"), *_RELEASE),
+        transition("time_out", "running", "failed", "ResourceLimits.max_duration_s exceeded: terminate, report.",
+                   step(W, "terminateTask(timeout)"), call(W, ORCH, "POST /api/v1/tasks/failed {TIMEOUT}"),
+                   call(ORCH, TQ, "updateTaskStatus(taskId, failed)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_FAILED)"), push(WS, CLI, "task timed out"),
+                   *_RELEASE),
+        transition("interrupt", "running", "interrupted", "Shutdown: stop gracefully, save state, report it.",
+                   step(W, "gracefulTaskShutdown()"), call(W, RES, "cleanupResources(taskId)"),
+                   step(RES, "saveTaskState()"), reply(RES, W, "resources cleaned"),
+                   call(W, TQ, "reportTaskInterrupted(taskId)"), reply(TQ, W, "interruption recorded")),
+        transition("requeue", "interrupted", "queued", "An interrupted task waits for another worker.",
+                   step(TQ, "requeueTask(taskId)")),
+        transition("lease_lost", ("assigned", "running"), "queued",
+                   "Lease expired, or its worker went unhealthy or deregistered: re-queue; the old token is fenced.",
+                   step(TQ, "revokeLease(taskId)"), step(TQ, "requeueTask(taskId)")),
+    ),
+)

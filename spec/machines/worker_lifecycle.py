@@ -1,0 +1,93 @@
+"""A worker as the registry sees it (seed 4.2): register, heartbeat, poll, health, deregister.
+
+Departures from the seed's 4.2 diagram (docs/departures.md):
+
+* The seed's poll loop has the Task Queue ask the Load Balancer to ``selectBestWorker(task)``,
+  but the worker is already known: it is the one polling. Here a poll asks the load balancer
+  to select the best *task* for that worker (capability match, priority with aging); the
+  least-loaded choice happens across workers polling concurrently.
+* The seed answers every poll with "task assigned" and only then branches on availability.
+  Here ``poll`` is one state and the answer is either ``task_received`` or ``no_task_available``.
+* Invalid capabilities reject the registration (``capabilities_rejected``); the seed only
+  draws the valid case.
+* A worker removed from rotation can come back with a healthy heartbeat (``health_restored``);
+  missed heartbeats (``heartbeats_missed``) remove it just like a reported unhealthy status.
+"""
+
+from __future__ import annotations
+
+from spec.machine import SAME, MachineSpec, StateRole, StateSpec, transition
+from spec.messages import call, reply, step
+from spec.participants import (
+    CAPABILITY_MANAGER,
+    HEALTH_MONITOR,
+    LOAD_BALANCER,
+    REGISTRATION_API,
+    TASK_QUEUE,
+    WORKER,
+)
+
+W, REG, CAP, TQ, HM, LB = WORKER, REGISTRATION_API, CAPABILITY_MANAGER, TASK_QUEUE, HEALTH_MONITOR, LOAD_BALANCER
+
+WORKER_LIFECYCLE = MachineSpec(
+    name="worker_lifecycle",
+    title="Worker registration, polling and health",
+    seed_section="4.2",
+    description="A worker registers with validated capabilities, heartbeats, polls for work, is taken out of "
+    "rotation when unhealthy and finally deregisters.",
+    initial="offline",
+    states=(
+        StateSpec("offline", "Process not yet registered.", StateRole.RESTING),
+        StateSpec("registering", "Registration sent; capabilities under validation."),
+        StateSpec("idle", "Registered and healthy, no task in hand.", StateRole.RESTING),
+        StateSpec("polling", "A poll request is waiting for an answer."),
+        StateSpec("busy", "Executing a leased task."),
+        StateSpec("unhealthy", "Out of rotation: missed heartbeats or reported unhealthy; its tasks re-queued.",
+                  StateRole.RESTING),
+        StateSpec("rejected", "Registration refused: invalid capabilities.", StateRole.TERMINAL),
+        StateSpec("deregistered", "Removed from the registry; its tasks re-queued.", StateRole.TERMINAL),
+    ),
+    transitions=(
+        transition("register", "offline", "registering", "The worker starts and registers its capabilities.",
+                   step(W, "start()"), step(W, "detectCapabilities()"), step(W, "generateWorkerId()"),
+                   call(W, REG, "POST /api/v1/workers/register"),
+                   call(REG, CAP, "validateCapabilities(capabilities)")),
+        transition("capabilities_accepted", "registering", "idle", "Capabilities valid; the worker joins rotation.",
+                   reply(CAP, REG, "capabilities valid"), call(REG, TQ, "registerWorker(workerId, capabilities)"),
+                   reply(TQ, REG, "worker registered"), reply(REG, W, "registration successful"),
+                   call(W, HM, "startHeartbeat(workerId)")),
+        transition("capabilities_rejected", "registering", "rejected", "Unknown or malformed capability names.",
+                   reply(CAP, REG, "capabilities invalid"), reply(REG, W, "422 registration rejected")),
+        transition("heartbeat", ("idle", "polling", "busy"), SAME, "A periodic heartbeat keeps the worker alive.",
+                   call(HM, REG, "POST /api/v1/workers/heartbeat"), call(REG, TQ, "updateWorkerHeartbeat(workerId)"),
+                   reply(TQ, REG, "heartbeat updated"), reply(REG, HM, "heartbeat acknowledged"),
+                   step(HM, "wait(heartbeatInterval)")),
+        transition("health_reported", ("idle", "polling", "busy"), SAME,
+                   "The worker's self-check result travels in the heartbeat.",
+                   call(HM, W, "checkSystemHealth()"), step(W, "checkResourceUsage()"), step(W, "checkTaskExecution()"),
+                   call(HM, REG, "health status in heartbeat"), call(REG, TQ, "updateWorkerHealth(workerId, health)")),
+        transition("reported_unhealthy", ("idle", "polling", "busy"), "unhealthy",
+                   "The heartbeat reports the worker unhealthy.",
+                   call(TQ, LB, "removeWorkerFromRotation(workerId)"), step(LB, "redistributeTasks(workerId)")),
+        transition("heartbeats_missed", ("idle", "polling", "busy"), "unhealthy",
+                   "No heartbeat for HeartbeatPolicy.timeout_s.",
+                   step(TQ, "detectMissedHeartbeats(workerId)"), call(TQ, LB, "removeWorkerFromRotation(workerId)"),
+                   step(LB, "redistributeTasks(workerId)")),
+        transition("health_restored", "unhealthy", "idle", "A healthy heartbeat returns the worker to rotation.",
+                   call(HM, REG, "POST /api/v1/workers/heartbeat"), call(REG, TQ, "updateWorkerHealth(workerId, ok)"),
+                   call(TQ, LB, "addWorkerToRotation(workerId)")),
+        transition("poll", "idle", "polling", "The worker asks for work.",
+                   call(W, TQ, "GET /api/v1/tasks/poll?workerId")),
+        transition("task_received", "polling", "busy", "A task was leased to this worker.",
+                   reply(TQ, W, "200 task assigned (lease, fencing token)")),
+        transition("no_task_available", "polling", "idle", "Nothing fits: 204, back off before polling again.",
+                   reply(TQ, W, "204 No Content"), step(W, "wait(pollInterval)")),
+        transition("task_finished", "busy", "idle", "The task ended (completed, failed or interrupted).",
+                   step(W, "releaseResources(task)")),
+        transition("deregister", ("idle", "polling", "busy", "unhealthy"), "deregistered",
+                   "The worker leaves; anything it held goes back to the queue.",
+                   call(W, REG, "DELETE /api/v1/workers/{workerId}"), call(REG, TQ, "unregisterWorker(workerId)"),
+                   call(TQ, LB, "removeWorker(workerId)"), step(LB, "redistributeTasks(workerId)"),
+                   reply(REG, W, "deregistration complete")),
+    ),
+)

@@ -1,0 +1,271 @@
+"""Every timing, threshold and limit of the platform, with the seed's values as defaults.
+
+The runtime and the simulator import these models; no other module writes a number down.
+Each model is frozen and rejects unknown or out-of-range fields, so a typo in a config file
+fails with the field's name instead of silently using a default.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GIB = 1024**3
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BackoffPolicy(_Policy):
+    """Exponential backoff for retryable errors (seed 4.5, network errors): 1 s, 2 s, 4 s, cap 30 s."""
+
+    base_delay_s: float = Field(1.0, gt=0, description="Delay before the first retry.")
+    factor: float = Field(2.0, ge=1, description="Multiplier between consecutive delays.")
+    max_delay_s: float = Field(30.0, gt=0, description="No single delay exceeds this.")
+    max_retries: int = Field(3, ge=0, le=100, description="Retries after the first attempt.")
+    jitter: float = Field(0.0, ge=0, le=1, description="Random spread as a fraction of the delay; 0 = none.")
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> Self:
+        if self.max_delay_s < self.base_delay_s:
+            raise ValueError("max_delay_s must be >= base_delay_s")
+        return self
+
+    def delay_s(self, retry: int) -> float:
+        """Delay before retry number `retry` (1-based), without jitter."""
+        if retry < 1:
+            raise ValueError(f"retry numbers start at 1, got {retry}")
+        return float(min(self.base_delay_s * self.factor ** (retry - 1), self.max_delay_s))
+
+    def schedule(self) -> list[float]:
+        """All delays of one call that keeps failing: ``[1.0, 2.0, 4.0]`` by default."""
+        return [self.delay_s(n) for n in range(1, self.max_retries + 1)]
+
+    def should_retry(self, retries_done: int) -> bool:
+        return retries_done < self.max_retries
+
+
+class RateLimitPolicy(_Policy):
+    """429 handling (seed 4.5): honour Retry-After, else 60 s; 1 retry; escalate after 5 minutes."""
+
+    honour_retry_after: bool = True
+    default_delay_s: float = Field(60.0, gt=0, description="Wait when the 429 carries no Retry-After.")
+    max_retries: int = Field(1, ge=0, le=10, description="Retries after the waiting period.")
+    escalate_after_s: float = Field(300.0, gt=0, description="Escalate once rate-limited this long.")
+    max_retry_after_s: float = Field(3600.0, gt=0, description="Longer Retry-After values are treated as errors.")
+
+    def wait_s(self, retry_after_s: float | None) -> float:
+        """How long to wait before retrying, given the server's Retry-After (if any)."""
+        if retry_after_s is not None and self.honour_retry_after:
+            return max(0.0, retry_after_s)
+        return self.default_delay_s
+
+
+class CircuitBreakerPolicy(_Policy):
+    """Breaker thresholds (seed 4.5): 5 failures within 60 s open it for 300 s; 1 half-open trial."""
+
+    failure_threshold: int = Field(5, ge=1, description="Failures within the window that open the breaker.")
+    window_s: float = Field(60.0, gt=0, description="Sliding window in which failures are counted.")
+    open_duration_s: float = Field(300.0, gt=0, description="Time the breaker stays open before a trial.")
+    half_open_max_trials: int = Field(1, ge=1, description="Calls allowed through while half-open.")
+
+
+class StartupPolicy(_Policy):
+    """Orchestrator startup timeouts (seed "Orchestrator Startup Workflow").
+
+    The per-phase timeouts add up to 130 s while the total is 120 s: the seed means the total as
+    an overall cap on top of the per-phase caps, and so do we.
+    """
+
+    config_timeout_s: float = Field(10.0, gt=0)
+    database_timeout_s: float = Field(30.0, gt=0)
+    services_timeout_s: float = Field(60.0, gt=0)
+    health_check_timeout_s: float = Field(30.0, gt=0)
+    total_timeout_s: float = Field(120.0, gt=0)
+    database_attempts: int = Field(3, ge=1, le=20, description="Database initialisation attempts.")
+    database_backoff: BackoffPolicy = BackoffPolicy(max_retries=2)
+
+    @model_validator(mode="after")
+    def _phases_fit_total(self) -> Self:
+        for name in ("config_timeout_s", "database_timeout_s", "services_timeout_s", "health_check_timeout_s"):
+            if getattr(self, name) > self.total_timeout_s:
+                raise ValueError(f"{name} must not exceed total_timeout_s ({self.total_timeout_s})")
+        if self.database_backoff.max_retries < self.database_attempts - 1:
+            raise ValueError("database_backoff.max_retries must allow database_attempts - 1 retries")
+        return self
+
+    def database_retry_delays_s(self) -> list[float]:
+        """Delays between database attempts: ``[1.0, 2.0]`` for 3 attempts."""
+        return [self.database_backoff.delay_s(n) for n in range(1, self.database_attempts)]
+
+
+class ProgressPolicy(_Policy):
+    """Progress reporting (seed "Task Execution Workflow"): every 5 s or on a milestone."""
+
+    interval_s: float = Field(5.0, gt=0, description="Longest gap between two progress reports.")
+    report_on_milestone: bool = True
+
+
+class ResourceLimits(_Policy):
+    """Per-task limits (seed "Task Execution Workflow")."""
+
+    memory_bytes: int = Field(4 * GIB, gt=0)
+    cpu_cores: float = Field(2.0, gt=0)
+    disk_bytes: int = Field(10 * GIB, gt=0)
+    network_bits_per_s: int = Field(1_000_000_000, gt=0)
+    max_duration_s: float = Field(1800.0, gt=0, description="30 minutes maximum execution time.")
+
+
+class HeartbeatPolicy(_Policy):
+    """Worker liveness. The seed gives no numbers; see docs "Heartbeats" for why 10 s / 30 s.
+
+    The health monitor sweeps once per interval, so a silent worker is detected between
+    ``timeout_s`` and ``timeout_s + interval_s`` after its last heartbeat.
+    """
+
+    interval_s: float = Field(10.0, gt=0, description="Time between two heartbeats of a healthy worker.")
+    timeout_s: float = Field(30.0, gt=0, description="Silence after which a worker is unhealthy.")
+
+    @model_validator(mode="after")
+    def _timeout_covers_two_intervals(self) -> Self:
+        if self.timeout_s < 2 * self.interval_s:
+            raise ValueError("timeout_s must be at least 2 x interval_s so one lost heartbeat is not fatal")
+        return self
+
+    @property
+    def sweep_interval_s(self) -> float:
+        return self.interval_s
+
+    def detection_window_s(self) -> tuple[float, float]:
+        """Earliest and latest detection time after the last heartbeat."""
+        return (self.timeout_s, self.timeout_s + self.sweep_interval_s)
+
+
+class PollPolicy(_Policy):
+    """Task polling: back off while idle (seed 4.2 ``wait(pollInterval)``)."""
+
+    min_interval_s: float = Field(0.5, gt=0)
+    max_interval_s: float = Field(5.0, gt=0)
+    factor: float = Field(2.0, ge=1)
+    long_poll_s: float = Field(0.0, ge=0, le=60, description="Server-side wait for a task; 0 = answer at once.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_interval_s < self.min_interval_s:
+            raise ValueError("max_interval_s must be >= min_interval_s")
+        return self
+
+    def idle_wait_s(self, empty_polls: int) -> float:
+        """Wait after `empty_polls` consecutive 204 answers (1-based)."""
+        return float(min(self.min_interval_s * self.factor ** max(0, empty_polls - 1), self.max_interval_s))
+
+
+class LeasePolicy(_Policy):
+    """Task leases and queue fairness (our precision of seed 4.2's "priority handling")."""
+
+    lease_ttl_s: float = Field(60.0, gt=0, description="A lease not renewed for this long expires.")
+    aging_interval_s: float = Field(30.0, gt=0, description="Waiting this long raises a task's priority by 1.")
+    max_priority: int = Field(10, ge=1)
+
+
+class ShutdownPolicy(_Policy):
+    """Graceful shutdown (seed 4.4). The seed names ``checkInterval`` but no values; ours are documented."""
+
+    drain_deadline_s: float = Field(60.0, gt=0, description="Wait for running tasks this long before cancelling.")
+    check_interval_s: float = Field(1.0, gt=0)
+    cancel_grace_s: float = Field(10.0, gt=0, description="Wait after requesting cancellation before closing.")
+    worker_task_deadline_s: float = Field(30.0, gt=0, description="A stopping worker lets its task run this long.")
+
+    @property
+    def deadline_s(self) -> float:
+        """Longest a graceful orchestrator shutdown may take before closing connections."""
+        return self.drain_deadline_s + self.cancel_grace_s
+
+
+class WebSocketPolicy(_Policy):
+    """Event streaming limits so one slow subscriber cannot stall the orchestrator."""
+
+    subscriber_buffer: int = Field(256, ge=1, description="Events queued per client before it is dropped.")
+    replay_buffer: int = Field(1000, ge=0, description="Recent events kept per workflow for resume.")
+
+
+class AlertRule(_Policy):
+    """One alert threshold: fire when ``metric`` stays beyond ``threshold`` for ``for_s`` seconds."""
+
+    name: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    threshold: float
+    for_s: float = Field(ge=0)
+    summary: str = Field(min_length=1)
+    escalation_level: int = Field(ge=1, le=4)
+
+
+class EscalationLevel(_Policy):
+    level: int = Field(ge=1, le=4)
+    action: str = Field(min_length=1)
+
+
+def _default_rules() -> tuple[AlertRule, ...]:
+    return (
+        AlertRule(name="HighErrorRate", metric="error_rate", threshold=0.05, for_s=300.0,
+                  summary="High error rate detected", escalation_level=2),
+        AlertRule(name="HighLatencyP95", metric="latency_p95_seconds", threshold=2.0, for_s=300.0,
+                  summary="High response time detected", escalation_level=2),
+        AlertRule(name="CircuitBreakerOpen", metric="circuit_breaker_open", threshold=0.0, for_s=0.0,
+                  summary="Circuit breaker open", escalation_level=2),
+        AlertRule(name="HighResourceUtilisation", metric="resource_utilisation", threshold=0.9, for_s=600.0,
+                  summary="Resource utilisation above 90%", escalation_level=3),
+    )
+
+
+def _default_levels() -> tuple[EscalationLevel, ...]:
+    return (
+        EscalationLevel(level=1, action="Automatic retry and recovery"),
+        EscalationLevel(level=2, action="Alert on-call engineer"),
+        EscalationLevel(level=3, action="Alert team lead and manager"),
+        EscalationLevel(level=4, action="Critical incident, all hands on deck"),
+    )
+
+
+class AlertPolicy(_Policy):
+    """Alert thresholds and escalation levels (seed "Monitoring and Alerting")."""
+
+    rules: tuple[AlertRule, ...] = Field(default_factory=_default_rules)
+    escalation_levels: tuple[EscalationLevel, ...] = Field(default_factory=_default_levels)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            raise ValueError("rules: alert rule names must be unique")
+        if sorted(e.level for e in self.escalation_levels) != [1, 2, 3, 4]:
+            raise ValueError("escalation_levels must define levels 1, 2, 3 and 4 exactly once")
+        return self
+
+    def rule(self, name: str) -> AlertRule:
+        for r in self.rules:
+            if r.name == name:
+                return r
+        raise KeyError(f"no alert rule {name!r}; rules: {', '.join(r.name for r in self.rules)}")
+
+
+class Policies(_Policy):
+    """All policies together: what a runtime or simulation is configured with."""
+
+    backoff: BackoffPolicy = BackoffPolicy()
+    rate_limit: RateLimitPolicy = RateLimitPolicy()
+    circuit_breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
+    startup: StartupPolicy = StartupPolicy()
+    progress: ProgressPolicy = ProgressPolicy()
+    resources: ResourceLimits = ResourceLimits()
+    heartbeat: HeartbeatPolicy = HeartbeatPolicy()
+    poll: PollPolicy = PollPolicy()
+    lease: LeasePolicy = LeasePolicy()
+    shutdown: ShutdownPolicy = ShutdownPolicy()
+    websocket: WebSocketPolicy = WebSocketPolicy()
+    alerts: AlertPolicy = AlertPolicy()
+
+
+DEFAULT_POLICIES = Policies()

@@ -1,0 +1,132 @@
+"""The error taxonomy of seed 4.5 ("Error Classification"), as data.
+
+The runtime's classifier returns one of these classes; the flowchart renderer draws the
+classification flowchart from this table; the retry machine consults ``retryable``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorClass(str, Enum):
+    NETWORK = "network"
+    AUTHENTICATION = "authentication"
+    RATE_LIMIT = "rate_limit"
+    VALIDATION = "validation"
+    SYSTEM = "system"
+    UNKNOWN = "unknown"
+
+
+class RetryStrategy(str, Enum):
+    EXPONENTIAL_BACKOFF = "exponential_backoff"  # BackoffPolicy
+    RETRY_AFTER = "retry_after"  # RateLimitPolicy
+    REAUTHENTICATE = "reauthenticate"  # never blindly; after new credentials only
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ErrorCategory:
+    """One row of the taxonomy; ``max_retries`` of ``None`` means "from the named policy"."""
+
+    error_class: ErrorClass
+    title: str
+    symptoms: tuple[str, ...]
+    retryable: bool
+    strategy: RetryStrategy
+    policy: str | None
+    resolution: str
+    escalation: str
+    #: Flowchart steps the seed draws for this handler, in order.
+    handling: tuple[str, ...]
+
+
+TAXONOMY: tuple[ErrorCategory, ...] = (
+    ErrorCategory(
+        ErrorClass.NETWORK,
+        "Network error",
+        ("Connection timeouts", "Refused connections", "DNS failures", "HTTP 5xx from a dependency"),
+        retryable=True,
+        strategy=RetryStrategy.EXPONENTIAL_BACKOFF,
+        policy="backoff",
+        resolution="Retry with exponential backoff; the circuit breaker stops retries against a dead service.",
+        escalation="After the last retry fails, alert administrators (level 2).",
+        handling=("Apply exponential backoff", "Wait backoff delay", "Retry operation"),
+    ),
+    ErrorCategory(
+        ErrorClass.AUTHENTICATION,
+        "Authentication error",
+        ("HTTP 401 or 403 responses", "Invalid or expired credentials"),
+        retryable=False,
+        strategy=RetryStrategy.REAUTHENTICATE,
+        policy=None,
+        resolution="Clear cached credentials and request re-authentication; retry once with new credentials.",
+        escalation="Immediate alert if authentication fails repeatedly (level 2).",
+        handling=("Clear credentials", "Request re-authentication", "Retry with new credentials"),
+    ),
+    ErrorCategory(
+        ErrorClass.RATE_LIMIT,
+        "Rate limit error",
+        ("HTTP 429 responses", "Rate limit exceeded"),
+        retryable=True,
+        strategy=RetryStrategy.RETRY_AFTER,
+        policy="rate_limit",
+        resolution="Honour Retry-After (seconds or HTTP date), else wait the default delay; retry once.",
+        escalation="Alert if rate limits persist for more than the escalation period (level 2).",
+        handling=("Extract Retry-After header", "Wait Retry-After or default delay", "Retry request"),
+    ),
+    ErrorCategory(
+        ErrorClass.VALIDATION,
+        "Validation error",
+        ("Invalid input data", "Schema validation failures", "HTTP 4xx other than 401/403/429"),
+        retryable=False,
+        strategy=RetryStrategy.NONE,
+        policy=None,
+        resolution="Return detailed error messages to the client; the client must fix its input.",
+        escalation="Monitor for high validation error rates.",
+        handling=("Log validation error", "Return error to client", "Provide validation details"),
+    ),
+    ErrorCategory(
+        ErrorClass.SYSTEM,
+        "System error",
+        ("Out of memory", "Disk full (ENOSPC)", "CPU exhaustion"),
+        retryable=False,
+        strategy=RetryStrategy.NONE,
+        policy=None,
+        resolution="Clean up resources immediately; restart the service if it is critical.",
+        escalation="Critical alert, immediate administrator notification (level 4).",
+        handling=("Clean up resources", "Attempt recovery or graceful degradation", "Alert administrators"),
+    ),
+    ErrorCategory(
+        ErrorClass.UNKNOWN,
+        "Unknown error",
+        ("Anything not matched above",),
+        retryable=True,
+        strategy=RetryStrategy.EXPONENTIAL_BACKOFF,
+        policy="backoff",
+        resolution="Log it and apply the default retry logic.",
+        escalation="Escalate for investigation when the retries fail (level 3).",
+        handling=("Log unknown error", "Apply default retry logic"),
+    ),
+)
+
+
+def category(error_class: ErrorClass | str) -> ErrorCategory:
+    """The taxonomy row for `error_class`."""
+    wanted = ErrorClass(error_class)
+    for row in TAXONOMY:
+        if row.error_class is wanted:
+            return row
+    raise KeyError(wanted)  # pragma: no cover - TAXONOMY covers every ErrorClass
+
+
+#: Error codes a failed task reports; the pipeline's failures use the seed's event names.
+class FailureCode(str, Enum):
+    BUILD_FAILED = "BUILD_FAILED"
+    TEST_FAILED = "TEST_FAILED"
+    AI_ERROR = "AI_ERROR"
+    GIT_ERROR = "GIT_ERROR"
+    TIMEOUT = "TIMEOUT"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    TASK_ERROR = "TASK_ERROR"
