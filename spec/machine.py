@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from transitions import EventData, Machine, MachineError
@@ -32,7 +32,7 @@ from spec.participants import Participant
 SAME = "="
 
 
-class StateRole(str, Enum):
+class StateRole(StrEnum):
     """What a state means for the graph checks."""
 
     TRANSIENT = "transient"  # work is under way; must be able to reach a terminal or resting state
@@ -188,7 +188,7 @@ class MachineSpec:
 
 
 class _Model:
-    """Default model object when the caller has none of its own."""
+    """Default model object when the caller has none of its own; `transitions` adds the triggers."""
 
     state: str
 
@@ -210,7 +210,8 @@ class MachineInstance:
         listener: TransitionListener | None = None,
     ) -> None:
         self.spec = spec
-        self.model = model if model is not None else _Model()
+        # Any: `transitions` decorates the model with `state` and `trigger` at runtime.
+        self.model: Any = model if model is not None else _Model()
         self._listener = listener
         start = initial if initial is not None else spec.initial
         if start not in spec.state_names:

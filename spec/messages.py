@@ -8,12 +8,12 @@ the machine cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from spec.participants import Participant
 
 
-class MessageKind(str, Enum):
+class MessageKind(StrEnum):
     """How a message travels; the Mermaid arrow follows from it."""
 
     CALL = "call"  # synchronous request; the caller waits for a reply

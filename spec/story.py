@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 from spec.errors import SpecError, StoryError
 from spec.machine import MachineSpec, TransitionSpec
@@ -64,7 +63,7 @@ class Alt:
     branches: tuple[Branch, ...]
 
 
-Item = Union[Step, Note, Loop, Alt]
+Item = Step | Note | Loop | Alt
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,9 @@ def _replay(
     for item in items:
         if isinstance(item, Step):
             if item.machine not in story.machines:
-                raise StoryError(f"story {story.name!r}: step {item.trigger!r} uses undeclared machine {item.machine!r}")
+                raise StoryError(
+                    f"story {story.name!r}: step {item.trigger!r} uses undeclared machine {item.machine!r}"
+                )
             spec = machines[item.machine]
             source = states[item.machine]
             try:

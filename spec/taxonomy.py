@@ -7,10 +7,10 @@ classification flowchart from this table; the retry machine consults ``retryable
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorClass(str, Enum):
+class ErrorClass(StrEnum):
     NETWORK = "network"
     AUTHENTICATION = "authentication"
     RATE_LIMIT = "rate_limit"
@@ -19,7 +19,7 @@ class ErrorClass(str, Enum):
     UNKNOWN = "unknown"
 
 
-class RetryStrategy(str, Enum):
+class RetryStrategy(StrEnum):
     EXPONENTIAL_BACKOFF = "exponential_backoff"  # BackoffPolicy
     RETRY_AFTER = "retry_after"  # RateLimitPolicy
     REAUTHENTICATE = "reauthenticate"  # never blindly; after new credentials only
@@ -122,7 +122,7 @@ def category(error_class: ErrorClass | str) -> ErrorCategory:
 
 
 #: Error codes a failed task reports; the pipeline's failures use the seed's event names.
-class FailureCode(str, Enum):
+class FailureCode(StrEnum):
     BUILD_FAILED = "BUILD_FAILED"
     TEST_FAILED = "TEST_FAILED"
     AI_ERROR = "AI_ERROR"

@@ -9,7 +9,7 @@ git failure branch; a push can fail, so ``git_error`` (GIT_ERROR) is added.
 from __future__ import annotations
 
 from spec.machine import SAME, MachineSpec, StateRole, StateSpec, transition
-from spec.messages import call, push, reply, step
+from spec.messages import Message, call, push, reply, step
 from spec.participants import (
     AI_PROVIDER,
     CLIENT,
@@ -23,7 +23,7 @@ from spec.participants import (
 W, GIT, AI, QG, WS, CLI, ORCH = WORKER, GIT_PLATFORM, AI_PROVIDER, QUALITY_GATES, WEBSOCKET_SERVER, CLIENT, ORCHESTRATOR
 
 
-def _progress(detail: str, client_sees: str) -> tuple[object, ...]:
+def _progress(detail: str, client_sees: str) -> tuple[Message, ...]:
     return (push(W, WS, f"sendProgress(workflowId, {detail})"), push(WS, CLI, client_sees))
 
 

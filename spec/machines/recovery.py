@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from spec.machine import MachineSpec, StateRole, StateSpec, transition
 from spec.messages import call, reply, step
-from spec.participants import ADMIN, DATABASE, LOGGER, ORCHESTRATOR, REGISTRATION_API, RESOURCE_MANAGER, TASK_QUEUE, WORKER
+from spec.participants import (
+    ADMIN,
+    DATABASE,
+    LOGGER,
+    ORCHESTRATOR,
+    REGISTRATION_API,
+    RESOURCE_MANAGER,
+    TASK_QUEUE,
+    WORKER,
+)
 
 ORCH, DB, TQ, LOG, W, RES, REG = ORCHESTRATOR, DATABASE, TASK_QUEUE, LOGGER, WORKER, RESOURCE_MANAGER, REGISTRATION_API
 

@@ -7,8 +7,11 @@ Departures from the seed (docs/departures.md):
   cancellation once, when the deadline passes; interrupted tasks are re-queued durably.
 * A second stop signal forces termination from any state (``force_stop``): the seed asks for
   "force termination procedures" without drawing them.
-* Worker unregistration uses the worker lifecycle's ``deregister`` (DELETE /api/v1/workers/{id});
-  a running task is given ``worker_task_deadline_s`` to finish before it is interrupted.
+* The seed's worker unregisters *before* settling its current task. Deregistration re-queues a
+  worker's leased tasks (seed 4.2: "redistributeTasks"), so the interruption report that follows
+  would then be refused by the lease's fencing token. Here the worker stops polling first (it
+  takes no new work), gives its task ``worker_task_deadline_s`` to finish or interrupts it, and
+  only then deregisters with the worker lifecycle's ``deregister`` (DELETE /api/v1/workers/{id}).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from spec.participants import (
     WORKER,
 )
 
-ORCH, TQ, HTTP, WS, DB, W, RES = ORCHESTRATOR, TASK_QUEUE, HTTP_SERVER, WEBSOCKET_SERVER, DATABASE, WORKER, RESOURCE_MANAGER
+ORCH, TQ, HTTP, WS, DB = ORCHESTRATOR, TASK_QUEUE, HTTP_SERVER, WEBSOCKET_SERVER, DATABASE
+W, RES = WORKER, RESOURCE_MANAGER
 
 _ORCH_STOPPING = (
     "pausing_queue", "draining_http", "refusing_websockets", "awaiting_workflows", "awaiting_tasks",
@@ -79,10 +83,10 @@ ORCHESTRATOR_SHUTDOWN = MachineSpec(
                    call(ORCH, TQ, "getRunningTasks()"), reply(TQ, ORCH, "no running tasks")),
         transition("drain_deadline_reached", "awaiting_tasks", "cancelling_tasks",
                    "ShutdownPolicy.drain_deadline_s passed with tasks still running.",
-                   push(ORCH, W, "requestTaskCancellation()"), step(W, "gracefulTaskShutdown()")),
+                   push(ORCH, W, "requestTaskCancellation()")),
         transition("tasks_interrupted", "cancelling_tasks", "tasks_drained",
                    "Workers reported their tasks interrupted, or cancel_grace_s passed; they are re-queued.",
-                   call(W, TQ, "reportTaskInterrupted(taskId)"), reply(TQ, ORCH, "running tasks interrupted")),
+                   call(ORCH, TQ, "getRunningTasks()"), reply(TQ, ORCH, "running tasks interrupted")),
         transition("notify_clients", "tasks_drained", "closing_websockets", "Tell WebSocket clients, then close.",
                    call(ORCH, WS, "closeAllConnections()"), step(WS, "sendShutdownNotice()"),
                    step(WS, "closeConnections()")),
@@ -103,23 +107,23 @@ ORCHESTRATOR_SHUTDOWN = MachineSpec(
 )
 
 _WORKER_STOPPING = (
-    "unregistering", "checking_current_task", "finishing_task", "interrupting_task", "ready_to_clean",
-    "cleaning_workspaces", "stopping_services",
+    "checking_current_task", "finishing_task", "interrupting_task", "deregistering", "cleaning_workspaces",
+    "stopping_services",
 )
 
 WORKER_SHUTDOWN = MachineSpec(
     name="worker_shutdown",
     title="Worker graceful shutdown",
     seed_section="4.4",
-    description="Unregister, finish or interrupt the current task, clean every workspace, stop background loops.",
+    description="Stop polling, finish or interrupt the current task, deregister, clean every workspace, stop "
+    "background loops.",
     initial="running",
     states=(
         StateSpec("running", "Working normally.", StateRole.RESTING),
-        StateSpec("unregistering", "Leaving the registry so no new task is leased."),
-        StateSpec("checking_current_task", "Is a task in hand?"),
+        StateSpec("checking_current_task", "Polling stopped; is a task in hand?"),
         StateSpec("finishing_task", "Letting the current task finish, up to worker_task_deadline_s."),
         StateSpec("interrupting_task", "Deadline passed: stopping the task and saving its state."),
-        StateSpec("ready_to_clean", "No task runs any more."),
+        StateSpec("deregistering", "No task runs any more; leaving the registry (DELETE)."),
         StateSpec("cleaning_workspaces", "Removing workspaces and releasing resources."),
         StateSpec("stopping_services", "Stopping heartbeat and monitoring loops."),
         StateSpec("stopped", "Clean exit.", StateRole.TERMINAL),
@@ -127,20 +131,19 @@ WORKER_SHUTDOWN = MachineSpec(
                   StateRole.TERMINAL),
     ),
     transitions=(
-        transition("stop", "running", "unregistering", "SIGTERM/SIGINT.", step(W, "stop()")),
-        transition("unregistered", "unregistering", "checking_current_task", "The registry forgot this worker.",
-                   step(W, "getCurrentTask()")),
-        transition("no_current_task", "checking_current_task", "ready_to_clean", "Nothing to wait for.",
+        transition("stop", "running", "checking_current_task", "SIGTERM/SIGINT: take no new work.",
+                   step(W, "stop()"), step(W, "stopPolling()"), step(W, "getCurrentTask()")),
+        transition("no_current_task", "checking_current_task", "deregistering", "Nothing to wait for.",
                    step(W, "noCurrentTask()")),
         transition("task_in_progress", "checking_current_task", "finishing_task", "A task is running.",
                    step(W, "awaitTaskCompletion(deadline)")),
-        transition("task_finished", "finishing_task", "ready_to_clean", "The task ended before the deadline.",
+        transition("task_finished", "finishing_task", "deregistering", "The task ended before the deadline.",
                    step(W, "taskFinished()")),
         transition("task_deadline_reached", "finishing_task", "interrupting_task",
                    "ShutdownPolicy.worker_task_deadline_s passed.", step(W, "interruptTask()")),
-        transition("task_interrupted", "interrupting_task", "ready_to_clean", "Interruption recorded.",
+        transition("task_interrupted", "interrupting_task", "deregistering", "Interruption recorded.",
                    step(W, "taskInterrupted()")),
-        transition("clean_up", "ready_to_clean", "cleaning_workspaces", "Release everything.",
+        transition("deregistered", "deregistering", "cleaning_workspaces", "The registry forgot this worker.",
                    call(W, RES, "cleanupAll()"), step(RES, "cleanupWorkspaces()"), step(RES, "releaseAllResources()")),
         transition("cleaned", "cleaning_workspaces", "stopping_services", "Workspaces removed.",
                    reply(RES, W, "cleanup complete"), step(W, "stopBackgroundServices()"), step(W, "stopHeartbeat()"),

@@ -21,9 +21,14 @@ from spec.participants import (
     WORKER,
 )
 
-W, ORCH, TQ, LB, WS, RES, CLI = WORKER, ORCHESTRATOR, TASK_QUEUE, LOAD_BALANCER, WEBSOCKET_SERVER, RESOURCE_MANAGER, CLIENT
+W, ORCH, TQ, LB = WORKER, ORCHESTRATOR, TASK_QUEUE, LOAD_BALANCER
+WS, RES, CLI = WEBSOCKET_SERVER, RESOURCE_MANAGER, CLIENT
 
-_RELEASE = (call(W, RES, "releaseResources(task)"), step(RES, "cleanupWorkspace()"), reply(RES, W, "resources released"))
+_RELEASE = (
+    call(W, RES, "releaseResources(task)"),
+    step(RES, "cleanupWorkspace()"),
+    reply(RES, W, "resources released"),
+)
 
 TASK_LIFECYCLE = MachineSpec(
     name="task_lifecycle",

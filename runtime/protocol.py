@@ -1,0 +1,178 @@
+"""Wire models shared by the orchestrator's HTTP/WebSocket API and the worker client.
+
+Field names are camelCase on the wire (the seed's ``workerId``/``workflowId``) and snake_case
+in Python. Every request model forbids unknown fields so a typo gets a 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+#: Capability names: lowercase words joined by '.', '-' or '_' (e.g. "python", "ai.codegen").
+CAPABILITY_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
+MAX_CAPABILITIES = 64
+MAX_BODY_BYTES = 1_048_576
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class EventType(str, Enum):
+    """WebSocket event types (seed 4.3 plus the shutdown notice of 4.4)."""
+
+    TASK_STARTED = "TASK_STARTED"
+    TASK_PROGRESS = "TASK_PROGRESS"
+    TASK_COMPLETED = "TASK_COMPLETED"
+    TASK_FAILED = "TASK_FAILED"
+    TASK_REQUEUED = "TASK_REQUEUED"
+    WORKFLOW_COMPLETED = "WORKFLOW_COMPLETED"
+    WORKFLOW_FAILED = "WORKFLOW_FAILED"
+    SHUTDOWN = "SHUTDOWN"
+    ALERT = "ALERT"
+
+
+def _check_capabilities(values: list[str]) -> list[str]:
+    if len(values) > MAX_CAPABILITIES:
+        raise ValueError(f"at most {MAX_CAPABILITIES} capabilities")
+    for value in values:
+        if not CAPABILITY_PATTERN.match(value):
+            raise ValueError(f"invalid capability name {value!r}: use lowercase words joined by '.', '-' or '_'")
+    return sorted(set(values))
+
+
+class RegisterRequest(WireModel):
+    worker_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    capabilities: list[str] = Field(min_length=1)
+    max_concurrency: int = Field(1, ge=1, le=256)
+    hostname: str = Field("", max_length=255)
+
+    @field_validator("capabilities")
+    @classmethod
+    def _valid_capabilities(cls, values: list[str]) -> list[str]:
+        return _check_capabilities(values)
+
+
+class RegisterResponse(WireModel):
+    worker_id: str
+    heartbeat_interval_s: float
+    heartbeat_timeout_s: float
+    lease_ttl_s: float
+
+
+class WorkerHealth(WireModel):
+    status: str = Field("healthy", pattern=r"^(healthy|unhealthy)$")
+    cpu_percent: float = Field(0.0, ge=0)
+    memory_percent: float = Field(0.0, ge=0, le=100)
+    disk_percent: float = Field(0.0, ge=0, le=100)
+    running_tasks: int = Field(0, ge=0)
+
+
+class HeartbeatRequest(WireModel):
+    worker_id: str = Field(min_length=1, max_length=128)
+    health: WorkerHealth = WorkerHealth()
+
+
+class HeartbeatResponse(WireModel):
+    status: str = "ok"
+    cancel_task_ids: list[str] = Field(default_factory=list)
+    shutting_down: bool = False
+
+
+class TaskAssignment(WireModel):
+    task_id: str
+    workflow_id: str
+    type: str
+    payload: dict[str, Any]
+    priority: int
+    fencing_token: int
+    lease_expires_at: float
+    attempt: int
+
+
+class PollResponse(WireModel):
+    tasks: list[TaskAssignment]
+
+
+class LeaseReport(WireModel):
+    """Common part of every task report: who reports, under which lease."""
+
+    task_id: str = Field(min_length=1, max_length=128)
+    worker_id: str = Field(min_length=1, max_length=128)
+    fencing_token: int = Field(ge=0)
+
+
+class TaskStarted(LeaseReport):
+    pass
+
+
+class TaskProgress(LeaseReport):
+    percentage: float = Field(ge=0, le=100)
+    step: str = Field("", max_length=200)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskCompleted(LeaseReport):
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskError(WireModel):
+    code: str = Field(min_length=1, max_length=64)
+    error_class: str = Field("unknown", max_length=32)
+    message: str = Field("", max_length=4000)
+
+
+class TaskFailed(LeaseReport):
+    error: TaskError
+
+
+class TaskInterrupted(LeaseReport):
+    state: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowRequest(WireModel):
+    type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(5, ge=0, le=10)
+    required_capabilities: list[str] = Field(default_factory=list)
+
+    @field_validator("required_capabilities")
+    @classmethod
+    def _valid_capabilities(cls, values: list[str]) -> list[str]:
+        return _check_capabilities(values)
+
+
+class WorkflowCreated(WireModel):
+    workflow_id: str
+    task_ids: list[str]
+
+
+class ErrorBody(WireModel):
+    """Every 4xx/5xx body: ``{"error": {"field": "...", "reason": "..."}}``."""
+
+    field: str | None = None
+    reason: str
+
+
+class Event(WireModel):
+    """One WebSocket event; ``id`` increases per workflow so a client can resume."""
+
+    id: int
+    type: EventType
+    workflow_id: str
+    task_id: str | None = None
+    time: float
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class SubscribeMessage(WireModel):
+    """Client → server: ``{"type": "subscribe", "workflowId": "...", "lastEventId": 12}``."""
+
+    type: str = Field(pattern=r"^subscribe$")
+    workflow_id: str = Field(min_length=1, max_length=128)
+    last_event_id: int | None = Field(None, ge=0)
