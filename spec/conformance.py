@@ -1,0 +1,249 @@
+"""Replay a recorded trace on the spec machines and report the first divergence.
+
+Used by the conformance tests on the reference runtime's and the simulator's traces, and by
+``python -m spec conform TRACE`` for users who run their own runtime and write the trace format
+of `spec.trace`. Two kinds of divergence are found:
+
+* **behaviour** — an event whose machine/trigger is unknown, whose source is not the state the
+  component is in, whose destination differs from the table's, or whose messages differ from
+  the transition's;
+* **timing** — a bound from `spec.policies` that the recorded times violate: the retry delays
+  follow ``BackoffPolicy``; a retry handler gives up exactly after ``max_retries``; the breaker
+  trips exactly on the ``failure_threshold``-th failure within ``window_s`` and probes no
+  earlier than ``open_duration_s`` after opening; a rate-limited call waits Retry-After (or the
+  default); a silent worker is declared lost within ``[timeout, timeout + interval]`` of its last
+  heartbeat.
+
+``tolerance_s`` absorbs scheduling jitter of a real runtime (the simulator uses 0).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from spec.errors import SpecError
+from spec.machine import MachineSpec
+from spec.machines import MACHINES
+from spec.policies import DEFAULT_POLICIES, Policies
+from spec.trace import TraceEvent
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a trace first departs from the spec."""
+
+    index: int  # 1-based position of the event in the trace
+    component: str
+    machine: str
+    trigger: str
+    expected: str
+    actual: str
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"event {self.index} ({self.component}, {self.machine}.{self.trigger}): {self.reason}; "
+            f"expected {self.expected}, got {self.actual}"
+        )
+
+
+@dataclass
+class ConformanceReport:
+    events: int = 0
+    components: int = 0
+    divergence: Divergence | None = None
+    final_states: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.divergence is None
+
+    def format(self) -> str:
+        if self.divergence is None:
+            return f"conforms: {self.events} events, {self.components} components"
+        return f"DIVERGES at {self.divergence}"
+
+
+class _Diverged(Exception):
+    def __init__(self, expected: str, actual: str, reason: str) -> None:
+        super().__init__(reason)
+        self.expected, self.actual, self.reason = expected, actual, reason
+
+
+@dataclass
+class _ComponentTimes:
+    """Per-component memory for the timing checks."""
+
+    retries_done: int = 0
+    last_backoff_start: float | None = None
+    failures: deque[float] = field(default_factory=deque)
+    opened_at: float | None = None
+    limited_at: float | None = None
+    limited_wait_s: float | None = None
+    last_heartbeat: float | None = None
+
+
+class TraceChecker:
+    """Incremental checker: feed events one by one (the conformance tests do) or all at once."""
+
+    def __init__(
+        self,
+        machines: Mapping[str, MachineSpec] = MACHINES,
+        policies: Policies = DEFAULT_POLICIES,
+        *,
+        tolerance_s: float = 0.0,
+        require_initial: bool = True,
+        check_messages: bool = True,
+        check_timing: bool = True,
+    ) -> None:
+        self.machines = machines
+        self.policies = policies
+        self.tolerance_s = tolerance_s
+        self.require_initial = require_initial
+        self.check_messages = check_messages
+        self.check_timing = check_timing
+        self.states: dict[str, str] = {}
+        self._machine_of: dict[str, str] = {}
+        self._times: dict[str, _ComponentTimes] = defaultdict(_ComponentTimes)
+        self._last_time = 0.0
+        self.count = 0
+
+    def feed(self, event: TraceEvent) -> Divergence | None:
+        self.count += 1
+        try:
+            self._check_behaviour(event)
+            if self.check_timing:
+                self._check_timing(event)
+        except _Diverged as d:
+            return Divergence(self.count, event.component, event.machine, event.trigger, d.expected, d.actual,
+                              d.reason)
+        self.states[event.component] = event.dest
+        self._last_time = max(self._last_time, event.time)
+        return None
+
+    # -- behaviour --------------------------------------------------------------------------
+
+    def _check_behaviour(self, event: TraceEvent) -> None:
+        spec = self.machines.get(event.machine)
+        if spec is None:
+            raise _Diverged(f"one of {sorted(self.machines)}", repr(event.machine), "unknown machine")
+        known = self._machine_of.setdefault(event.component, event.machine)
+        if known != event.machine:
+            raise _Diverged(f"machine {known!r}", repr(event.machine), "component changed machine")
+        if event.time + self.tolerance_s < self._last_time:
+            raise _Diverged(f"time >= {self._last_time}", str(event.time), "time went backwards")
+        current = self.states.get(event.component)
+        if current is None:
+            current = spec.initial if self.require_initial else event.source
+        if event.source != current:
+            raise _Diverged(f"source state {current!r}", repr(event.source), "event does not start where the "
+                            "component is")
+        try:
+            row = spec.transition_for(current, event.trigger)
+        except SpecError as exc:
+            raise _Diverged(f"one of {list(spec.allowed_triggers(current))}", repr(event.trigger), str(exc)) from None
+        dest = row.destination_from(current)
+        if event.dest != dest:
+            raise _Diverged(f"destination {dest!r}", repr(event.dest), "wrong destination state")
+        if self.check_messages:
+            expected = [(m.sender.id, m.receiver.id, m.label, m.kind.value) for m in row.messages]
+            actual = [(m.sender, m.receiver, m.label, m.kind.value) for m in event.messages]
+            if expected != actual:
+                raise _Diverged(f"{len(expected)} spec messages", f"{len(actual)} recorded messages",
+                                "messages differ from the transition's")
+
+    # -- timing -----------------------------------------------------------------------------
+
+    def _check_timing(self, event: TraceEvent) -> None:
+        check = getattr(self, f"_timing_{event.machine}", None)
+        if check is not None:
+            check(event, self._times[event.component])
+
+    def _timing_retry(self, event: TraceEvent, t: _ComponentTimes) -> None:
+        backoff = self.policies.backoff
+        if event.trigger == "fail_retryable":
+            if not backoff.should_retry(t.retries_done):
+                raise _Diverged(f"give_up after {backoff.max_retries} retries", "another retry", "retried too often")
+            t.last_backoff_start = event.time
+        elif event.trigger == "retry" and t.last_backoff_start is not None:
+            t.retries_done += 1
+            wanted = backoff.delay_s(t.retries_done)
+            waited = event.time - t.last_backoff_start
+            if abs(waited - wanted) > self.tolerance_s + 1e-9:
+                raise _Diverged(f"delay {wanted:g} s", f"{waited:g} s", f"retry {t.retries_done} off schedule")
+        elif event.trigger == "give_up" and backoff.should_retry(t.retries_done):
+            raise _Diverged(f"{backoff.max_retries} retries", f"{t.retries_done}", "gave up with retries left")
+
+    def _timing_circuit_breaker(self, event: TraceEvent, t: _ComponentTimes) -> None:
+        cb = self.policies.circuit_breaker
+        if event.trigger in ("record_failure", "trip"):
+            while t.failures and t.failures[0] <= event.time - cb.window_s:
+                t.failures.popleft()
+            t.failures.append(event.time)
+            n = len(t.failures)
+            if event.trigger == "trip" and n != cb.failure_threshold:
+                raise _Diverged(f"trip on failure {cb.failure_threshold} within {cb.window_s:g} s",
+                                f"failure {n}", "breaker opened off threshold")
+            if event.trigger == "record_failure" and n >= cb.failure_threshold:
+                raise _Diverged("trip", "record_failure", f"failure {n} within {cb.window_s:g} s did not open")
+        if event.trigger in ("trip", "trial_failed"):
+            t.opened_at = event.time
+            t.failures.clear()
+        elif event.trigger == "probe" and t.opened_at is not None:
+            open_for = event.time - t.opened_at
+            if open_for + self.tolerance_s < cb.open_duration_s:
+                raise _Diverged(f">= {cb.open_duration_s:g} s open", f"{open_for:g} s", "trial allowed too early")
+        elif event.trigger == "trial_succeeded":
+            t.failures.clear()
+
+    def _timing_rate_limit(self, event: TraceEvent, t: _ComponentTimes) -> None:
+        rl = self.policies.rate_limit
+        if event.trigger == "limited_with_retry_after":
+            retry_after = event.data.get("retryAfterS")
+            t.limited_at = event.time
+            t.limited_wait_s = rl.wait_s(float(retry_after)) if retry_after is not None else None
+        elif event.trigger == "limited_without_retry_after":
+            t.limited_at, t.limited_wait_s = event.time, rl.default_delay_s
+        elif event.trigger == "retry" and t.limited_at is not None and t.limited_wait_s is not None:
+            waited = event.time - t.limited_at
+            if waited + self.tolerance_s < t.limited_wait_s:
+                raise _Diverged(f">= {t.limited_wait_s:g} s", f"{waited:g} s", "retried before Retry-After")
+
+    def _timing_worker_lifecycle(self, event: TraceEvent, t: _ComponentTimes) -> None:
+        hb = self.policies.heartbeat
+        if event.trigger in ("capabilities_accepted", "heartbeat", "health_restored"):
+            t.last_heartbeat = event.time
+        elif event.trigger == "heartbeats_missed" and t.last_heartbeat is not None:
+            silent = event.time - t.last_heartbeat
+            low, high = hb.detection_window_s()
+            if silent + self.tolerance_s < low or silent - self.tolerance_s > high:
+                raise _Diverged(f"detection within [{low:g}, {high:g}] s", f"{silent:g} s",
+                                "missed heartbeats detected outside the window")
+
+
+def check_trace(
+    events: Iterable[TraceEvent],
+    *,
+    machines: Mapping[str, MachineSpec] = MACHINES,
+    policies: Policies = DEFAULT_POLICIES,
+    tolerance_s: float = 0.0,
+    require_initial: bool = True,
+    check_messages: bool = True,
+    check_timing: bool = True,
+) -> ConformanceReport:
+    """Replay `events`; stop at the first divergence."""
+    checker = TraceChecker(machines, policies, tolerance_s=tolerance_s, require_initial=require_initial,
+                           check_messages=check_messages, check_timing=check_timing)
+    report = ConformanceReport()
+    for event in events:
+        divergence = checker.feed(event)
+        report.events = checker.count
+        if divergence is not None:
+            report.divergence = divergence
+            break
+    report.components = len(checker.states) + (1 if report.divergence and
+                                               report.divergence.component not in checker.states else 0)
+    report.final_states = dict(checker.states)
+    return report
