@@ -16,13 +16,14 @@ from spec.participants import (
     LOAD_BALANCER,
     ORCHESTRATOR,
     RESOURCE_MANAGER,
+    TASK_EXECUTOR,
     TASK_QUEUE,
     WEBSOCKET_SERVER,
     WORKER,
 )
 
 W, ORCH, TQ, LB = WORKER, ORCHESTRATOR, TASK_QUEUE, LOAD_BALANCER
-WS, RES, CLI = WEBSOCKET_SERVER, RESOURCE_MANAGER, CLIENT
+WS, RES, CLI, EXE = WEBSOCKET_SERVER, RESOURCE_MANAGER, CLIENT, TASK_EXECUTOR
 
 _RELEASE = (
     call(W, RES, "releaseResources(task)"),
@@ -55,7 +56,7 @@ TASK_LIFECYCLE = MachineSpec(
                    step(RES, "setResourceLimits()"), reply(RES, W, "resources allocated"),
                    call(W, ORCH, "POST /api/v1/tasks/started"), call(ORCH, TQ, "updateTaskStatus(taskId, running)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, TASK_STARTED)"), push(WS, CLI, "task started"),
-                   reply(ORCH, W, "start acknowledged")),
+                   reply(ORCH, W, "start acknowledged"), call(W, EXE, "executeTask(task)")),
         transition("allocation_failed", "assigned", "failed", "Resources could not be allocated: fail, do not start.",
                    reply(RES, W, "allocation failed"), call(W, ORCH, "POST /api/v1/tasks/failed"),
                    call(ORCH, TQ, "updateTaskStatus(taskId, failed)")),
@@ -64,11 +65,12 @@ TASK_LIFECYCLE = MachineSpec(
                    call(ORCH, TQ, "updateTaskProgress(taskId, progress)"),
                    call(ORCH, WS, "broadcastProgress(workflowId, progress)"), push(WS, CLI, "progress update")),
         transition("complete", "running", "completed", "The worker reports success.",
-                   call(W, ORCH, "POST /api/v1/tasks/completed"), call(ORCH, TQ, "updateTaskStatus(taskId, completed)"),
+                   reply(EXE, W, "task result"), call(W, ORCH, "POST /api/v1/tasks/completed"),
+                   call(ORCH, TQ, "updateTaskStatus(taskId, completed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, TASK_COMPLETED)"), push(WS, CLI, "task completed"),
                    *_RELEASE),
         transition("fail", "running", "failed", "The worker reports a classified error (error code in the body).",
-                   call(W, ORCH, "POST /api/v1/tasks/failed {error}"),
+                   reply(EXE, W, "task error"), call(W, ORCH, "POST /api/v1/tasks/failed {error}"),
                    call(ORCH, TQ, "updateTaskStatus(taskId, failed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, {error})"), push(WS, CLI, "task failed"), *_RELEASE),
         transition("time_out", "running", "failed", "ResourceLimits.max_duration_s exceeded: terminate, report.",

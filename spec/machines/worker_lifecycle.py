@@ -83,7 +83,7 @@ WORKER_LIFECYCLE = MachineSpec(
         transition("no_task_available", "polling", "idle", "Nothing fits: 204, back off before polling again.",
                    reply(TQ, W, "204 No Content"), step(W, "wait(pollInterval)")),
         transition("task_finished", "busy", "idle", "The task ended (completed, failed or interrupted).",
-                   step(W, "releaseResources(task)")),
+                   step(W, "freeTaskSlot()")),
         transition("deregister", ("idle", "polling", "busy", "unhealthy"), "deregistered",
                    "The worker leaves; anything it held goes back to the queue.",
                    call(W, REG, "DELETE /api/v1/workers/{workerId}"), call(REG, TQ, "unregisterWorker(workerId)"),
