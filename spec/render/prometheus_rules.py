@@ -1,0 +1,242 @@
+"""Prometheus alerting rules generated from the spec's alert policy (seed 4.5, "Alert Thresholds").
+
+The runtime evaluates ``AlertPolicy`` itself (``runtime.monitoring.alerts``); this module writes
+the same rules as a Prometheus rules file, so an operator who scrapes ``/metrics`` gets
+identical alerts from their own Prometheus. Thresholds, durations (``for:``), summaries and
+escalation levels all come from the policy; only the PromQL that computes each spec metric from
+the exported series is written here, next to the metric names the runtime must export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from spec.errors import SpecError
+from spec.machines import MACHINES
+from spec.policies import DEFAULT_POLICIES, AlertPolicy, AlertRule
+
+_BREAKER = MACHINES["circuit_breaker"]
+_BREAKER_OPEN = _BREAKER.next_state(_BREAKER.initial, "trip")
+
+
+class PrometheusRulesError(SpecError):
+    """An alert rule reads a metric this generator has no PromQL for."""
+
+
+@dataclass(frozen=True)
+class PrometheusMetric:
+    """One series the runtime exports on ``/metrics`` (names shared by the runtime and these rules)."""
+
+    name: str
+    kind: str  # counter, gauge or histogram
+    labels: tuple[str, ...]
+    help: str
+
+
+#: Every series the rules read, and the other seed 4.5 "Real-time Monitoring" series, by role.
+METRICS: Mapping[str, PrometheusMetric] = {
+    m.name: m
+    for m in (
+        PrometheusMetric(
+            "orchestration_external_calls_total",
+            "counter",
+            ("service", "operation", "outcome"),
+            "Calls to external services after retries; outcome is 'success' or 'error'.",
+        ),
+        PrometheusMetric(
+            "orchestration_external_call_duration_seconds",
+            "histogram",
+            ("service", "operation"),
+            "Duration of calls to external services, retries included.",
+        ),
+        PrometheusMetric(
+            "orchestration_circuit_breaker_state",
+            "gauge",
+            ("service", "state"),
+            "1 for the breaker's current state, 0 for the others.",
+        ),
+        PrometheusMetric(
+            "orchestration_retries_total",
+            "counter",
+            ("service", "error_class"),
+            "Retries made by the retry handler.",
+        ),
+        PrometheusMetric("orchestration_queue_depth", "gauge", (), "Tasks waiting in the queue."),
+        PrometheusMetric("orchestration_workers", "gauge", ("state",), "Registered workers by lifecycle state."),
+        PrometheusMetric(
+            "orchestration_task_duration_seconds",
+            "histogram",
+            ("task_type", "outcome"),
+            "Task execution time from start to completion, failure or timeout.",
+        ),
+        PrometheusMetric(
+            "orchestration_resource_utilisation_ratio",
+            "gauge",
+            ("worker_id", "resource"),
+            "Fraction (0-1) of a worker's cpu, memory or disk in use.",
+        ),
+    )
+}
+
+CALLS = "orchestration_external_calls_total"
+CALL_DURATION = "orchestration_external_call_duration_seconds"
+BREAKER_STATE = "orchestration_circuit_breaker_state"
+RESOURCE_UTILISATION = "orchestration_resource_utilisation_ratio"
+
+#: Severity label per escalation level (Alertmanager routes on it).
+SEVERITY = {1: "info", 2: "warning", 3: "critical", 4: "critical"}
+
+#: Range of the ``rate()`` windows: how far back one evaluation looks, not how long a breach lasts
+#: (that is the rule's ``for:``). At least four scrape intervals of a usual 15 s scrape.
+DEFAULT_RATE_WINDOW = "1m"
+
+
+def _number(value: float) -> str:
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _expression(metric: str, threshold: float, window: str) -> str:
+    limit = _number(threshold)
+    if metric == "error_rate":
+        return (
+            f'sum by (service, operation) (rate({CALLS}{{outcome="error"}}[{window}]))\n'
+            f"  / sum by (service, operation) (rate({CALLS}[{window}]))\n"
+            f"  > {limit}"
+        )
+    if metric.startswith("latency_p") and metric.endswith("_seconds"):
+        percentile = metric.removeprefix("latency_p").removesuffix("_seconds")
+        if percentile.isdigit():
+            quantile = _number(int(percentile) / 100)
+            return (
+                f"histogram_quantile({quantile}, "
+                f"sum by (service, operation, le) (rate({CALL_DURATION}_bucket[{window}])))\n"
+                f"  > {limit}"
+            )
+    if metric == "circuit_breaker_open":
+        return f'max by (service) ({BREAKER_STATE}{{state="{_BREAKER_OPEN}"}}) > {limit}'
+    if metric == "resource_utilisation":
+        return f"max by (worker_id, resource) ({RESOURCE_UTILISATION}) > {limit}"
+    raise PrometheusRulesError(
+        f"alert rule metric {metric!r} has no PromQL expression; known metrics: error_rate, "
+        "latency_pNN_seconds, circuit_breaker_open, resource_utilisation"
+    )
+
+
+def promql_duration(seconds: float) -> str:
+    """A Prometheus duration for `seconds`: ``300 → "5m"``, ``5400 → "1h30m"``, ``0 → "0s"``."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {seconds}")
+    millis = round(seconds * 1000)
+    if millis == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def alert_rule(rule: AlertRule, policy: AlertPolicy, *, window: str = DEFAULT_RATE_WINDOW) -> dict[str, Any]:
+    """One Prometheus alerting rule for `rule`."""
+    action = next(e.action for e in policy.escalation_levels if e.level == rule.escalation_level)
+    return {
+        "alert": rule.name,
+        "expr": _expression(rule.metric, rule.threshold, window),
+        "for": promql_duration(rule.for_s),
+        "labels": {
+            "severity": SEVERITY[rule.escalation_level],
+            "escalation_level": str(rule.escalation_level),
+        },
+        "annotations": {
+            "summary": rule.summary,
+            "description": (
+                f"{rule.metric} above {_number(rule.threshold)} for {promql_duration(rule.for_s)}; "
+                f"escalation level {rule.escalation_level}: {action}."
+            ),
+        },
+    }
+
+
+def prometheus_rules(
+    policy: AlertPolicy = DEFAULT_POLICIES.alerts,
+    *,
+    group: str = "orchestration-spec",
+    window: str = DEFAULT_RATE_WINDOW,
+) -> dict[str, Any]:
+    """The rules file as data: one group holding one rule per ``AlertRule``, in policy order."""
+    return {"groups": [{"name": group, "rules": [alert_rule(r, policy, window=window) for r in policy.rules]}]}
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Writes multi-line strings (the PromQL) as ``|`` blocks so the file reads like hand-written rules."""
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_LiteralDumper.add_representer(str, _str_presenter)
+
+HEADER = (
+    "# Generated from spec.policies.AlertPolicy by spec.render.prometheus_rules; do not edit.\n"
+    "# Thresholds and durations: seed 4.5 'Alert Thresholds'. Metric names: docs/resilience.md.\n"
+)
+
+
+def render_prometheus_rules(
+    policy: AlertPolicy = DEFAULT_POLICIES.alerts,
+    *,
+    group: str = "orchestration-spec",
+    window: str = DEFAULT_RATE_WINDOW,
+) -> str:
+    """The Prometheus alerting-rules YAML for `policy`; byte-for-byte identical for equal input."""
+    body = yaml.dump(
+        prometheus_rules(policy, group=group, window=window),
+        Dumper=_LiteralDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    return HEADER + body
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m spec.render.prometheus_rules [FILE]``: write the rules file (stdout without FILE)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    text = render_prometheus_rules()
+    if not args:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args[0], "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        sys.stderr.write(f"cannot write {args[0]}: {exc.strerror}\n")
+        return 1
+    return 0
+
+
+__all__ = [
+    "METRICS",
+    "PrometheusMetric",
+    "PrometheusRulesError",
+    "alert_rule",
+    "main",
+    "prometheus_rules",
+    "promql_duration",
+    "render_prometheus_rules",
+]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
