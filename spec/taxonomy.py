@@ -40,6 +40,8 @@ class ErrorCategory:
     escalation: str
     #: Flowchart steps the seed draws for this handler, in order.
     handling: tuple[str, ...]
+    #: Escalation level (``AlertPolicy.escalation_levels``) once handling has failed; None = monitor only.
+    escalation_level: int | None = None
 
 
 TAXONOMY: tuple[ErrorCategory, ...] = (
@@ -53,6 +55,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         resolution="Retry with exponential backoff; the circuit breaker stops retries against a dead service.",
         escalation="After the last retry fails, alert administrators (level 2).",
         handling=("Apply exponential backoff", "Wait backoff delay", "Retry operation"),
+        escalation_level=2,
     ),
     ErrorCategory(
         ErrorClass.AUTHENTICATION,
@@ -64,6 +67,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         resolution="Clear cached credentials and request re-authentication; retry once with new credentials.",
         escalation="Immediate alert if authentication fails repeatedly (level 2).",
         handling=("Clear credentials", "Request re-authentication", "Retry with new credentials"),
+        escalation_level=2,
     ),
     ErrorCategory(
         ErrorClass.RATE_LIMIT,
@@ -75,6 +79,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         resolution="Honour Retry-After (seconds or HTTP date), else wait the default delay; retry once.",
         escalation="Alert if rate limits persist for more than the escalation period (level 2).",
         handling=("Extract Retry-After header", "Wait Retry-After or default delay", "Retry request"),
+        escalation_level=2,
     ),
     ErrorCategory(
         ErrorClass.VALIDATION,
@@ -86,6 +91,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         resolution="Return detailed error messages to the client; the client must fix its input.",
         escalation="Monitor for high validation error rates.",
         handling=("Log validation error", "Return error to client", "Provide validation details"),
+        escalation_level=None,
     ),
     ErrorCategory(
         ErrorClass.SYSTEM,
@@ -97,6 +103,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         resolution="Clean up resources immediately; restart the service if it is critical.",
         escalation="Critical alert, immediate administrator notification (level 4).",
         handling=("Clean up resources", "Attempt recovery or graceful degradation", "Alert administrators"),
+        escalation_level=4,
     ),
     ErrorCategory(
         ErrorClass.UNKNOWN,
@@ -108,6 +115,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         resolution="Log it and apply the default retry logic.",
         escalation="Escalate for investigation when the retries fail (level 3).",
         handling=("Log unknown error", "Apply default retry logic"),
+        escalation_level=3,
     ),
 )
 

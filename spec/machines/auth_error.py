@@ -24,6 +24,7 @@ AUTH_ERROR = MachineSpec(
         StateSpec("awaiting_credentials", "Credentials cleared; re-authentication requested."),
         StateSpec("retrying", "Request in flight with new credentials."),
         StateSpec("succeeded", "A response arrived.", StateRole.TERMINAL),
+        StateSpec("errored", "A different error; the caller's other handlers take it.", StateRole.TERMINAL),
         StateSpec("escalated", "Authentication failed for good; administrators alerted.", StateRole.TERMINAL),
     ),
     transitions=(
@@ -38,6 +39,8 @@ AUTH_ERROR = MachineSpec(
         transition("no_credentials", "awaiting_credentials", "escalated", "Nobody provided credentials.",
                    reply(ADM, CLI, "no credentials"), call(CLI, LOG, 'error("Authentication failed")'),
                    call(CLI, ADM, "escalate(authenticationFailure)")),
+        transition("other_error", ("requesting", "retrying"), "errored", "Not an authentication error.",
+                   reply(SVC, CLI, "error")),
         transition("retry_succeeded", "retrying", "succeeded", "The new credentials work.",
                    reply(SVC, CLI, "response")),
         transition("unauthorized_again", "retrying", "escalated", "Rejected again: escalate, do not loop.",

@@ -50,6 +50,10 @@ CIRCUIT_BREAKER_MACHINE = MachineSpec(
         transition("trial_succeeded", "half_open", "closed", "The service is back.",
                    reply(RETRY, CB, "success"), step(CB, "closeCircuit()"),
                    reply(CB, SVC, "success"), reply(SVC, CLI, "response")),
+        transition("trial_abandoned", "half_open", "open",
+                   "The trial was cancelled: it says nothing about the service, so the breaker reopens "
+                   "without restarting the open duration and the next call is the new trial.",
+                   step(CB, "abandonTrial()"), step(CB, "reopenCircuit()")),
         transition("trial_failed", "half_open", "open", "Still down: open again for open_duration_s.",
                    reply(RETRY, CB, "failure"), step(CB, "openCircuit()"), *_UNAVAILABLE),
     ),

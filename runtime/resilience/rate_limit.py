@@ -1,0 +1,213 @@
+"""Rate-limit handling (seed 4.5, "Rate Limit Errors"), executing the spec's ``rate_limit`` machine.
+
+On a 429 the handler waits exactly what the server asked (Retry-After in seconds or as an HTTP
+date, never less), or ``RateLimitPolicy.default_delay_s`` without one, then retries
+``max_retries`` (1) time. How long the *service* has been limiting is tracked across calls:
+once that exceeds ``escalate_after_s`` a refused retry escalates instead of merely failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+import httpx
+
+from runtime.resilience.classify import classify, escalation_level
+from runtime.resilience.clock import Clock, MonotonicClock, sleep_until
+from runtime.resilience.errors import RateLimitedError, ResilienceConfigError
+from runtime.resilience.escalation import Escalator
+from runtime.resilience.tracing import TraceSink, bind_traced, next_call_id
+from spec.policies import DEFAULT_POLICIES, RateLimitPolicy
+from spec.taxonomy import ErrorClass
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+Classifier = Callable[[BaseException], ErrorClass]
+
+
+def parse_retry_after(value: str, now: datetime) -> float | None:
+    """Seconds to wait for a Retry-After header value (RFC 9110: delay-seconds or HTTP-date).
+
+    A date in the past means "now" (0 s); an unparseable value gives ``None`` (use the default).
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _headers_of(obj: object) -> Mapping[str, str] | None:
+    if isinstance(obj, httpx.Response):
+        return obj.headers
+    if isinstance(obj, httpx.HTTPStatusError):
+        return obj.response.headers
+    headers = getattr(obj, "headers", None)
+    if isinstance(headers, Mapping):
+        return headers
+    response = getattr(obj, "response", None)
+    inner = getattr(response, "headers", None) if response is not None else None
+    return inner if isinstance(inner, Mapping) else None
+
+
+def retry_after_s(obj: object, now: datetime) -> float | None:
+    """The Retry-After carried by a response, an error with a response, or an object attribute.
+
+    Objects may carry it directly as ``retry_after_s`` (seconds), which scripted providers use.
+    """
+    direct = getattr(obj, "retry_after_s", None)
+    if isinstance(direct, int | float) and not isinstance(direct, bool):
+        return max(0.0, float(direct))
+    headers = _headers_of(obj)
+    if headers is None:
+        return None
+    for key in ("Retry-After", "retry-after"):
+        raw = headers.get(key)
+        if raw is not None:
+            return parse_retry_after(str(raw), now)
+    return None
+
+
+class RateLimitHandler:
+    """Waits out 429s for one service and retries once; escalates a persistent limit.
+
+    One handler per service: the "limited since" time is the service's, shared by its calls,
+    while each call runs its own ``rate_limit`` machine.
+    """
+
+    def __init__(
+        self,
+        policy: RateLimitPolicy = DEFAULT_POLICIES.rate_limit,
+        *,
+        service: str = "service",
+        clock: Clock | None = None,
+        classifier: Classifier = classify,
+        escalator: Escalator | None = None,
+        trace_sink: TraceSink | None = None,
+    ) -> None:
+        if policy.max_retries > 1:
+            raise ResilienceConfigError(
+                f"rate_limit.max_retries={policy.max_retries}: the spec's rate_limit machine allows one retry "
+                "after the waiting period (seed 4.5 'Max Retries: 1'); use 0 or 1"
+            )
+        self.policy = policy
+        self.service = service
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.classifier = classifier
+        self.escalator = escalator
+        self.trace_sink = trace_sink
+        self._limited_since: float | None = None
+
+    @property
+    def limited_for_s(self) -> float:
+        """How long the service has been refusing with 429 without a success in between."""
+        return 0.0 if self._limited_since is None else max(0.0, self.clock.now() - self._limited_since)
+
+    async def execute(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn``; on a rate-limit error wait as told and retry once."""
+        run = bind_traced(
+            "rate_limit",
+            component=f"rate_limit:{self.service}:{next_call_id()}",
+            clock=self.clock,
+            sink=self.trace_sink,
+            data={"service": self.service},
+        )
+        run.fire("request")
+        try:
+            result = await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.classifier(exc) is not ErrorClass.RATE_LIMIT:
+                run.fire("other_error")
+                raise
+            first_error: Exception = exc
+        else:
+            self._limited_since = None
+            run.fire("succeed")
+            return result
+
+        self._mark_limited()
+        asked = retry_after_s(first_error, self.clock.wall_time()) if self.policy.honour_retry_after else None
+        if asked is not None and asked > self.policy.max_retry_after_s:
+            run.fire("retry_after_too_long")
+            raise RateLimitedError(
+                self.service,
+                limited_for_s=self.limited_for_s,
+                retry_after_s=asked,
+                escalated=False,
+                reason=f"Retry-After of {asked:.0f} s exceeds max_retry_after_s "
+                f"({self.policy.max_retry_after_s:.0f} s)",
+            ) from first_error
+        wait = self.policy.wait_s(asked)
+        if asked is not None:
+            run.fire("limited_with_retry_after", retryAfterS=asked)
+        else:
+            run.fire("limited_without_retry_after")
+        if self.policy.max_retries == 0:
+            raise RateLimitedError(
+                self.service, limited_for_s=self.limited_for_s, retry_after_s=asked, escalated=False
+            ) from first_error
+        await sleep_until(self.clock, self.clock.now() + wait)
+        run.fire("retry")
+        try:
+            result = await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.classifier(exc) is not ErrorClass.RATE_LIMIT:
+                run.fire("other_error")
+                raise
+            again = retry_after_s(exc, self.clock.wall_time())
+            if self.limited_for_s > self.policy.escalate_after_s:
+                run.fire("limit_persisted")
+                await self._escalate()
+                raise RateLimitedError(
+                    self.service, limited_for_s=self.limited_for_s, retry_after_s=again, escalated=True
+                ) from exc
+            run.fire("still_limited")
+            raise RateLimitedError(
+                self.service, limited_for_s=self.limited_for_s, retry_after_s=again, escalated=False
+            ) from exc
+        self._limited_since = None
+        run.fire("retry_succeeded")
+        return result
+
+    def wrap(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        """Decorator form of :meth:`execute`."""
+
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await self.execute(fn, *args, **kwargs)
+
+        return wrapper
+
+    def _mark_limited(self) -> None:
+        if self._limited_since is None:
+            self._limited_since = self.clock.now()
+
+    async def _escalate(self) -> None:
+        level = escalation_level(ErrorClass.RATE_LIMIT)
+        if self.escalator is None or level is None:
+            return
+        details: dict[str, Any] = {"limited_for_s": round(self.limited_for_s, 3), "service": self.service}
+        await self.escalator.escalate(
+            level,
+            f"service {self.service!r} has been rate-limiting for {self.limited_for_s:.0f} s "
+            f"(more than {self.policy.escalate_after_s:.0f} s)",
+            source=f"rate_limit:{self.service}",
+            details=details,
+        )
