@@ -12,6 +12,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 GIB = 1024**3
+#: A worker may lose this many heartbeats in a row before it is declared lost (timeout >= N x interval).
+MIN_HEARTBEAT_TIMEOUT_INTERVALS = 2
 
 
 class _Policy(BaseModel):
@@ -50,7 +52,7 @@ class BackoffPolicy(_Policy):
 class RateLimitPolicy(_Policy):
     """429 handling (seed 4.5): honour Retry-After, else 60 s; 1 retry; escalate after 5 minutes."""
 
-    honour_retry_after: bool = True
+    honour_retry_after: bool = Field(True, description="Wait what the server asks in Retry-After.")
     default_delay_s: float = Field(60.0, gt=0, description="Wait when the 429 carries no Retry-After.")
     max_retries: int = Field(1, ge=0, le=10, description="Retries after the waiting period.")
     escalate_after_s: float = Field(300.0, gt=0, description="Escalate once rate-limited this long.")
@@ -79,11 +81,11 @@ class StartupPolicy(_Policy):
     an overall cap on top of the per-phase caps, and so do we.
     """
 
-    config_timeout_s: float = Field(10.0, gt=0)
-    database_timeout_s: float = Field(30.0, gt=0)
-    services_timeout_s: float = Field(60.0, gt=0)
-    health_check_timeout_s: float = Field(30.0, gt=0)
-    total_timeout_s: float = Field(120.0, gt=0)
+    config_timeout_s: float = Field(10.0, gt=0, description="Loading and validating configuration.")
+    database_timeout_s: float = Field(30.0, gt=0, description="Database initialisation, all attempts together.")
+    services_timeout_s: float = Field(60.0, gt=0, description="Task queue, worker pool, HTTP and WebSocket setup.")
+    health_check_timeout_s: float = Field(30.0, gt=0, description="Startup health checks.")
+    total_timeout_s: float = Field(120.0, gt=0, description="The whole startup, on top of the phase caps.")
     database_attempts: int = Field(3, ge=1, le=20, description="Database initialisation attempts.")
     database_backoff: BackoffPolicy = BackoffPolicy(max_retries=2)
 
@@ -105,16 +107,16 @@ class ProgressPolicy(_Policy):
     """Progress reporting (seed "Task Execution Workflow"): every 5 s or on a milestone."""
 
     interval_s: float = Field(5.0, gt=0, description="Longest gap between two progress reports.")
-    report_on_milestone: bool = True
+    report_on_milestone: bool = Field(True, description="Also report at once when a step completes.")
 
 
 class ResourceLimits(_Policy):
     """Per-task limits (seed "Task Execution Workflow")."""
 
-    memory_bytes: int = Field(4 * GIB, gt=0)
-    cpu_cores: float = Field(2.0, gt=0)
-    disk_bytes: int = Field(10 * GIB, gt=0)
-    network_bits_per_s: int = Field(1_000_000_000, gt=0)
+    memory_bytes: int = Field(4 * GIB, gt=0, description="Address space of a task's processes.")
+    cpu_cores: float = Field(2.0, gt=0, description="CPU a task may use.")
+    disk_bytes: int = Field(10 * GIB, gt=0, description="Temporary workspace space per task.")
+    network_bits_per_s: int = Field(1_000_000_000, gt=0, description="Bandwidth per task.")
     max_duration_s: float = Field(1800.0, gt=0, description="30 minutes maximum execution time.")
 
 
@@ -130,8 +132,11 @@ class HeartbeatPolicy(_Policy):
 
     @model_validator(mode="after")
     def _timeout_covers_two_intervals(self) -> Self:
-        if self.timeout_s < 2 * self.interval_s:
-            raise ValueError("timeout_s must be at least 2 x interval_s so one lost heartbeat is not fatal")
+        if self.timeout_s < MIN_HEARTBEAT_TIMEOUT_INTERVALS * self.interval_s:
+            raise ValueError(
+                f"timeout_s must be at least {MIN_HEARTBEAT_TIMEOUT_INTERVALS} x interval_s so one lost heartbeat "
+                "is not fatal"
+            )
         return self
 
     @property
@@ -146,9 +151,9 @@ class HeartbeatPolicy(_Policy):
 class PollPolicy(_Policy):
     """Task polling: back off while idle (seed 4.2 ``wait(pollInterval)``)."""
 
-    min_interval_s: float = Field(0.5, gt=0)
-    max_interval_s: float = Field(5.0, gt=0)
-    factor: float = Field(2.0, ge=1)
+    min_interval_s: float = Field(0.5, gt=0, description="Wait after the first empty poll.")
+    max_interval_s: float = Field(5.0, gt=0, description="Longest wait between polls while idle.")
+    factor: float = Field(2.0, ge=1, description="Growth of the wait per consecutive empty poll.")
     long_poll_s: float = Field(0.0, ge=0, le=60, description="Server-side wait for a task; 0 = answer at once.")
 
     @model_validator(mode="after")
@@ -167,14 +172,14 @@ class LeasePolicy(_Policy):
 
     lease_ttl_s: float = Field(60.0, gt=0, description="A lease not renewed for this long expires.")
     aging_interval_s: float = Field(30.0, gt=0, description="Waiting this long raises a task's priority by 1.")
-    max_priority: int = Field(10, ge=1)
+    max_priority: int = Field(10, ge=1, description="Highest priority; aging never goes beyond it.")
 
 
 class ShutdownPolicy(_Policy):
     """Graceful shutdown (seed 4.4). The seed names ``checkInterval`` but no values; ours are documented."""
 
     drain_deadline_s: float = Field(60.0, gt=0, description="Wait for running tasks this long before cancelling.")
-    check_interval_s: float = Field(1.0, gt=0)
+    check_interval_s: float = Field(1.0, gt=0, description="How often running work is checked while draining.")
     cancel_grace_s: float = Field(10.0, gt=0, description="Wait after requesting cancellation before closing.")
     worker_task_deadline_s: float = Field(30.0, gt=0, description="A stopping worker lets its task run this long.")
 

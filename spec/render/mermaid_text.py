@@ -1,4 +1,4 @@
-"""Escaping text for Mermaid, shared by every renderer in `spec.render`.
+r"""Escaping text for Mermaid, shared by every renderer in `spec.render`.
 
 Mermaid's grammars end a label at characters that are legal in our message labels: ``;`` and
 ``#`` end a sequence message, ``:`` splits a state transition from its label, ``"`` and ``|``
