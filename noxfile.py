@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.sessions = ["lint", "tests", "docs", "simulate"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
@@ -39,3 +39,18 @@ def lint(session: nox.Session) -> None:
     session.run("mypy", "--strict", "spec", "runtime", "sim")
     session.chdir("docs/hooks")
     session.run("mypy", "--strict", "spec_pages.py", "spec_reload.py", "spec_docs", env={"MYPYPATH": "../.."})
+
+
+@nox.session(python=PYTHON)
+def simulate(session: nox.Session) -> None:
+    """The whole chaos-scenario catalogue; non-zero exit on any spec violation."""
+    session.install("-e", ".[sim]")
+    session.run("python", "-m", "sim", "run", "--json", "build/sim/results.json", "--mermaid", "build/sim/traces",
+                *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Performance figures (printed, never asserted): simulator now, runtime when it lands."""
+    session.install("-e", ".[all]")
+    session.run("python", "-m", "sim", "bench", *session.posargs)

@@ -65,6 +65,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         mermaid_js.install(javascript, docs_dir, root)
     except mermaid_js.MermaidAssetError as exc:
         raise PluginError(str(exc)) from exc
+    sim_plots = importlib.import_module("spec_docs.sim_plots")
+    try:
+        sim_plots.render(docs_dir)
+    except sim_plots.SimulationPlotError as exc:
+        raise PluginError(str(exc)) from exc
     return config
 
 

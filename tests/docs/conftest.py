@@ -21,11 +21,12 @@ for _path in (str(ROOT), str(HOOKS)):
 
 
 def copy_project(destination: Path) -> Path:
-    """A copy of what the docs build reads: mkdocs.yml, docs/ (without the Mermaid copy) and spec/."""
+    """A copy of what the docs build reads: mkdocs.yml, docs/ (without the Mermaid copy), spec/ and sim/."""
     ignore = shutil.ignore_patterns("__pycache__", "mermaid.min.js")
     shutil.copy2(ROOT / "mkdocs.yml", destination / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", destination / "docs", ignore=ignore)
     shutil.copytree(ROOT / "spec", destination / "spec", ignore=ignore)
+    shutil.copytree(ROOT / "sim", destination / "sim", ignore=ignore)  # the docs build draws its plots
     return destination
 
 

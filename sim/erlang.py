@@ -1,0 +1,125 @@
+"""Validation against queueing theory: simulated M/M/c queue waits vs the Erlang C formula (issue 5, §6).
+
+With Poisson arrivals (rate λ), exponential work (mean 1/μ), c workers and no faults, the model
+is an M/M/c queue provided idle workers are waiting at the queue when a task arrives: the
+validation topology therefore has zero latency, long polls (``PollPolicy.long_poll_s``) and an
+immediate re-poll. The wait of a task is the time from acceptance to its lease (``assign``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.model import run_scenario
+from sim.scenario import Scenario, Topology, Workload
+from spec.policies import DEFAULT_POLICIES
+
+LOADS = (0.5, 0.8, 0.9)
+TOLERANCE = 0.05
+MEAN_SERVICE_S = 1.0
+
+
+def erlang_c_probability(servers: int, offered: float) -> float:
+    """Probability that an arrival waits (Erlang C), for offered load a = λ/μ < c."""
+    if offered >= servers:
+        raise ValueError(f"offered load {offered} must be below the number of servers {servers}")
+    term = 1.0
+    total = 1.0
+    for k in range(1, servers):
+        term *= offered / k
+        total += term
+    top = term * offered / servers * servers / (servers - offered)
+    return top / (total + top)
+
+
+def erlang_c_wait(servers: int, arrival_rate: float, service_rate: float) -> float:
+    """Mean time in queue, Wq = C(c, a) / (cμ - λ)."""
+    offered = arrival_rate / service_rate
+    return erlang_c_probability(servers, offered) / (servers * service_rate - arrival_rate)
+
+
+def mm_c_scenario(rho: float, workers: int, tasks: int, seed: int) -> Scenario:
+    rate = rho * workers / MEAN_SERVICE_S
+    policies = DEFAULT_POLICIES.model_copy(update={
+        "poll": DEFAULT_POLICIES.poll.model_copy(update={"long_poll_s": 60.0, "min_interval_s": 1e-9,
+                                                           "max_interval_s": 1e-9}),
+    })
+    return Scenario(
+        name=f"erlang_rho_{int(rho * 100)}",
+        description=f"M/M/{workers} at rho {rho}: no faults, zero latency, long polls.",
+        seed=seed,
+        duration_s=10.0 + tasks / rate,
+        settle_timeout_s=3600.0,
+        topology=Topology(workers=workers, latency_s=0.0, db_op_s=0.0, service_call_s=0.0, startup_phase_s=0.0),
+        workload=Workload(tasks=tasks, start_s=5.0, arrival="poisson", rate_per_s=rate, service="exponential",
+                          mean_service_s=MEAN_SERVICE_S, ai_calls=0, git_calls=0),
+        policies=policies,
+    )
+
+
+@dataclass(frozen=True)
+class ErlangRow:
+    rho: float
+    workers: int
+    tasks: int
+    simulated_wait_s: float
+    formula_wait_s: float
+    wall_s: float
+
+    @property
+    def relative_error(self) -> float:
+        return abs(self.simulated_wait_s - self.formula_wait_s) / self.formula_wait_s
+
+
+def measure(rho: float, *, workers: int = 4, tasks: int = 200_000, seed: int = 1, warmup: float = 0.01) -> ErlangRow:
+    began = time.perf_counter()
+    scenario = mm_c_scenario(rho, workers, tasks, seed)
+    run = run_scenario(scenario)
+    accepted = run.ledger.accepted
+    waits: list[float] = []
+    for e in run.entries:
+        if e.machine == "task_lifecycle" and e.trigger == "assign":
+            waits.append(e.time - accepted[e.component.removeprefix("task:")])
+    skip = int(len(waits) * warmup)
+    kept = waits[skip:]
+    simulated = math.fsum(kept) / len(kept)
+    formula = erlang_c_wait(workers, rho * workers / MEAN_SERVICE_S, 1 / MEAN_SERVICE_S)
+    return ErlangRow(rho, workers, len(kept), simulated, formula, time.perf_counter() - began)
+
+
+def markdown_table(rows: list[ErlangRow]) -> str:
+    lines = ["| ρ | workers | tasks | simulated Wq (s) | Erlang C Wq (s) | error | within 5% |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.rho} | {r.workers} | {r.tasks:,} | {r.simulated_wait_s:.4f} | {r.formula_wait_s:.4f} | "
+                     f"{r.relative_error:.2%} | {'yes' if r.relative_error <= TOLERANCE else 'no'} |")
+    return "\n".join(lines)
+
+
+def _measure_load(args: tuple[float, int, int, int]) -> ErlangRow:
+    rho, workers, tasks, seed = args
+    return measure(rho, workers=workers, tasks=tasks, seed=seed)
+
+
+def erlang_command(console: Console, *, tasks: int, workers: int, seed: int) -> int:
+    """Measure every load in parallel (one process per load, at most one per core)."""
+    jobs = [(rho, workers, tasks, seed) for rho in LOADS]
+    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        rows = list(pool.map(_measure_load, jobs))
+    table = Table(title=f"M/M/{workers}: simulated mean queue wait vs Erlang C (seed {seed})")
+    for column in ("rho", "tasks", "simulated Wq s", "Erlang C Wq s", "error", "wall s"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        colour = "green" if r.relative_error <= TOLERANCE else "red"
+        table.add_row(str(r.rho), f"{r.tasks:,}", f"{r.simulated_wait_s:.4f}", f"{r.formula_wait_s:.4f}",
+                      f"[{colour}]{r.relative_error:.2%}[/]", f"{r.wall_s:.1f}")
+    console.print(table)
+    print(markdown_table(rows))
+    return 0 if all(r.relative_error <= TOLERANCE for r in rows) else 1

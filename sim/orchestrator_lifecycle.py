@@ -1,0 +1,221 @@
+"""Startup, crash, recovery and graceful shutdown of the model's orchestrator (seed 4.1 and 4.4).
+
+Driven by the spec's ``orchestrator_startup``, ``orchestrator_recovery`` and
+``orchestrator_shutdown`` machines with `StartupPolicy` and `ShutdownPolicy` timings. A process
+supervisor starts a failed startup or recovery again after ``topology.supervisor_restart_s``.
+
+Startup timeouts: ``loading_config`` is bounded by ``config_timeout_s``, ``starting_database``
+by ``database_timeout_s``, every other ``starting_*`` state plus binding and attaching together
+by ``services_timeout_s``, ``running_health_checks`` by ``health_check_timeout_s``, and the
+whole by ``total_timeout_s``. Recovery's database phase is bounded like startup's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from sim.orchestrator import Orchestrator
+from sim.recorder import TracedMachine
+from spec.machines import MACHINES
+
+STARTUP = MACHINES["orchestrator_startup"]
+_SERVICE_STEPS = ("logger_ready", "task_queue_ready", "worker_pool_ready", "http_server_ready",
+                  "websocket_server_ready", "health_checker_ready", "listening", "websocket_attached")
+
+
+class _Deadline(Exception):
+    """A phase ran past its timeout."""
+
+
+class Lifecycle:
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orch = orchestrator
+        self.world = orchestrator.world
+        self.env = orchestrator.env
+        self._recovering: int | None = None  # incarnation of the recovery under way
+
+    def _wait(self, seconds: float, deadline: float) -> Generator[simpy.Event, Any, None]:
+        if self.env.now + seconds > deadline:
+            yield self.env.timeout(max(0.0, deadline - self.env.now))
+            raise _Deadline
+        if seconds > 0:
+            yield self.env.timeout(seconds)
+
+    def _db_attempts(self, machine: TracedMachine, deadline: float, retry_trigger: str | None,
+                     incarnation: int) -> Generator[simpy.Event, Any, bool]:
+        """The database step with StartupPolicy's attempts and backoff, bounded by `deadline`."""
+        policy = self.world.policies.startup
+        delays = policy.database_retry_delays_s()
+        for attempt in range(1, policy.database_attempts + 1):
+            op = self.env.process(self.orch.db())
+            yield op | self.env.timeout(max(0.0, deadline - self.env.now))
+            if incarnation != self.orch.incarnation:
+                return False
+            if op.triggered and op.value:
+                return True
+            if not op.triggered:
+                raise _Deadline
+            if attempt == policy.database_attempts:
+                return False
+            if retry_trigger is not None:
+                machine.fire(retry_trigger, {"attempt": attempt, "delay_s": delays[attempt - 1]})
+            yield from self._wait(delays[attempt - 1], deadline)
+        return False
+
+    # -- startup ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.orch.busy_lifecycle = True
+        self.env.process(self._startup(self.orch.incarnation))
+
+    def _startup(self, incarnation: int) -> Generator[simpy.Event, Any, None]:
+        policy, phase = self.world.policies.startup, self.world.topology.startup_phase_s
+        machine = self.world.recorder.bind("orchestrator_startup", self.world.unique("orchestrator_startup"))
+        began = self.env.now
+        total = began + policy.total_timeout_s
+        machine.fire("start")
+        try:
+            yield from self._wait(phase, min(total, self.env.now + policy.config_timeout_s))
+            if incarnation != self.orch.incarnation:
+                return
+            machine.fire("config_loaded")
+            services_left = policy.services_timeout_s
+            step_began = self.env.now
+            yield from self._wait(phase, min(total, self.env.now + services_left))
+            machine.fire("logger_ready")
+            services_left -= self.env.now - step_began
+            ok = yield from self._db_attempts(
+                machine, min(total, self.env.now + policy.database_timeout_s), "database_attempt_failed", incarnation)
+            if incarnation != self.orch.incarnation:
+                return
+            if not ok:
+                machine.fire("database_failed")
+                self._supervise(incarnation, self.start)
+                return
+            machine.fire("database_ready")
+            for trigger in _SERVICE_STEPS[1:]:
+                step_began = self.env.now
+                yield from self._wait(phase, min(total, self.env.now + services_left))
+                services_left -= self.env.now - step_began
+                if incarnation != self.orch.incarnation:
+                    return
+                machine.fire(trigger)
+            check = self.env.process(self.orch.db())
+            deadline = min(total, self.env.now + policy.health_check_timeout_s)
+            yield check | self.env.timeout(max(0.0, deadline - self.env.now))
+            if incarnation != self.orch.incarnation:
+                return
+            if not check.triggered:
+                raise _Deadline
+        except _Deadline:
+            if incarnation == self.orch.incarnation:
+                machine.fire("startup_timed_out", {"phase_state": machine.state})
+                self._supervise(incarnation, self.start)
+            return
+        machine.fire("all_healthy" if check.value else "service_degraded")
+        self.orch.busy_lifecycle = False
+        self.orch.go_live()
+
+    def _supervise(self, incarnation: int, again: Any) -> None:
+        def restart(_: simpy.Event) -> None:
+            if incarnation == self.orch.incarnation:
+                again()
+
+        self.env.timeout(self.world.topology.supervisor_restart_s).callbacks.append(restart)
+
+    # -- crash and recovery ----------------------------------------------------------------
+
+    def crash(self) -> None:
+        self.world.ledger.orchestrator_crashes.append(self.env.now)
+        self.orch.lose_memory()
+        self.orch.busy_lifecycle = True
+
+    def recover(self) -> None:
+        if self.orch.up or self._recovering == self.orch.incarnation:
+            return  # the supervisor does not restart a process that is running or recovering
+        self.orch.lose_memory()  # a recovery supersedes anything the dead process was doing
+        self.orch.busy_lifecycle = True
+        self.world.ledger.orchestrator_restarts.append(self.env.now)
+        self._recovering = self.orch.incarnation
+        self.env.process(self._recovery(self.orch.incarnation))
+
+    def _recovery(self, incarnation: int) -> Generator[simpy.Event, Any, None]:
+        policy, phase = self.world.policies.startup, self.world.topology.startup_phase_s
+        machine = self.world.recorder.bind("orchestrator_recovery", self.world.unique("orchestrator_recovery"))
+        machine.fire("restart")
+        try:
+            ok = yield from self._db_attempts(machine, self.env.now + policy.database_timeout_s, None, incarnation)
+        except _Deadline:
+            ok = False
+        if incarnation != self.orch.incarnation:
+            return
+        if not ok:
+            machine.fire("recovery_error", {"reason": "database unreachable"})
+            self._supervise(incarnation, self.recover)
+            return
+        machine.fire("database_restored")
+        yield self.env.timeout(phase)
+        if incarnation != self.orch.incarnation:
+            return
+        # resetOrphanedTasks: requests cut short by the crash leave no worker half-way; leases of
+        # workers that stay silent are revoked by the sweeper once go_live gives them a fresh timeout.
+        for worker in self.orch.workers.values():
+            self.orch.settle_worker(worker)
+        machine.fire("queue_recovered")
+        yield self.env.timeout(phase)
+        if incarnation != self.orch.incarnation:
+            return
+        machine.fire("workflows_resumed")
+        self.orch.busy_lifecycle = False
+        self.orch.go_live()
+
+    # -- graceful shutdown -----------------------------------------------------------------
+
+    def shutdown(self, restart_after: float) -> None:
+        if not self.orch.up or self.orch.busy_lifecycle:
+            return
+        self.orch.busy_lifecycle = True
+        self.env.process(self._shutdown(self.orch.incarnation, restart_after))
+
+    def _shutdown(self, incarnation: int, restart_after: float) -> Generator[simpy.Event, Any, None]:
+        orch, policy, env = self.orch, self.world.policies.shutdown, self.env
+        machine = self.world.recorder.bind("orchestrator_shutdown", self.world.unique("orchestrator_shutdown"))
+        machine.fire("stop")
+        orch.leasing = False
+        orch.accepting_submissions = False
+        for trigger in ("queue_paused", "http_draining", "websockets_refused", "workflows_settled"):
+            machine.fire(trigger)
+        began = env.now
+        while orch.leased:
+            if env.now - began >= policy.drain_deadline_s:
+                machine.fire("drain_deadline_reached", {"running": len(orch.leased)})
+                for task in list(orch.leased.values()):
+                    if task.holder is not None:
+                        orch.cancel_hook(task.holder, task.id, task.token)
+                grace_end = env.now + policy.cancel_grace_s
+                while orch.leased and env.now < grace_end:
+                    yield env.timeout(min(policy.check_interval_s, grace_end - env.now))
+                    if incarnation != orch.incarnation:
+                        return
+                for task in list(orch.leased.values()):
+                    orch.revoke(task, "cancel grace expired")
+                machine.fire("tasks_interrupted")
+                break
+            machine.fire("tasks_still_running", {"running": len(orch.leased)})
+            yield env.timeout(policy.check_interval_s)
+            if incarnation != orch.incarnation:
+                return
+        else:
+            machine.fire("tasks_finished")
+        for trigger in ("notify_clients", "websockets_closed", "http_stopped", "queue_stopped", "database_closed"):
+            machine.fire(trigger)
+        orch.lose_memory()
+
+        def start_again(_: simpy.Event) -> None:
+            if not orch.up:
+                self.start()
+
+        env.timeout(restart_after).callbacks.append(start_again)

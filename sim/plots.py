@@ -1,0 +1,104 @@
+"""Timeline plots of a run: breaker state, queue depth, worker liveness, task latency (issue 5, §5).
+
+Everything is derived from the trace (and the ledger's acceptance times), so the plots show
+what the checks read. Images go to ``docs/simulation/<scenario>.png`` for the docs to embed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sim.model import RunResult, run_scenario  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+
+_BREAKER_LEVEL = {"closed": 0, "half_open": 1, "open": 2}
+_LIVE = frozenset({"idle", "polling", "busy"})
+
+
+def breaker_series(run: RunResult) -> dict[str, tuple[list[float], list[int]]]:
+    series: dict[str, tuple[list[float], list[int]]] = defaultdict(lambda: ([0.0], [0]))
+    for e in run.entries:
+        if e.machine == "circuit_breaker":
+            times, levels = series[e.component]  # every breaker that saw a call gets a line
+            if e.source != e.dest:
+                times.append(e.time)
+                levels.append(_BREAKER_LEVEL[e.dest])
+    return dict(series)
+
+
+def queue_depth_series(run: RunResult) -> tuple[list[float], list[int]]:
+    changes: list[tuple[float, int]] = [(t, 1) for t in run.ledger.accepted.values()]
+    for e in run.entries:
+        if e.machine == "task_lifecycle":
+            if e.trigger == "assign":
+                changes.append((e.time, -1))
+            elif e.dest == "queued":
+                changes.append((e.time, 1))
+    changes.sort(key=lambda c: c[0])
+    times, depth, current = [0.0], [0], 0
+    for t, delta in changes:
+        current += delta
+        times.append(t)
+        depth.append(current)
+    return times, depth
+
+
+def liveness_series(run: RunResult) -> tuple[list[float], list[int]]:
+    state: dict[str, str] = {}
+    times, live = [0.0], [0]
+    for e in run.entries:
+        if e.machine == "worker_lifecycle" and e.source != e.dest:
+            state[e.component] = e.dest
+            times.append(e.time)
+            live.append(sum(1 for s in state.values() if s in _LIVE))
+    return times, live
+
+
+def latency_points(run: RunResult) -> tuple[list[float], list[float]]:
+    ends, latencies = [], []
+    for e in run.entries:
+        if e.machine == "task_lifecycle" and e.dest in ("completed", "failed"):
+            accepted = run.ledger.accepted.get(e.component.removeprefix("task:"))
+            if accepted is not None:
+                ends.append(e.time)
+                latencies.append(e.time - accepted)
+    return ends, latencies
+
+
+def plot_run(run: RunResult, path: Path) -> Path:
+    fig, axes = plt.subplots(4, 1, figsize=(10, 9), sharex=True)
+    breaker_ax, queue_ax, live_ax, latency_ax = axes
+    breakers = breaker_series(run)
+    for component, (times, levels) in sorted(breakers.items()):
+        breaker_ax.step(times + [run.sim_time_s], levels + [levels[-1]], where="post", label=component)
+    breaker_ax.set_yticks([0, 1, 2], ["closed", "half-open", "open"])
+    breaker_ax.set_title("circuit breakers" if breakers else "circuit breakers (closed throughout)")
+    if breakers:
+        breaker_ax.legend(loc="upper right", fontsize="small")
+    times, depth = queue_depth_series(run)
+    queue_ax.step(times + [run.sim_time_s], depth + [depth[-1]], where="post")
+    queue_ax.set_ylabel("queued tasks")
+    times, live = liveness_series(run)
+    live_ax.step(times + [run.sim_time_s], live + [live[-1]], where="post")
+    live_ax.set_ylabel("live workers")
+    ends, latencies = latency_points(run)
+    latency_ax.plot(ends, latencies, ".", markersize=3)
+    latency_ax.set_ylabel("task latency (s)")
+    latency_ax.set_xlabel("simulated time (s)")
+    fig.suptitle(f"{run.scenario.name} (seed {run.seed})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def write_plots(scenarios: Sequence[Scenario], directory: Path) -> list[Path]:
+    return [plot_run(run_scenario(s), directory / f"{s.name}.png") for s in scenarios]

@@ -1,0 +1,240 @@
+"""A worker process of the model: register, heartbeat, poll, execute, report (seed 4.2/4.3).
+
+Its state as the orchestrator sees it lives in the orchestrator's ``worker_lifecycle`` machine;
+this process is the behaviour behind it. A crash interrupts every process of the worker; a
+restart runs the spec's ``worker_recovery`` machine. Reports are retried with the backoff
+policy and fenced by the lease token, so a late report of a re-queued task is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+from simpy.events import Initialize
+
+from sim.orchestrator import Orchestrator
+from sim.resilience import ServiceCaller, SharedBreaker
+from sim.retrying import Verdict, backoff_delay, retrying
+from sim.rpc import Handler, request
+from sim.world import AI_ID, GIT_ID, ORCH_ID, WORKER_ID, Reply, World
+from spec.taxonomy import FailureCode
+
+
+class Worker:
+    def __init__(self, world: World, orchestrator: Orchestrator, index: int,
+                 breakers: dict[str, SharedBreaker]) -> None:
+        self.world = world
+        self.env = world.env
+        self.orch = orchestrator
+        self.index = index
+        self.id = f"worker-{index}"
+        self.alive = False
+        self.incarnation = 0
+        self.procs: list[simpy.Process] = []
+        #: The task in hand, kept on disk: it survives a crash and is reported after restart.
+        self.current: tuple[str, int] | None = None
+        self.cancel: simpy.Event | None = None
+        self.abandoned = False
+        self.caller = ServiceCaller(world, self.id, index, breakers)
+
+    # -- process control -------------------------------------------------------------------
+
+    def _spawn(self, body: Generator[simpy.Event, Any, None]) -> None:
+        self.procs = [p for p in self.procs if p.is_alive]
+        self.procs.append(self.env.process(body))
+
+    def boot(self) -> None:
+        self.alive = True
+        self._spawn(self._main(self.incarnation, recovering=False))
+
+    def crash(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        self.incarnation += 1
+        self.world.ledger.worker_down.setdefault(self.id, []).append((self.env.now, None))
+        for proc in self.procs:
+            # A process that has not run yet cannot catch an Interrupt; it sees the new incarnation instead.
+            if proc.is_alive and not isinstance(proc.target, Initialize):
+                proc.interrupt("crash")
+        self.procs = []
+
+    def restart(self) -> None:
+        if self.alive:
+            return
+        self.alive = True
+        down = self.world.ledger.worker_down[self.id]
+        down[-1] = (down[-1][0], self.env.now)
+        self._spawn(self._main(self.incarnation, recovering=True))
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _rpc(self, handler: Handler, extra_timeout: float = 0.0) -> Generator[simpy.Event, Any, tuple[Reply, Any]]:
+        timeout = self.world.topology.request_timeout_s + extra_timeout
+        return (yield from request(self.world, self.orch, WORKER_ID, self.index, handler, timeout))
+
+    def _report(self, task_id: str, token: int, kind: str, reason: str | None = None) -> Generator[
+            simpy.Event, Any, bool]:
+        def attempt() -> Generator[simpy.Event, Any, tuple[Reply, Any]]:
+            return (yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, kind, reason)))
+
+        def classify(result: tuple[Reply, Any]) -> Verdict:
+            if result[0] is Reply.OK:
+                return Verdict.OK
+            return Verdict.STOP if result[0] is Reply.CONFLICT else Verdict.RETRY
+
+        reply, _ = yield from retrying(self.world, f"report:{self.id}:{kind}:{task_id}", attempt, classify,
+                                       reason=lambda r: str(r[0].value))
+        return reply is Reply.OK
+
+    # -- behaviour -------------------------------------------------------------------------
+
+    def _main(self, incarnation: int, *, recovering: bool) -> Generator[simpy.Event, Any, None]:
+        if incarnation != self.incarnation:
+            return
+        try:
+            if recovering:
+                if not (yield from self._recover()):
+                    return
+            else:
+                yield from self._register()
+            self._spawn(self._heartbeats(incarnation))
+            yield from self._work_loop()
+        except simpy.Interrupt:
+            return
+
+    def _register(self) -> Generator[simpy.Event, Any, None]:
+        attempts = 0
+        while True:
+            reply, _ = yield from self._rpc(lambda: self.orch.register(self.id))
+            if reply is Reply.OK:
+                return
+            attempts += 1
+            yield self.env.timeout(self.world.policies.poll.idle_wait_s(attempts))
+
+    def _recover(self) -> Generator[simpy.Event, Any, bool]:
+        world = self.world
+        machine = world.recorder.bind("worker_recovery", world.unique(f"worker_recovery:{self.id}"))
+        machine.fire("restart")
+        yield self.env.timeout(world.topology.startup_phase_s)
+        machine.fire("workspaces_restored")
+        reply = Reply.UNAVAILABLE
+        for attempt in range(world.policies.backoff.max_retries + 1):
+            reply, _ = yield from self._rpc(lambda: self.orch.register(self.id))
+            if reply is Reply.OK:
+                break
+            if attempt < world.policies.backoff.max_retries:
+                yield self.env.timeout(backoff_delay(world, attempt + 1))
+        if reply is not Reply.OK:
+            machine.fire("registration_failed", {"reply": reply.value})
+            incarnation = self.incarnation
+
+            def again(_: simpy.Event) -> None:
+                if incarnation == self.incarnation and self.alive:
+                    self._spawn(self._main(self.incarnation, recovering=True))
+
+            self.env.timeout(world.topology.supervisor_restart_s).callbacks.append(again)
+            return False
+        machine.fire("registered")
+        if self.current is not None:
+            task_id, token = self.current
+            self.current = None
+            yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, "interrupt"))
+        machine.fire("interrupted_tasks_resumed")
+        return True
+
+    def _heartbeats(self, incarnation: int) -> Generator[simpy.Event, Any, None]:
+        interval = self.world.policies.heartbeat.interval_s
+        orch, world, env = self.orch, self.world, self.env
+        try:
+            while incarnation == self.incarnation:
+                yield env.timeout(interval)
+                delivered, delay = world.transit(WORKER_ID, ORCH_ID, self.index)
+                if not delivered:
+                    continue
+                if delay > 0:
+                    env.timeout(delay).callbacks.append(lambda _e: orch.heartbeat(self.id))
+                else:
+                    orch.heartbeat(self.id)
+        except simpy.Interrupt:
+            return
+
+    def _work_loop(self) -> Generator[simpy.Event, Any, None]:
+        poll = self.world.policies.poll
+        empty = 0
+        while True:
+            reply, payload = yield from self._rpc(lambda: self.orch.poll(self.id), poll.long_poll_s)
+            if reply is Reply.OK:
+                empty = 0
+                yield from self._execute(*payload)
+                continue
+            if reply is Reply.CONFLICT:
+                yield from self._register()
+                continue
+            empty += 1
+            yield self.env.timeout(poll.idle_wait_s(empty))
+
+    def request_cancel(self, task_id: str, token: int) -> None:
+        """The orchestrator's shutdown asks this worker to interrupt `task_id`."""
+        if self.alive and self.current == (task_id, token) and self.cancel is not None and not self.cancel.triggered:
+            self.cancel.succeed()
+
+    def _execute(self, task_id: str, token: int, work_s: float) -> Generator[simpy.Event, Any, None]:
+        self.current = (task_id, token)
+        try:
+            yield from self._run_task(task_id, token, work_s)
+        finally:
+            if self.current == (task_id, token) and self.alive:
+                self.current = None
+
+    def _run_task(self, task_id: str, token: int, work_s: float) -> Generator[simpy.Event, Any, None]:
+        world, env = self.world, self.env
+        if world.faults.exhausted(self.index, env.now):
+            yield from self._report(task_id, token, "allocation_failed", FailureCode.RESOURCE_EXHAUSTED.value)
+            return
+        if not (yield from self._report(task_id, token, "start")):
+            return
+        started = env.now
+        self.cancel = env.event()
+        self.abandoned = False
+        workload = world.scenario.workload
+        for _ in range(workload.ai_calls):
+            outcome = yield from self.caller.call(AI_ID)
+            if not outcome.ok:
+                yield from self._report(task_id, token, "fail", outcome.reason)
+                return
+        work = work_s * world.faults.slow_factor(started)
+        limit = world.policies.resources.max_duration_s - (env.now - started)
+        run = min(work, max(0.0, limit))
+        interval = world.policies.progress.interval_s
+        done = 0.0
+        while done < run:
+            chunk = min(interval, run - done)
+            yield env.timeout(chunk) | self.cancel
+            if self.cancel.triggered:
+                yield from self._report(task_id, token, "interrupt")
+                return
+            done += chunk
+            if self.abandoned:
+                return
+            if done < run:
+                self._spawn(self._progress(task_id, token))
+        if work > run:
+            yield from self._report(task_id, token, "time_out", FailureCode.TIMEOUT.value)
+            return
+        for _ in range(workload.git_calls):
+            outcome = yield from self.caller.call(GIT_ID)
+            if not outcome.ok:
+                yield from self._report(task_id, token, "fail", outcome.reason)
+                return
+        yield from self._report(task_id, token, "complete")
+
+    def _progress(self, task_id: str, token: int) -> Generator[simpy.Event, Any, None]:
+        try:
+            reply, _ = yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, "progress"))
+        except simpy.Interrupt:
+            return
+        if reply is Reply.CONFLICT and self.current == (task_id, token):
+            self.abandoned = True
