@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from transitions import EventData, Machine, MachineError
+from transitions import Machine, MachineError
 
-from spec.errors import IllegalTransitionError, UnknownTriggerError
+from spec.errors import IllegalTransitionError, SpecError, UnknownTriggerError
 from spec.messages import Message
 from spec.participants import Participant
 
@@ -113,6 +113,7 @@ class MachineSpec:
     initial: str
     transitions: tuple[TransitionSpec, ...]
     _by_trigger: Mapping[str, tuple[TransitionSpec, ...]] = field(init=False, repr=False, compare=False)
+    _records: Mapping[tuple[str, str], TransitionRecord] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.states]
@@ -137,6 +138,13 @@ class MachineSpec:
                     raise ValueError(f"{self.name}.{trig}: ambiguous from {sorted(overlap)}")
                 seen.update(row.source)
         object.__setattr__(self, "_by_trigger", {k: tuple(v) for k, v in by_trigger.items()})
+        # Every (source, trigger) pair resolved once: firing is a dict lookup, not a table scan.
+        records = {
+            (source, t.trigger): TransitionRecord(self.name, t.trigger, source, t.destination_from(source), t.messages)
+            for t in self.transitions
+            for source in t.source
+        }
+        object.__setattr__(self, "_records", records)
 
     # -- queries used by renderers, checks and the conformance replay -------------------------
 
@@ -154,6 +162,14 @@ class MachineSpec:
                 return s
         raise KeyError(f"{self.name}: no state {name!r}; states: {', '.join(self.state_names)}")
 
+    def record_for(self, source: str, trigger: str) -> TransitionRecord:
+        """What firing `trigger` in `source` does (destination and messages), or a clear error."""
+        record = self._records.get((source, trigger))
+        if record is None:
+            self.transition_for(source, trigger)  # raises the readable error
+        assert record is not None
+        return record
+
     def transition_for(self, source: str, trigger: str) -> TransitionSpec:
         """The transition `trigger` takes from `source`, or a clear error."""
         rows = self._by_trigger.get(trigger)
@@ -165,10 +181,10 @@ class MachineSpec:
         raise IllegalTransitionError(self.name, source, trigger, self.allowed_triggers(source))
 
     def next_state(self, source: str, trigger: str) -> str:
-        return self.transition_for(source, trigger).destination_from(source)
+        return self.record_for(source, trigger).dest
 
     def allowed_triggers(self, source: str) -> tuple[str, ...]:
-        return tuple(t.trigger for t in self.transitions if source in t.source)
+        return tuple(trigger for (s, trigger) in self._records if s == source)
 
     @property
     def participants(self) -> frozenset[Participant]:
@@ -196,9 +212,11 @@ class _Model:
 class MachineInstance:
     """One live machine: a `transitions.Machine` bound to one model, with clear errors.
 
-    ``fire`` is the only way the runtime and the simulator change state; it raises
-    :class:`IllegalTransitionError` instead of `transitions`' bare ``MachineError`` and reports
-    each transition to the optional listener (trace writers, metrics).
+    ``fire`` is the only way the runtime and the simulator change state. It checks the trigger
+    against the table first (so an illegal one raises :class:`IllegalTransitionError` naming the
+    legal triggers, not `transitions`' bare ``MachineError``), executes it on the
+    ``transitions.Machine``, checks that the machine landed where the table says, and reports
+    the transition to the optional listener (trace writers, metrics).
     """
 
     def __init__(
@@ -226,10 +244,9 @@ class MachineInstance:
             initial=start,
             auto_transitions=False,
             send_event=True,
-            after_state_change=self._record,
             name=spec.name,
         )
-        self._last_source = start
+        self._events = self.machine.events
 
     @property
     def state(self) -> str:
@@ -240,23 +257,19 @@ class MachineInstance:
         return self.spec.state(self.state).role is StateRole.TERMINAL
 
     def can_fire(self, trigger: str) -> bool:
-        return trigger in self.spec.allowed_triggers(self.state)
+        return (self.model.state, trigger) in self.spec._records
 
     def fire(self, trigger: str, **kwargs: Any) -> TransitionRecord:
         """Fire `trigger`; return what happened or raise a `SpecError` naming the legal triggers."""
-        source = self.state
-        row = self.spec.transition_for(source, trigger)  # raises the readable errors
-        self._last_source = source
+        source = self.model.state
+        record = self.spec.record_for(source, trigger)  # raises the readable errors
         try:
-            self.model.trigger(trigger, **kwargs)
-        except MachineError as exc:  # pragma: no cover - transition_for already validated it
+            self._events[trigger].trigger(self.model, **kwargs)
+        except MachineError as exc:  # pragma: no cover - record_for already validated it
             raise IllegalTransitionError(self.spec.name, source, trigger, self.spec.allowed_triggers(source)) from exc
-        return TransitionRecord(self.spec.name, trigger, source, row.destination_from(source), row.messages)
-
-    def _record(self, event: EventData) -> None:
-        if self._listener is None:
-            return
-        trigger = event.event.name
-        source = self._last_source
-        row = self.spec.transition_for(source, trigger)
-        self._listener(TransitionRecord(self.spec.name, trigger, source, row.destination_from(source), row.messages))
+        if self.model.state != record.dest:  # pragma: no cover - the table and the machine are built alike
+            raise SpecError(f"{self.spec.name}: {trigger!r} from {source!r} reached {self.model.state!r}, "
+                            f"the table says {record.dest!r}")
+        if self._listener is not None:
+            self._listener(record)
+        return record
