@@ -7,7 +7,7 @@ in Python. Every request model forbids unknown fields so a typo gets a 422 namin
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,7 +23,7 @@ class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     """WebSocket event types (seed 4.3 plus the shutdown notice of 4.4)."""
 
     TASK_STARTED = "TASK_STARTED"
@@ -176,3 +176,68 @@ class SubscribeMessage(WireModel):
     type: str = Field(pattern=r"^subscribe$")
     workflow_id: str = Field(min_length=1, max_length=128)
     last_event_id: int | None = Field(None, ge=0)
+
+
+# -- Orchestrator responses and listings (added with the orchestrator API) -------------------
+
+
+class ErrorResponse(WireModel):
+    error: ErrorBody
+
+
+class TaskAck(WireModel):
+    """Answer to a lease report: the task's state after it, under which lease."""
+
+    task_id: str
+    status: str
+    fencing_token: int
+
+
+class TaskView(WireModel):
+    task_id: str
+    workflow_id: str
+    type: str
+    status: str
+    priority: int
+    required_capabilities: list[str]
+    lease_worker: str | None
+    lease_expires_at: float | None
+    fencing_token: int
+    attempt: int
+    progress: float
+    progress_step: str
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    enqueued_at: float
+    updated_at: float
+
+
+class TaskList(WireModel):
+    tasks: list[TaskView]
+
+
+class WorkflowView(WireModel):
+    workflow_id: str
+    type: str
+    status: str
+    priority: int
+    payload: dict[str, Any]
+    created_at: float
+    updated_at: float
+    tasks: list[TaskView]
+
+
+class WorkerView(WireModel):
+    worker_id: str
+    status: str
+    capabilities: list[str]
+    hostname: str
+    max_concurrency: int
+    running: int
+    health: dict[str, Any]
+    last_heartbeat: float
+    registered_at: float
+
+
+class WorkerList(WireModel):
+    workers: list[WorkerView]

@@ -1,0 +1,72 @@
+"""``python -m runtime``: run an orchestrator or a worker (issue 3).
+
+    python -m runtime orchestrator --db orchestrator.db --port 8080 --token SECRET [--trace run.jsonl]
+    python -m runtime worker --orchestrator http://127.0.0.1:8080 --capability python ...
+
+Orchestrator flags override environment variables (``ORCH_*``), which override the config
+file (``--config FILE.toml|.yaml``), which overrides the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from runtime.errors import RuntimeServiceError
+
+
+def _orchestrator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("orchestrator", help="run the orchestrator (HTTP API, WebSocket, durable queue)",
+                       description="Run the orchestrator until SIGTERM/SIGINT; a second signal forces exit.")
+    p.add_argument("--config", type=Path, help="TOML or YAML config file (also ORCH_CONFIG_FILE)")
+    p.add_argument("--db", type=Path, help="SQLite database file (default orchestrator.db; ORCH_DB)")
+    p.add_argument("--host", help="interface to bind (default 127.0.0.1; ORCH_HOST)")
+    p.add_argument("--port", type=int, help="TCP port, 0 = any free port (default 8080; ORCH_PORT)")
+    p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN",
+                   help="accepted bearer token; repeat for several (ORCH_TOKENS='[\"a\",\"b\"]')")
+    p.add_argument("--trace", type=Path, metavar="PATH",
+                   help="append every machine transition to this .jsonl trace (ORCH_TRACE)")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default INFO (ORCH_LOG_LEVEL)")
+
+
+def _run_orchestrator(args: argparse.Namespace) -> int:
+    from runtime.config import OrchestratorSettings
+    from runtime.orchestrator import Orchestrator
+
+    settings = OrchestratorSettings.load(
+        args.config, db=args.db, host=args.host, port=args.port,
+        tokens=tuple(args.tokens) if args.tokens else None, trace=args.trace, log_level=args.log_level,
+    )
+    orch = Orchestrator(settings)
+
+    def _announce(o: Orchestrator) -> None:
+        print(f"orchestrator listening on {o.url}", flush=True)
+
+    asyncio.run(orch.serve_until_signalled(on_ready=_announce))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime", description=__doc__.splitlines()[0] if __doc__ else "")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _orchestrator_parser(sub)
+    sub.add_parser("worker", help="run a worker (see `python -m runtime worker --help`)", add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "worker":
+        from runtime.worker.cli import main as worker_main
+
+        return worker_main(argv[1:])
+    args = parser.parse_args(argv)
+    try:
+        return _run_orchestrator(args)
+    except RuntimeServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Request-scoped access to the running orchestrator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from runtime.orchestrator.orchestrator import Orchestrator
+
+
+def get_orchestrator(request: Request) -> Orchestrator:
+    orch: Orchestrator = request.app.state.orchestrator
+    return orch
+
+
+Orch = Annotated[Orchestrator, Depends(get_orchestrator)]
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error bodies a router can answer with."""
+    from runtime.protocol import ErrorResponse
+
+    return {code: {"model": ErrorResponse} for code in codes}

@@ -1,0 +1,172 @@
+"""The orchestrator process: its services, its transactions and its lifecycle (issue 3 §1, §7, §8).
+
+``Orchestrator(settings)`` is what ``python -m runtime orchestrator`` runs and what tests run
+in-process: ``await orch.start()`` drives `orchestrator_startup` (and `orchestrator_recovery`
+after a crash), ``await orch.stop()`` drives `orchestrator_shutdown`.
+
+Every state change goes through :meth:`transact`: the store validates it on the spec machine,
+the transaction commits, and only then are the transitions traced and the events published —
+a 2xx answer is sent after the commit, so nothing acknowledged is lost to a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.config import OrchestratorSettings
+from runtime.orchestrator.dispatch import LeaseDispatcher
+from runtime.orchestrator.health import HealthChecker
+from runtime.orchestrator.hub import Hub
+from runtime.store.changes import ChangeLog
+from runtime.store.database import Database
+from runtime.tracing import TraceWriter
+from spec.machine import MachineInstance, StateRole
+from spec.machines import STARTUP
+
+T = TypeVar("T")
+log = logging.getLogger("runtime.orchestrator")
+
+#: Startup states in which the orchestrator serves (``running``, ``degraded``).
+SERVING = tuple(s.name for s in STARTUP.states if s.role is StateRole.RESTING and s.name != STARTUP.initial)
+
+
+class Orchestrator:
+    """One orchestrator: settings, store, queue dispatcher, WebSocket hub, HTTP server."""
+
+    def __init__(self, settings: OrchestratorSettings) -> None:
+        self.settings = settings
+        self.policies = settings.policies
+        #: Distinguishes this process's machine instances in a trace shared across restarts.
+        self.instance = uuid.uuid4().hex[:8]
+        self.trace = TraceWriter(None)
+        self.db = Database.for_path(settings.db)
+        self.dispatcher = LeaseDispatcher()
+        self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
+        self.health = HealthChecker(self)
+        self.app: FastAPI | None = None
+        self.server: uvicorn.Server | None = None
+        self.server_task: asyncio.Task[None] | None = None
+        self.monitor_task: asyncio.Task[None] | None = None
+        self.startup: MachineInstance | None = None
+        self.shutdown: MachineInstance | None = None
+        self.run_id: int | None = None
+        self.recovered_from_crash = False
+        self.port: int = settings.port
+        #: Set from the start of a graceful shutdown; heartbeats tell workers.
+        self.shutting_down = False
+        #: HTTP refuses new work with 503 (shutdown ``draining_http``).
+        self.draining = False
+        self._stop_requested = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._signals = 0
+
+    # -- services ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.startup is not None
+            and self.startup.state in SERVING
+            and not self.shutting_down
+        )
+
+    async def transact(self, work: Callable[[AsyncSession, ChangeLog], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction; after the commit, trace and publish its changes."""
+        changes = ChangeLog()
+        async with self.db.write() as session:
+            result = await work(session, changes)
+        self.announce(changes)
+        return result
+
+    def announce(self, changes: ChangeLog) -> None:
+        for change in changes.transitions:
+            self.trace.record(change.record, change.component, change.data)
+        for event in changes.events:
+            self.hub.publish(event)
+        if changes.tasks_queued:
+            self.dispatcher.notify()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
+        from runtime.orchestrator.startup import run_startup
+
+        await run_startup(self)
+
+    async def stop(self) -> None:
+        """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
+        from runtime.orchestrator.shutdown import run_shutdown
+
+        if self.shutdown is not None:
+            await self._stopped.wait()
+            return
+        try:
+            await run_shutdown(self)
+        finally:
+            self._stopped.set()
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def wait_stop_requested(self) -> None:
+        await self._stop_requested.wait()
+
+    async def serve_until_signalled(self, on_ready: Callable[[Orchestrator], None] | None = None) -> None:
+        """CLI mode: start, serve until SIGTERM/SIGINT, shut down; a second signal forces exit."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        await self.start()
+        if on_ready is not None:
+            on_ready(self)
+        await self._stop_requested.wait()
+        await self.stop()
+
+    def _on_signal(self, sig: int) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("received %s: shutting down gracefully (send it again to force)", signal.Signals(sig).name)
+            self.request_stop()
+            return
+        self.force_stop(sig)
+
+    def force_stop(self, sig: int) -> None:
+        """Second signal: record ``force_stop`` and exit at once; recovery handles the rest."""
+        if self.shutdown is not None and self.shutdown.can_fire("force_stop"):
+            self.shutdown.fire("force_stop")
+        self.trace.close()
+        os._exit(128 + sig)
+
+    async def __aenter__(self) -> Orchestrator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def component(self, machine: str) -> str:
+        """Trace component of one of the orchestrator's own machines: ``orchestrator-<id>.<machine>``."""
+        return f"orchestrator-{self.instance}.{machine}"
+
+    def now(self) -> float:
+        return time.time()

@@ -1,0 +1,129 @@
+"""Drives `orchestrator_shutdown` (seed 4.4 "Orchestrator Graceful Shutdown", issue 3 §7).
+
+Order: pause the queue (no more leases; long polls released) → drain HTTP (503 for new work,
+lease reports still accepted) → refuse new WebSockets → settle workflows → wait for running
+tasks up to ``ShutdownPolicy.drain_deadline_s`` → past it, request cancellation (heartbeat
+answers carry ``cancelTaskIds``) and wait ``cancel_grace_s`` more, re-queueing whatever is
+still leased → SHUTDOWN notice and close 1001 to WebSocket clients → close HTTP → stop the
+queue's background loops → record a clean stop and close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.store.changes import ChangeLog
+from runtime.store.models import TaskRow
+from runtime.store.queue import active_workflows, count_leased, request_cancellation, requeue_worker_tasks
+from runtime.store.runs import end_run
+from spec.machine import MachineInstance
+from spec.machines import ORCHESTRATOR_SHUTDOWN
+
+if TYPE_CHECKING:
+    from runtime.orchestrator.orchestrator import Orchestrator
+
+log = logging.getLogger("runtime.orchestrator.shutdown")
+
+
+async def run_shutdown(orch: Orchestrator) -> None:
+    machine = ORCHESTRATOR_SHUTDOWN.bind(listener=orch.trace.listener(orch.component("shutdown")))
+    orch.shutdown = machine
+    policy = orch.policies.shutdown
+
+    machine.fire("stop")
+    orch.shutting_down = True
+    orch.dispatcher.pause()
+    machine.fire("queue_paused")
+
+    orch.draining = True
+    machine.fire("http_draining")
+
+    orch.hub.accepting = False
+    machine.fire("websockets_refused")
+
+    async with orch.db.read() as session:
+        active = len(await active_workflows(session))
+    log.info("shutdown: %d active workflow(s); their running tasks decide the wait", active)
+    machine.fire("workflows_settled")
+
+    deadline = time.monotonic() + policy.drain_deadline_s
+    while True:
+        async with orch.db.read() as session:
+            running = await count_leased(session)
+        if running == 0:
+            machine.fire("tasks_finished")
+            break
+        if time.monotonic() >= deadline:
+            machine.fire("drain_deadline_reached")
+            await _cancel_tasks(orch, machine)
+            break
+        machine.fire("tasks_still_running")
+        await asyncio.sleep(min(policy.check_interval_s, max(0.0, deadline - time.monotonic())))
+
+    machine.fire("notify_clients")
+    closed = await orch.hub.close_all()
+    log.info("shutdown: notified and closed %d WebSocket client(s)", closed)
+    machine.fire("websockets_closed")
+
+    if orch.server is not None and orch.server_task is not None:
+        orch.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await orch.server_task
+    machine.fire("http_stopped")
+
+    if orch.monitor_task is not None:
+        orch.monitor_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await orch.monitor_task
+    machine.fire("queue_stopped")
+
+    if orch.run_id is not None:
+        run_id = orch.run_id
+
+        async def _end(session: AsyncSession, _changes: ChangeLog) -> None:
+            await end_run(session, run_id, orch.now())
+
+        await orch.transact(_end)
+    await orch.db.close()
+    machine.fire("database_closed")
+    orch.trace.close()
+
+
+async def _cancel_tasks(orch: Orchestrator, machine: MachineInstance) -> None:
+    """Ask workers to interrupt (via heartbeats), wait ``cancel_grace_s``, re-queue what remains."""
+    policy = orch.policies.shutdown
+
+    async def _flag(session: AsyncSession, _changes: ChangeLog) -> list[str]:
+        return await request_cancellation(session)
+
+    flagged = await orch.transact(_flag)
+    log.warning("shutdown: drain deadline passed; cancellation requested for %d task(s)", len(flagged))
+    grace_end = time.monotonic() + policy.cancel_grace_s
+    while time.monotonic() < grace_end:
+        async with orch.db.read() as session:
+            if await count_leased(session) == 0:
+                break
+        await asyncio.sleep(min(policy.check_interval_s, max(0.0, grace_end - time.monotonic())))
+
+    async def _requeue(session: AsyncSession, changes: ChangeLog) -> int:
+        from sqlalchemy import select
+
+        from runtime.store.queue import LEASED
+
+        holders = set((await session.scalars(select(TaskRow.lease_worker).where(TaskRow.status.in_(LEASED)))).all())
+        count = 0
+        for worker_id in sorted(h for h in holders if h is not None):
+            count += await requeue_worker_tasks(session, changes, worker_id, orch.now(),
+                                                reason="not interrupted before the shutdown deadline")
+        return count
+
+    leftover = await orch.transact(_requeue)
+    if leftover:
+        log.warning("shutdown: %d task(s) re-queued after the cancellation grace period", leftover)
+    machine.fire("tasks_interrupted")

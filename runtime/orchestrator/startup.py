@@ -1,0 +1,275 @@
+"""Drives `orchestrator_startup` (seed 4.1, "Orchestrator Startup Workflow").
+
+Phases run in the machine's order, each under its `StartupPolicy` timeout and all of them
+under ``total_timeout_s``: config and logger under ``config_timeout_s``; the database under
+``database_timeout_s`` with ``database_attempts`` attempts separated by
+``database_retry_delays_s()``; each service phase under ``services_timeout_s``; the startup
+health checks under ``health_check_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from runtime.errors import PortInUseError, RuntimeConfigError, StartupFailedError
+from runtime.orchestrator.monitor import run_health_monitor
+from runtime.orchestrator.recovery import run_recovery
+from runtime.store.registry import grant_heartbeat_grace
+from runtime.store.runs import begin_run, end_run
+from runtime.tracing import TraceWriter
+from spec.machine import MachineInstance
+from spec.machines import STARTUP
+
+if TYPE_CHECKING:
+    from runtime.orchestrator.orchestrator import Orchestrator
+
+log = logging.getLogger("runtime.orchestrator")
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the orchestrator's shutdown machine owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _RedactTokens(logging.Filter):
+    """Seed 4.1 ``setupRedactors()``: bearer tokens never reach a log line."""
+
+    def __init__(self, tokens: tuple[str, ...]) -> None:
+        super().__init__()
+        self.tokens = tokens
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(t in message for t in self.tokens):
+            for token in self.tokens:
+                message = message.replace(token, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+class _Phases:
+    """Fires the startup machine and enforces per-phase and total timeouts."""
+
+    def __init__(self, orch: Orchestrator, machine: MachineInstance) -> None:
+        self.orch = orch
+        self.machine = machine
+        self.policy = orch.policies.startup
+        self.deadline = time.monotonic() + self.policy.total_timeout_s
+
+    async def run(self, timeout_s: float, work: Callable[[], Awaitable[Any]]) -> Any:
+        budget = min(timeout_s, self.deadline - time.monotonic())
+        try:
+            return await asyncio.wait_for(work(), max(budget, 0.0))
+        except TimeoutError:
+            phase = self.machine.state
+            self.machine.fire("startup_timed_out")
+            raise StartupFailedError(f"startup phase {phase!r} exceeded its {budget:.1f} s timeout") from None
+
+
+async def run_startup(orch: Orchestrator) -> None:
+    try:
+        orch.trace = TraceWriter(orch.settings.trace)
+    except RuntimeConfigError as exc:
+        raise StartupFailedError(str(exc)) from None
+    machine = STARTUP.bind(listener=orch.trace.listener(orch.component("startup")))
+    orch.startup = machine
+    phases = _Phases(orch, machine)
+    try:
+        await _drive(orch, machine, phases)
+    except BaseException:
+        await _release(orch)
+        raise
+
+
+async def _drive(orch: Orchestrator, machine: MachineInstance, phases: _Phases) -> None:
+    policy = orch.policies.startup
+    settings = orch.settings
+
+    machine.fire("start")
+    problem = await phases.run(policy.config_timeout_s, lambda: _check_config(orch))
+    if problem:
+        machine.fire("config_failed")
+        raise StartupFailedError(f"configuration failed: {problem}")
+    machine.fire("config_loaded")
+
+    await phases.run(policy.config_timeout_s, lambda: _setup_logger(orch))
+    machine.fire("logger_ready")
+
+    await phases.run(policy.database_timeout_s, lambda: _open_database(orch, machine))
+    machine.fire("database_ready")
+
+    try:
+        await phases.run(policy.services_timeout_s, lambda: _start_task_queue(orch))
+    except StartupFailedError:
+        raise
+    except Exception as exc:
+        machine.fire("task_queue_failed")
+        raise StartupFailedError(f"task queue initialisation failed: {exc}") from exc
+    machine.fire("task_queue_ready")
+
+    await phases.run(policy.services_timeout_s, lambda: _start_worker_pool(orch))
+    machine.fire("worker_pool_ready")
+
+    from runtime.orchestrator.app import create_app
+
+    orch.app = await phases.run(policy.services_timeout_s, lambda: _async(create_app, orch))
+    machine.fire("http_server_ready")
+    # The WebSocket route is part of the app; the hub starts refusing until attached.
+    orch.hub.accepting = False
+    machine.fire("websocket_server_ready")
+    await phases.run(policy.services_timeout_s, lambda: _async(orch.health.register_default_checks))
+    machine.fire("health_checker_ready")
+
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            machine.fire("port_in_use")
+            raise PortInUseError(settings.host, settings.port) from None
+        raise StartupFailedError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    orch.port = int(sock.getsockname()[1])
+    await phases.run(policy.services_timeout_s, lambda: _serve(orch, sock))
+    machine.fire("listening")
+
+    orch.hub.accepting = True
+    machine.fire("websocket_attached")
+
+    report = await phases.run(policy.health_check_timeout_s, orch.health.run_checks)
+    if all(report.values()):
+        machine.fire("all_healthy")
+        log.info("orchestrator started successfully on %s", orch.url)
+    else:
+        machine.fire("service_degraded")
+        log.warning("orchestrator started degraded: %s", {k: v for k, v in report.items() if not v})
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the listener with ``proto=IPPROTO_TCP``.
+
+    asyncio only sets TCP_NODELAY on accepted sockets whose protocol is IPPROTO_TCP; a socket
+    from ``socket.create_server`` has protocol 0, and Nagle plus delayed ACKs would then add
+    ~40 ms to every response whose headers and body are written separately.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+async def _async(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+async def _check_config(orch: Orchestrator) -> str | None:
+    settings = orch.settings
+    if not settings.tokens:
+        return "no bearer tokens configured: pass --token TOKEN or set ORCH_TOKENS='[\"TOKEN\"]'"
+    if not settings.db.parent.exists():
+        return f"database directory {settings.db.parent} does not exist"
+    return None
+
+
+async def _setup_logger(orch: Orchestrator) -> None:
+    logger = logging.getLogger("runtime")
+    logger.setLevel(orch.settings.log_level)
+    if not logger.handlers:
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(stream)
+    for handler in logger.handlers:
+        if not any(isinstance(f, _RedactTokens) for f in handler.filters):
+            handler.addFilter(_RedactTokens(orch.settings.tokens))
+
+
+async def _open_database(orch: Orchestrator, machine: MachineInstance) -> None:
+    policy = orch.policies.startup
+    delays = policy.database_retry_delays_s()
+    for attempt in range(1, policy.database_attempts + 1):
+        try:
+            await orch.db.open()
+            return
+        except Exception as exc:
+            log.warning("database attempt %d/%d failed: %s", attempt, policy.database_attempts, exc)
+            if attempt == policy.database_attempts:
+                machine.fire("database_failed")
+                raise StartupFailedError(
+                    f"database {orch.settings.db}: {policy.database_attempts} attempts failed; last error: {exc}"
+                ) from exc
+            machine.fire("database_attempt_failed")
+            await asyncio.sleep(delays[attempt - 1])
+
+
+async def _start_task_queue(orch: Orchestrator) -> None:
+    async def _begin(session: Any, _changes: Any) -> tuple[int, bool]:
+        return await begin_run(session, orch.now())
+
+    orch.run_id, crashed = await orch.transact(_begin)
+    orch.recovered_from_crash = crashed
+    if crashed:
+        await run_recovery(orch)
+
+
+async def _start_worker_pool(orch: Orchestrator) -> None:
+    async def _grace(session: Any, _changes: Any) -> None:
+        await grant_heartbeat_grace(session, orch.now())
+
+    await orch.transact(_grace)
+    orch.monitor_task = asyncio.create_task(run_health_monitor(orch), name="health-monitor")
+
+
+async def _serve(orch: Orchestrator, sock: socket.socket) -> None:
+    assert orch.app is not None
+    config = uvicorn.Config(
+        orch.app, log_level="warning", access_log=False, lifespan="off",
+        timeout_graceful_shutdown=max(1, round(orch.policies.shutdown.cancel_grace_s)),
+    )
+    orch.server = _QuietServer(config)
+    orch.server_task = asyncio.create_task(orch.server.serve(sockets=[sock]), name="http-server")
+    while not orch.server.started:
+        if orch.server_task.done():
+            orch.server_task.result()
+            raise StartupFailedError("HTTP server stopped during startup")
+        await asyncio.sleep(0.01)
+
+
+async def _release(orch: Orchestrator) -> None:
+    """Undo a partial startup so a failed start leaves no task or connection behind."""
+    if orch.monitor_task is not None:
+        orch.monitor_task.cancel()
+        with contextlib.suppress(BaseException):
+            await orch.monitor_task
+    if orch.server is not None and orch.server_task is not None:
+        orch.server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await orch.server_task
+    if orch.run_id is not None and orch.db.engine is not None:
+        run_id = orch.run_id
+
+        async def _end(session: Any, _changes: Any) -> None:
+            await end_run(session, run_id, orch.now())
+
+        with contextlib.suppress(Exception):
+            await orch.transact(_end)
+    await orch.db.close()
+    orch.trace.close()

@@ -1,0 +1,42 @@
+"""Store rows → wire models for the API's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from runtime.protocol import TaskAssignment, TaskView, WorkerView, WorkflowView
+from runtime.store.models import TaskRow, WorkerRow, WorkflowRow
+
+
+def task_view(task: TaskRow) -> TaskView:
+    return TaskView(
+        task_id=task.id, workflow_id=task.workflow_id, type=task.type, status=task.status, priority=task.priority,
+        required_capabilities=list(task.required_capabilities), lease_worker=task.lease_worker,
+        lease_expires_at=task.lease_expires_at, fencing_token=task.fencing_token, attempt=task.attempt,
+        progress=task.progress, progress_step=task.progress_step, result=task.result, error=task.error,
+        enqueued_at=task.enqueued_at, updated_at=task.updated_at,
+    )
+
+
+def workflow_view(workflow: WorkflowRow, tasks: Iterable[TaskRow]) -> WorkflowView:
+    return WorkflowView(
+        workflow_id=workflow.id, type=workflow.type, status=workflow.status, priority=workflow.priority,
+        payload=workflow.payload, created_at=workflow.created_at, updated_at=workflow.updated_at,
+        tasks=[task_view(t) for t in tasks],
+    )
+
+
+def worker_view(worker: WorkerRow) -> WorkerView:
+    return WorkerView(
+        worker_id=worker.id, status=worker.status, capabilities=list(worker.capabilities), hostname=worker.hostname,
+        max_concurrency=worker.max_concurrency, running=worker.running, health=worker.health,
+        last_heartbeat=worker.last_heartbeat, registered_at=worker.registered_at,
+    )
+
+
+def assignment(task: TaskRow) -> TaskAssignment:
+    assert task.lease_expires_at is not None
+    return TaskAssignment(
+        task_id=task.id, workflow_id=task.workflow_id, type=task.type, payload=task.payload, priority=task.priority,
+        fencing_token=task.fencing_token, lease_expires_at=task.lease_expires_at, attempt=task.attempt,
+    )

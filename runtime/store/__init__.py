@@ -1,0 +1,46 @@
+"""Durable store of the reference runtime: SQLAlchemy 2 (async) on SQLite, Alembic migrations.
+
+Callers use the repository functions; dialect concerns stay in `runtime.store.database`.
+"""
+
+from __future__ import annotations
+
+from runtime.store.changes import Change, ChangeLog
+from runtime.store.database import Database, sqlite_url
+from runtime.store.event_log import append_event, events_since
+from runtime.store.queue import (
+    complete_task,
+    expire_stale_leases,
+    fail_task,
+    interrupt_task,
+    lease_next_tasks,
+    record_progress,
+    requeue_worker_tasks,
+    reset_orphaned_tasks,
+    start_task,
+    submit_workflow,
+)
+from runtime.store.registry import deregister_worker, mark_silent_workers, record_heartbeat, register_worker
+
+__all__ = [
+    "Change",
+    "ChangeLog",
+    "Database",
+    "append_event",
+    "complete_task",
+    "deregister_worker",
+    "events_since",
+    "expire_stale_leases",
+    "fail_task",
+    "interrupt_task",
+    "lease_next_tasks",
+    "mark_silent_workers",
+    "record_heartbeat",
+    "record_progress",
+    "register_worker",
+    "requeue_worker_tasks",
+    "reset_orphaned_tasks",
+    "sqlite_url",
+    "start_task",
+    "submit_workflow",
+]

@@ -1,0 +1,140 @@
+"""Connection pool, migrations and schema validation (seed 4.1 ``createConnectionPool``,
+``runMigrations``, ``validateSchema``).
+
+Dialect concerns stay here: SQLite gets WAL mode, ``synchronous=NORMAL`` (a commit survives a
+process kill; WAL makes it cheap) and a busy timeout; every caller uses plain SQLAlchemy Core/ORM
+expressions, so pointing ``url`` at PostgreSQL (asyncpg) needs no caller change. Writes are
+serialised by an in-process lock because one orchestrator process owns the database; with
+PostgreSQL the leasing query's ``FOR UPDATE SKIP LOCKED`` takes over that role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from runtime.errors import SchemaError, StoreError
+from runtime.store.models import Base
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _schema_problems(connection: Connection) -> list[str]:
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    problems: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            problems.append(f"table {table.name!r} is missing")
+            continue
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        problems.extend(f"column {table.name}.{c.name} is missing" for c in table.columns if c.name not in columns)
+    return problems
+
+
+class Database:
+    """One engine, its session factory and the write lock."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    def for_path(cls, path: Path) -> Database:
+        return cls(sqlite_url(path))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    async def open(self) -> None:
+        """Create the pool, run migrations and validate the schema; raise on any failure."""
+        self._check_sqlite_path()
+        engine = create_async_engine(self.url)
+        if self.is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+            async with engine.connect() as conn:
+                problems = await conn.run_sync(_schema_problems)
+            if problems:
+                raise SchemaError(f"database {self.url}: schema invalid after migrations: {'; '.join(problems)}")
+        except BaseException:
+            await engine.dispose()
+            raise
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    def _check_sqlite_path(self) -> None:
+        """Refuse an unusable SQLite path with a clear message before the driver fails obscurely."""
+        if not self.is_sqlite:
+            return
+        path = Path(self.url.split(":///", 1)[1])
+        if path.is_dir():
+            raise StoreError(f"database path {path} is a directory; pass a file path inside it")
+        if not path.parent.is_dir():
+            raise StoreError(f"database directory {path.parent} does not exist")
+
+    async def check_integrity(self) -> str:
+        """After a crash: confirm the database rolled back what the crash left open."""
+        async with self.read() as session:
+            if self.is_sqlite:
+                return str((await session.execute(text("PRAGMA quick_check"))).scalar_one())
+            await session.execute(text("SELECT 1"))
+            return "ok"
+
+    async def ping(self) -> None:
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A serialised transaction, committed on normal exit and rolled back on an exception."""
+        async with self._write_lock, self._factory()() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._factory()() as session:
+            yield session
+
+    def _factory(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            raise RuntimeError("database is not open")
+        return self._sessions
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+            self._sessions = None

@@ -1,0 +1,115 @@
+"""The durable schema (issue 3 §4): workflows, tasks, task requirements, workers, events, runs.
+
+Times are float seconds since the epoch so SQLite and PostgreSQL store them alike. Status
+columns hold the spec machines' state names (`task_lifecycle`, `worker_lifecycle`,
+`workflow_lifecycle`); only the store writes them, always through a machine transition.
+
+``tasks.sort_key`` implements priority with aging as an indexable column: a task of priority
+``p`` enqueued at ``t`` is served before one of priority ``q`` enqueued at ``s`` iff
+``t - p*A < s - q*A`` (``A`` = ``LeasePolicy.aging_interval_s``), i.e. waiting ``A`` seconds
+is worth one priority level. Leasing is then an ordered index scan, whatever the queue length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID_LENGTH = 128
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class WorkflowRow(Base):
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_sort_key", "status", "sort_key"),
+        Index("ix_tasks_lease_worker", "lease_worker"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id"), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer)
+    enqueued_at: Mapped[float] = mapped_column(Float)
+    sort_key: Mapped[float] = mapped_column(Float)
+    required_capabilities: Mapped[list[str]] = mapped_column(JSON)
+    lease_worker: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fencing_token: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_step: Mapped[str] = mapped_column(String(200), default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    saved_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class TaskRequirementRow(Base):
+    """One required capability of one task; lets capability matching stay plain SQL."""
+
+    __tablename__ = "task_requirements"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    capability: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class WorkerRow(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    capabilities: Mapped[list[str]] = mapped_column(JSON)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    max_concurrency: Mapped[int] = mapped_column(Integer)
+    running: Mapped[int] = mapped_column(Integer, default=0)
+    health: Mapped[dict[str, Any]] = mapped_column(JSON)
+    last_heartbeat: Mapped[float] = mapped_column(Float)
+    registered_at: Mapped[float] = mapped_column(Float)
+    #: Bumped when a process registers again under the same id: each incarnation is its own
+    #: `worker_lifecycle` instance in traces (``worker:<id>``, then ``worker:<id>~2``, ...).
+    incarnation: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class EventRow(Base):
+    """The per-workflow event log; ids increase, so a WebSocket client resumes after its last id."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_workflow_id_id", "workflow_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    task_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True)
+    type: Mapped[str] = mapped_column(String(32))
+    time: Mapped[float] = mapped_column(Float)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RunRow(Base):
+    """One orchestrator process on this database; an unfinished run means the last one crashed."""
+
+    __tablename__ = "orchestrator_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,0 +1,147 @@
+"""The worker registry (seed 4.2): registration, heartbeats, health, deregistration.
+
+Every status change is a `worker_lifecycle` transition. ``polling`` is never stored: a poll
+fires ``poll`` and then ``task_received`` or ``no_task_available`` inside one transaction.
+A worker that leaves rotation (missed heartbeats, reported unhealthy, DELETE) hands its
+leased tasks back to the queue through `runtime.store.queue.requeue_worker_tasks`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.errors import ConflictError, NotFoundError
+from runtime.protocol import HeartbeatRequest, RegisterRequest
+from runtime.store.changes import ChangeLog, worker_component
+from runtime.store.models import TaskRow, WorkerRow
+from runtime.store.queue import LEASED, requeue_worker_tasks
+from spec.machine import StateRole
+from spec.machines import WORKER_LIFECYCLE
+
+WORKER = WORKER_LIFECYCLE.name
+#: States in which a worker is in rotation and expected to heartbeat.
+IN_ROTATION = tuple(
+    s for s in WORKER_LIFECYCLE.state_names if "heartbeats_missed" in WORKER_LIFECYCLE.allowed_triggers(s)
+)
+UNHEALTHY = WORKER_LIFECYCLE.next_state("idle", "heartbeats_missed")
+GONE = WORKER_LIFECYCLE.next_state("idle", "deregister")
+
+
+async def get_worker(session: AsyncSession, worker_id: str) -> WorkerRow:
+    row = await session.get(WorkerRow, worker_id)
+    if row is None:
+        raise NotFoundError(f"unknown worker {worker_id!r}; register it first", field="workerId")
+    return row
+
+
+async def register_worker(session: AsyncSession, changes: ChangeLog, request: RegisterRequest, now: float) -> WorkerRow:
+    """Register (or re-register after a restart) a worker with validated capabilities."""
+    worker_id = request.worker_id or f"w-{uuid.uuid4().hex[:12]}"
+    row = await session.get(WorkerRow, worker_id)
+    incarnation = 1
+    if row is not None:
+        if WORKER_LIFECYCLE.state(row.status).role is not StateRole.TERMINAL:
+            # Same id, new process: the previous incarnation is gone, and so are its leases.
+            changes.advance(WORKER, worker_component(worker_id, row.incarnation), row.status, "deregister",
+                            {"reason": "re-registered"})
+            await requeue_worker_tasks(session, changes, worker_id, now, reason="worker re-registered")
+        incarnation = row.incarnation + 1
+    component = worker_component(worker_id, incarnation)
+    state = changes.advance(WORKER, component, WORKER_LIFECYCLE.initial, "register")
+    state = changes.advance(WORKER, component, state, "capabilities_accepted", {"capabilities": request.capabilities})
+    if row is None:
+        row = WorkerRow(id=worker_id, registered_at=now)
+        session.add(row)
+    row.status = state
+    row.capabilities = list(request.capabilities)
+    row.hostname = request.hostname
+    row.max_concurrency = request.max_concurrency
+    row.running = 0
+    row.health = {}
+    row.last_heartbeat = now
+    row.registered_at = now
+    row.incarnation = incarnation
+    return row
+
+
+@dataclass(frozen=True)
+class HeartbeatOutcome:
+    status: str
+    cancel_task_ids: list[str]
+
+
+async def record_heartbeat(
+    session: AsyncSession, changes: ChangeLog, request: HeartbeatRequest, now: float, lease_ttl_s: float
+) -> HeartbeatOutcome:
+    """Refresh liveness and leases; apply the reported health (seed 4.2 "Worker Health Monitoring")."""
+    row = await get_worker(session, request.worker_id)
+    component = worker_component(row.id, row.incarnation)
+    health = request.health.model_dump(by_alias=True)
+    if row.status == UNHEALTHY and request.health.status == "healthy":
+        row.status = changes.advance(WORKER, component, row.status, "health_restored")
+    elif request.health.status == "unhealthy" and row.status in IN_ROTATION:
+        row.status = changes.advance(WORKER, component, row.status, "reported_unhealthy", {"health": health})
+        await requeue_worker_tasks(session, changes, row.id, now, reason="worker reported unhealthy")
+    elif row.status == UNHEALTHY:
+        pass  # still unhealthy: stays out of rotation, liveness noted below
+    else:
+        row.status = changes.advance(WORKER, component, row.status, "heartbeat")
+    row.last_heartbeat = now
+    row.health = health
+    await session.execute(
+        update(TaskRow)
+        .where(TaskRow.lease_worker == row.id, TaskRow.status.in_(LEASED))
+        .values(lease_expires_at=now + lease_ttl_s)
+    )
+    cancel = (
+        await session.scalars(
+            select(TaskRow.id).where(
+                TaskRow.lease_worker == row.id, TaskRow.status.in_(LEASED), TaskRow.cancel_requested.is_(True)
+            )
+        )
+    ).all()
+    return HeartbeatOutcome(row.status, list(cancel))
+
+
+async def mark_silent_workers(session: AsyncSession, changes: ChangeLog, now: float, timeout_s: float) -> list[str]:
+    """Workers silent for `timeout_s` leave rotation (``heartbeats_missed``); their tasks are re-queued."""
+    silent = (
+        await session.scalars(
+            select(WorkerRow).where(WorkerRow.status.in_(IN_ROTATION), WorkerRow.last_heartbeat < now - timeout_s)
+        )
+    ).all()
+    for row in silent:
+        row.status = changes.advance(
+            WORKER, worker_component(row.id, row.incarnation), row.status, "heartbeats_missed",
+            {"silentFor": round(now - row.last_heartbeat, 3)},
+        )
+        await requeue_worker_tasks(session, changes, row.id, now, reason="heartbeats missed")
+    return [r.id for r in silent]
+
+
+async def deregister_worker(session: AsyncSession, changes: ChangeLog, worker_id: str, now: float) -> None:
+    row = await get_worker(session, worker_id)
+    row.status = changes.advance(WORKER, worker_component(row.id, row.incarnation), row.status, "deregister")
+    await requeue_worker_tasks(session, changes, row.id, now, reason="worker deregistered")
+
+
+async def grant_heartbeat_grace(session: AsyncSession, now: float) -> None:
+    """After a restart, give workers in rotation one heartbeat timeout to show they are alive."""
+    await session.execute(update(WorkerRow).where(WorkerRow.status.in_(IN_ROTATION)).values(last_heartbeat=now))
+
+
+async def list_workers(session: AsyncSession, status: str | None = None) -> Sequence[WorkerRow]:
+    query = select(WorkerRow).order_by(WorkerRow.registered_at)
+    if status is not None:
+        query = query.where(WorkerRow.status == status)
+    return (await session.scalars(query)).all()
+
+
+def assert_in_rotation(row: WorkerRow) -> None:
+    if row.status == GONE:
+        raise ConflictError(f"worker {row.id!r} is deregistered; register again", field="workerId")

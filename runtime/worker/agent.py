@@ -1,0 +1,405 @@
+"""The worker process (seed 4.2 and 4.4): register, heartbeat, poll with idle backoff, run tasks, stop.
+
+Three machines from `spec.machines` describe it and are driven here, never copied:
+
+* ``worker_lifecycle`` — register, capabilities accepted/rejected, poll, task received or none,
+  heartbeat, health, task finished, deregister. A worker the orchestrator forgot (404) registers
+  again under a fresh instance of the machine (component ``worker:<id>#<n>``).
+* ``worker_shutdown`` — SIGTERM/SIGINT: stop polling, let the current task finish up to
+  ``ShutdownPolicy.worker_task_deadline_s`` or interrupt it (state saved), deregister, clean
+  workspaces, stop loops. A second signal forces exit (``force_stop``): workspaces stay behind for
+  ``worker_recovery`` and the lease expires on the orchestrator.
+* ``worker_recovery`` — at start, when workspaces of a dead worker process are found: clean them,
+  register, report their tasks interrupted so the orchestrator re-queues them at once.
+
+Only the poll loop fires the lifecycle's register/poll/task triggers; the heartbeat loop fires
+``heartbeat`` and hands health changes to the poll loop, so no two coroutines race on one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from runtime.protocol import HeartbeatRequest, RegisterRequest, TaskAssignment, TaskInterrupted, WorkerHealth
+from runtime.worker.capabilities import detect_capabilities, validate_capabilities
+from runtime.worker.client import OrchestratorClient
+from runtime.worker.context import CancelReason
+from runtime.worker.errors import (
+    CapabilitiesRejectedError,
+    LeaseLostError,
+    NotFoundError,
+    OrchestratorError,
+    RequestRejectedError,
+)
+from runtime.worker.health import measure_health
+from runtime.worker.task_runner import TaskHandler, TaskRunner
+from runtime.worker.tracing import TraceRecorder
+from runtime.worker.workspace import LeftoverWorkspace, WorkspaceRoot
+from spec.machine import MachineInstance
+from spec.policies import DEFAULT_POLICIES, Policies
+
+log = logging.getLogger("runtime.worker")
+
+
+def default_workspace_root() -> Path:
+    return Path(tempfile.gettempdir()) / "runtime-worker"
+
+
+class Worker:
+    """A worker: ``@worker.task("type")`` registers handlers; ``await worker.run()`` runs until stopped."""
+
+    def __init__(
+        self,
+        orchestrator_url: str,
+        *,
+        token: str | None = None,
+        capabilities: list[str] | None = None,
+        worker_id: str | None = None,
+        policies: Policies = DEFAULT_POLICIES,
+        workspace_root: Path | str | None = None,
+        trace_path: Path | str | None = None,
+        tasks_per_poll: int = 1,
+        keep_trace: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.capabilities = validate_capabilities(capabilities if capabilities is not None else detect_capabilities())
+        self.worker_id = worker_id or f"worker-{socket.gethostname()[:40]}-{uuid.uuid4().hex[:12]}"
+        self.policies = policies
+        self.tasks_per_poll = tasks_per_poll
+        self.handlers: dict[str, TaskHandler] = {}
+        self.heartbeat_interval_s = policies.heartbeat.interval_s
+        self.recorder = TraceRecorder(trace_path, keep=keep_trace)  # keep: events also in memory (tests)
+        self.workspaces = WorkspaceRoot(workspace_root or default_workspace_root())
+        self._url = orchestrator_url
+        self._token = token
+        self._transport = transport
+        self._incarnation = 0
+        self.lifecycle: MachineInstance = self._bind_lifecycle()
+        self.shutdown = self.recorder.bind("worker_shutdown", f"worker-shutdown:{self.worker_id}")
+        self._client: OrchestratorClient | None = None
+        self._runner: TaskRunner | None = None
+        self._stop_requested = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._needs_registration = False
+        self._reported_status = "healthy"
+        self._orchestrator_draining = False
+        self._batch: asyncio.Task[None] | None = None
+        self._main: asyncio.Task[None] | None = None
+        self.forced = False
+        self.completed_tasks = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def task(self, task_type: str) -> Callable[[TaskHandler], TaskHandler]:
+        """Decorator: ``@worker.task("build") async def build(ctx) -> dict``."""
+
+        def register(handler: TaskHandler) -> TaskHandler:
+            self.add_handler(task_type, handler)
+            return handler
+
+        return register
+
+    def add_handler(self, task_type: str, handler: TaskHandler) -> None:
+        if task_type in self.handlers:
+            raise ValueError(f"task type {task_type!r} already has a handler")
+        self.handlers[task_type] = handler
+
+    @property
+    def state(self) -> str:
+        return self.lifecycle.state
+
+    def request_stop(self) -> None:
+        """First call: graceful shutdown. Second call: force exit (seed 4.4, issue 3 §7)."""
+        if self._stop_requested.is_set():
+            self.force_stop()
+            return
+        self._stop_requested.set()
+
+    def force_stop(self) -> None:
+        self.forced = True
+        if self.shutdown.can_fire("force_stop"):
+            self.shutdown.fire("force_stop")
+        if self._main is not None:
+            self._main.cancel()
+
+    def run_forever(self) -> None:
+        """Run in a fresh event loop until SIGTERM/SIGINT; a second signal forces exit (``self.forced``)."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                if not self.forced:
+                    raise
+            finally:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+
+        asyncio.run(main())
+
+    async def run(self) -> None:
+        """Recover, register, heartbeat and poll until stopped; then shut down gracefully."""
+        self._main = asyncio.current_task()
+        self._client = OrchestratorClient(
+            self._url, token=self._token, timeout_s=self.policies.heartbeat.timeout_s, transport=self._transport
+        )
+        self._runner = TaskRunner(
+            client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
+            policies=self.policies, workspaces=self.workspaces, recorder=self.recorder,
+        )
+        loops: list[asyncio.Task[None]] = []
+        stop_waiter = asyncio.create_task(self._stop_requested.wait())
+        try:
+            start = asyncio.create_task(self._start())
+            await asyncio.wait([stop_waiter, start], return_when=asyncio.FIRST_COMPLETED)
+            if not start.done():  # stopped while still registering: nothing runs yet
+                start.cancel()
+                await asyncio.gather(start, return_exceptions=True)
+                return
+            start.result()  # registration refused or impossible: raise it
+            loops = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._poll_loop())]
+            await asyncio.wait([stop_waiter, *loops], return_when=asyncio.FIRST_COMPLETED)
+            for loop in loops:  # a loop that ended on its own hit an error it cannot handle: surface it
+                if loop.done() and not loop.cancelled() and (error := loop.exception()) is not None:
+                    raise error
+            await self._graceful_shutdown(loops)
+        finally:
+            stop_waiter.cancel()
+            for task in [*loops, *([self._batch] if self._batch else [])]:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.close(), timeout=self.policies.shutdown.check_interval_s)
+            self.recorder.close()
+
+    # -- start, registration, recovery (seed 4.2, 4.4) -----------------------------------------
+
+    def _bind_lifecycle(self) -> MachineInstance:
+        self._incarnation += 1
+        suffix = "" if self._incarnation == 1 else f"#{self._incarnation}"
+        return self.recorder.bind("worker_lifecycle", f"worker:{self.worker_id}{suffix}")
+
+    async def _start(self) -> None:
+        leftovers = self.workspaces.find_leftovers()
+        if not leftovers:
+            await self._register()
+            return
+        recovery = self.recorder.bind("worker_recovery", f"worker-recovery:{self.worker_id}")
+        recovery.fire("restart")
+        removed = self.workspaces.remove_leftovers()
+        log.info("removed %d workspace(s) left by a dead worker process", len(removed))
+        recovery.fire("workspaces_restored")
+        try:
+            await self._register()
+        except BaseException:
+            recovery.fire("registration_failed")
+            raise
+        recovery.fire("registered")
+        await self._hand_back(removed)
+        recovery.fire("interrupted_tasks_resumed")
+
+    async def _hand_back(self, leftovers: list[LeftoverWorkspace]) -> None:
+        """Report tasks a crashed worker left behind as interrupted (their old lease, not ours)."""
+        assert self._runner is not None
+        for leftover in leftovers:
+            meta = leftover.meta
+            task_id, worker_id, token = meta.get("taskId"), meta.get("workerId"), meta.get("fencingToken")
+            if not (isinstance(task_id, str) and isinstance(worker_id, str) and isinstance(token, int)):
+                continue
+            report = TaskInterrupted(task_id=task_id, worker_id=worker_id, fencing_token=token,
+                                     state={"reason": "worker process died", "recoveredBy": self.worker_id})
+            with contextlib.suppress(LeaseLostError):  # already re-queued after the heartbeat timeout
+                await self._runner.deliver(report)
+
+    async def _register(self, *, persistent: bool = False) -> None:
+        """POST /workers/register, retrying an unreachable orchestrator per BackoffPolicy.
+
+        The first registration gives up after the policy's retries, so a wrong URL fails fast;
+        registering *again* (`persistent`) keeps trying at the capped delay until the worker stops,
+        so workers outlive an orchestrator restart.
+        """
+        assert self._client is not None
+        if self.lifecycle.state != "offline":
+            self.lifecycle = self._bind_lifecycle()
+        self.lifecycle.fire("register")
+        request = RegisterRequest(worker_id=self.worker_id, capabilities=self.capabilities,
+                                  max_concurrency=self.tasks_per_poll, hostname=socket.gethostname()[:255])
+        retries = 0
+        while True:
+            try:
+                response = await self._client.register(request)
+                break
+            except RequestRejectedError as exc:
+                self.lifecycle.fire("capabilities_rejected")
+                raise CapabilitiesRejectedError(f"registration refused: {exc}") from exc
+            except OrchestratorError as exc:
+                if not exc.retryable or not (persistent or self.policies.backoff.should_retry(retries)):
+                    raise
+                retries += 1
+                log.warning("registration failed (%s); retry %d in %.1f s", exc, retries, self._delay(retries))
+                await asyncio.sleep(self._delay(retries))
+        self.worker_id = response.worker_id
+        self.heartbeat_interval_s = response.heartbeat_interval_s  # the orchestrator's interval wins
+        self._needs_registration = False
+        self.lifecycle.fire("capabilities_accepted")
+        log.info("registered as %s with %s", self.worker_id, ", ".join(self.capabilities))
+
+    # -- heartbeat (seed 4.2 Heartbeat Loop, Health Check Loop) ---------------------------------
+
+    def health(self) -> WorkerHealth:
+        return measure_health(self.workspaces.path, len(self._runner.running) if self._runner else 0)
+
+    async def _heartbeat_loop(self) -> None:
+        assert self._client is not None and self._runner is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(self.heartbeat_interval_s)
+            health = self.health()
+            try:
+                response = await self._client.heartbeat(HeartbeatRequest(worker_id=self.worker_id, health=health))
+            except NotFoundError:
+                if not self._stopping:
+                    log.warning("the orchestrator no longer knows %s; registering again", self.worker_id)
+                    self._needs_registration = True
+                    self._wake.set()
+                continue
+            except OrchestratorError as exc:
+                log.warning("heartbeat failed: %s", exc)
+                continue
+            if self.lifecycle.can_fire("heartbeat"):
+                self.lifecycle.fire("heartbeat")
+            if health.status != self._reported_status:
+                self._reported_status = health.status
+                self._wake.set()
+            for task_id in response.cancel_task_ids:
+                if self._runner.cancel(task_id, CancelReason.INTERRUPT):
+                    log.info("task %s cancelled by the orchestrator", task_id)
+            if response.shutting_down != self._orchestrator_draining:
+                self._orchestrator_draining = response.shutting_down
+                self._wake.set()
+            log.debug("heartbeat took %.3f s", loop.time() - started)
+
+    # -- polling (seed 4.2 Task Polling Loop) -----------------------------------------------------
+
+    async def _idle(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    def _apply_health(self) -> bool:
+        """Move between idle and unhealthy at a safe point; True if the worker may poll."""
+        if self._reported_status == "unhealthy" and self.lifecycle.state == "idle":
+            self.lifecycle.fire("reported_unhealthy")
+        elif self._reported_status == "healthy" and self.lifecycle.state == "unhealthy":
+            self.lifecycle.fire("health_restored")
+        return self.lifecycle.state == "idle"
+
+    async def _poll_loop(self) -> None:
+        assert self._client is not None
+        empty_polls = failures = 0
+        while not self._stopping:
+            if self._needs_registration:
+                await self._register(persistent=True)
+            if not self._apply_health() or self._orchestrator_draining:
+                await self._idle(self.heartbeat_interval_s)
+                continue
+            self.lifecycle.fire("poll")
+            try:
+                tasks = await self._client.poll(self.worker_id, wait_s=self.policies.poll.long_poll_s,
+                                                max_tasks=self.tasks_per_poll)
+            except OrchestratorError as exc:
+                self._fire_if_legal("no_task_available")
+                if isinstance(exc, NotFoundError | LeaseLostError):  # forgotten (404) or deregistered (409)
+                    self._needs_registration = True
+                    continue
+                failures += 1
+                log.warning("poll failed: %s", exc)
+                await self._idle(self._delay(failures))
+                continue
+            failures = 0
+            if not tasks:
+                self._fire_if_legal("no_task_available")
+                empty_polls += 1
+                await self._idle(self.policies.poll.idle_wait_s(empty_polls))
+                continue
+            empty_polls = 0
+            self._fire_if_legal("task_received")
+            self._batch = asyncio.create_task(self._run_batch(tasks))
+            await asyncio.wait({self._batch})  # cancelling the poll loop leaves the batch running
+            if (error := self._batch.exception()) is not None:
+                raise error  # a bug, not a task failure: stop the worker rather than sit "busy" forever
+
+    async def _run_batch(self, tasks: list[TaskAssignment]) -> None:
+        assert self._runner is not None
+        for assignment in tasks:
+            if self._stopping:  # not started: deregistration hands it back to the queue
+                break
+            outcome = await self._runner.execute(assignment)
+            if outcome.state == "completed":
+                self.completed_tasks += 1
+        self._fire_if_legal("task_finished")
+
+    def _delay(self, retry: int) -> float:
+        """BackoffPolicy delay for `retry`, which stays at max_delay_s however long the outage lasts."""
+        return self.policies.backoff.delay_s(min(retry, 64))  # delay_s caps it; 64 only avoids float overflow
+
+    def _fire_if_legal(self, trigger: str) -> None:
+        """Fire a lifecycle trigger unless shutdown or re-registration moved the machine on meanwhile."""
+        if self.lifecycle.can_fire(trigger):
+            self.lifecycle.fire(trigger)
+        else:
+            log.debug("skipping %s in lifecycle state %s", trigger, self.lifecycle.state)
+
+    # -- graceful shutdown (seed 4.4 Worker Graceful Shutdown) ---------------------------------
+
+    async def _graceful_shutdown(self, loops: list[asyncio.Task[None]]) -> None:
+        """Stop polling, settle the current task, then deregister, clean up and stop the loops.
+
+        The current task is settled *before* the DELETE because deregistration re-queues the
+        worker's leases (see `spec.machines.shutdown`); heartbeats keep its lease alive meanwhile.
+        """
+        assert self._client is not None and self._runner is not None
+        heartbeat, poller = loops
+        policy = self.policies.shutdown
+        self.shutdown.fire("stop")
+        self._stopping = True
+        poller.cancel()  # a poll in flight is dropped: its lease, if any, is re-queued by the DELETE below
+        batch = self._batch
+        if batch is None or batch.done():
+            self.shutdown.fire("no_current_task")
+        else:
+            self.shutdown.fire("task_in_progress")
+            done, _ = await asyncio.wait({batch}, timeout=policy.worker_task_deadline_s)
+            if done:
+                self.shutdown.fire("task_finished")
+            else:
+                self.shutdown.fire("task_deadline_reached")
+                self._runner.interrupt_all()
+                await asyncio.wait({batch}, timeout=policy.cancel_grace_s)
+                self.shutdown.fire("task_interrupted")
+        try:
+            await self._client.deregister(self.worker_id)
+        except OrchestratorError as exc:
+            log.warning("deregistration failed (%s); the orchestrator will time this worker out", exc)
+        self._fire_if_legal("deregister")
+        self.shutdown.fire("deregistered")
+        removed = self.workspaces.remove_own()
+        log.info("removed %d workspace(s)", removed)
+        self.shutdown.fire("cleaned")
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, poller, return_exceptions=True)
+        self.shutdown.fire("services_stopped")

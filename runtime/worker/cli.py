@@ -1,0 +1,164 @@
+"""``python -m runtime worker``: a worker process with the built-in task types (issue 3 §6).
+
+Exit codes: 0 after a graceful shutdown, 1 when the orchestrator cannot be reached or refuses
+the token, 2 for bad configuration, 3 when the capabilities are rejected, 4 after a forced stop
+(second signal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from runtime.errors import RuntimeServiceError
+from runtime.worker.agent import Worker, default_workspace_root
+from runtime.worker.builtin_tasks import ShellTask, noop_task, parse_shell_commands, sleep_task
+from runtime.worker.capabilities import detect_capabilities
+from runtime.worker.errors import CapabilitiesRejectedError, OrchestratorError, WorkerConfigError
+from spec.policies import DEFAULT_POLICIES, Policies
+
+EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG, EXIT_REJECTED, EXIT_FORCED = 0, 1, 2, 3, 4
+TOKEN_ENV = "RUNTIME_TOKEN"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime worker",
+        description="Register with an orchestrator, poll for tasks and run them (noop, sleep, shell).",
+    )
+    parser.add_argument("--orchestrator", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV), help=f"bearer token (default: ${TOKEN_ENV})")
+    parser.add_argument("--capability", action="append", default=[], metavar="NAME",
+                        help="add a capability (repeatable); detected ones are added unless --no-detect")
+    parser.add_argument("--no-detect", action="store_true", help="advertise only the --capability names")
+    parser.add_argument("--worker-id", help="stable id (default: generated from host name and a random suffix)")
+    parser.add_argument("--workspace-root", type=Path, default=None,
+                        help=f"where task workspaces live (default: {default_workspace_root()})")
+    parser.add_argument("--trace", type=Path, metavar="PATH", help="append machine transitions to this .jsonl file")
+    parser.add_argument("--tasks-per-poll", type=int, default=1, metavar="N", help="lease up to N tasks per poll")
+    parser.add_argument("--shell-command", action="append", default=[], metavar="NAME=COMMAND",
+                        help="a command the 'shell' task may run by name (repeatable)")
+    parser.add_argument("--allow-any-command", action="store_true",
+                        help="let 'shell' tasks run any argv list from their payload (trusted clients only)")
+    parser.add_argument("--policies", type=Path, metavar="FILE", help="policies file (JSON, TOML or YAML)")
+    parser.add_argument("--policy", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one policy, e.g. heartbeat.interval_s=0.2 (repeatable)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _read_policy_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorkerConfigError(f"--policies {path}: cannot read it ({exc.strerror})") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise WorkerConfigError(f"--policies {path}: not valid {path.suffix.lstrip('.') or 'JSON'} ({exc})") from None
+    if not isinstance(data, dict):
+        raise WorkerConfigError(f"--policies {path}: expected a mapping of policy sections")
+    return data
+
+
+def load_policies(path: Path | None = None, overrides: list[str] | None = None) -> Policies:
+    """DEFAULT_POLICIES, then the file, then ``section.field=value`` overrides; errors name the field."""
+    data: dict[str, Any] = DEFAULT_POLICIES.model_dump()
+    layers = [_read_policy_file(path)] if path is not None else []
+    for override in overrides or []:
+        key, sep, raw = override.partition("=")
+        if not sep or not key:
+            raise WorkerConfigError(
+                f"--policy {override!r}: expected SECTION.FIELD=VALUE, e.g. poll.min_interval_s=0.05"
+            )
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        layer: dict[str, Any] = {}
+        node = layer
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+        layers.append(layer)
+    for layer in layers:
+        _merge(data, layer)
+    try:
+        return Policies.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise WorkerConfigError(f"policy {field}: {first['msg']}") from None
+
+
+def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def build_worker(args: argparse.Namespace) -> Worker:
+    """A `Worker` with the built-in task types, configured from parsed arguments."""
+    capabilities = list(args.capability) if args.no_detect else [*detect_capabilities(), *args.capability]
+    worker = Worker(
+        args.orchestrator,
+        token=args.token,
+        capabilities=capabilities,
+        worker_id=args.worker_id,
+        policies=load_policies(args.policies, args.policy),
+        workspace_root=args.workspace_root,
+        trace_path=args.trace,
+        tasks_per_poll=args.tasks_per_poll,
+    )
+    worker.add_handler("noop", noop_task)
+    worker.add_handler("sleep", sleep_task)
+    commands = parse_shell_commands(args.shell_command)
+    if commands or args.allow_any_command:
+        worker.add_handler("shell", ShellTask(commands, allow_any_command=args.allow_any_command))
+    return worker
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":  # one line per request/transition drowns the worker's own messages
+        for noisy in ("httpx", "transitions"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.tasks_per_poll < 1:
+        print("error: --tasks-per-poll must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        worker = build_worker(args)
+    except (WorkerConfigError, RuntimeServiceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        worker.run_forever()
+    except CapabilitiesRejectedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except OrchestratorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_FORCED if worker.forced else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

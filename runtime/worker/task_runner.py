@@ -1,0 +1,307 @@
+"""Executes one leased task end to end (seed 4.3): workspace, started, handler, progress, outcome.
+
+Each task drives its own `task_lifecycle` machine from ``assigned`` — the worker's view starts at
+the lease. A transition is fired only after the orchestrator acknowledged the report that goes
+with it, so the trace never claims a completion the orchestrator did not accept.
+
+The time limit cancels the handler after ``max_duration_s``; a handler that ignores the
+cancellation is abandoned after the same span again, so a timeout is always reported within
+twice the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.protocol import (
+    LeaseReport,
+    TaskAssignment,
+    TaskCompleted,
+    TaskError,
+    TaskFailed,
+    TaskInterrupted,
+    TaskProgress,
+    TaskStarted,
+)
+from runtime.worker.client import OrchestratorClient
+from runtime.worker.context import CancelReason, TaskContext
+from runtime.worker.errors import LeaseLostError, NotFoundError, OrchestratorError, RateLimitedError
+from runtime.worker.failures import classify_exception, task_error, timeout_error
+from runtime.worker.limits import TaskLimits
+from runtime.worker.progress import ProgressReporter, ProgressUpdate
+from runtime.worker.tracing import TraceRecorder
+from runtime.worker.workspace import WorkspaceRoot
+from spec.machine import MachineInstance
+from spec.policies import Policies
+from spec.taxonomy import ErrorClass, FailureCode
+
+log = logging.getLogger("runtime.worker")
+
+TaskHandler = Callable[[TaskContext], Coroutine[Any, Any, dict[str, Any]]]
+
+
+@dataclass
+class TaskOutcome:
+    """How a task ended, from this worker's point of view; ``state`` is its task_lifecycle state."""
+
+    task_id: str
+    state: str
+    result: dict[str, Any] | None = None
+    error: TaskError | None = None
+
+
+class _Running:
+    def __init__(self, ctx: TaskContext, handler_task: asyncio.Task[dict[str, Any]]) -> None:
+        self.ctx = ctx
+        self.handler_task = handler_task
+
+
+class TaskRunner:
+    """Runs assignments for one worker; knows which tasks are running so they can be interrupted."""
+
+    def __init__(
+        self,
+        *,
+        client: OrchestratorClient,
+        worker_id: Callable[[], str],
+        handlers: Mapping[str, TaskHandler],
+        policies: Policies,
+        workspaces: WorkspaceRoot,
+        recorder: TraceRecorder,
+    ) -> None:
+        self._client = client
+        self._worker_id = worker_id
+        self._handlers = handlers
+        self._policies = policies
+        self._workspaces = workspaces
+        self._recorder = recorder
+        self.running: dict[str, _Running] = {}
+
+    # -- control from the agent ---------------------------------------------------------------
+
+    def cancel(self, task_id: str, reason: str) -> bool:
+        """Cancel a running handler for `reason` (a `CancelReason`); False if it is not running here."""
+        running = self.running.get(task_id)
+        if running is None or running.handler_task.done():
+            return False
+        if running.ctx.cancel_reason is None:
+            running.ctx.cancel_reason = reason
+        running.handler_task.cancel()
+        return True
+
+    def interrupt_all(self) -> int:
+        return sum(self.cancel(task_id, CancelReason.INTERRUPT) for task_id in list(self.running))
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def deliver(self, report: LeaseReport) -> bool:
+        """POST `report`, retrying transport failures per BackoffPolicy. False if it never got through.
+
+        A lost lease (409/404) raises `LeaseLostError`: the task belongs to someone else now.
+        """
+        backoff = self._policies.backoff
+        retries = 0
+        while True:
+            try:
+                await self._client.report(report)
+                return True
+            except (LeaseLostError, NotFoundError) as exc:
+                raise LeaseLostError(str(exc), status=exc.status) from exc
+            except RateLimitedError as exc:
+                if retries >= self._policies.rate_limit.max_retries:
+                    log.warning("giving up on %s after rate limiting: %s", type(report).__name__, exc)
+                    return False
+                retries += 1
+                await asyncio.sleep(self._policies.rate_limit.wait_s(exc.retry_after_s))
+            except OrchestratorError as exc:
+                if not exc.retryable or not backoff.should_retry(retries):
+                    log.warning("giving up on %s for task %s: %s", type(report).__name__, report.task_id, exc)
+                    return False
+                retries += 1
+                await asyncio.sleep(backoff.delay_s(retries))
+
+    def _lease(self, assignment: TaskAssignment) -> dict[str, Any]:
+        return {
+            "task_id": assignment.task_id,
+            "worker_id": self._worker_id(),
+            "fencing_token": assignment.fencing_token,
+        }
+
+    # -- one task -----------------------------------------------------------------------------
+
+    async def execute(self, assignment: TaskAssignment) -> TaskOutcome:
+        """Run one assignment to its end and report it; never raises for task-level problems."""
+        task_id = assignment.task_id
+        machine = self._recorder.bind(
+            "task_lifecycle",
+            f"task:{task_id}",
+            initial="assigned",
+            data={
+                "workerId": self._worker_id(),
+                "attempt": assignment.attempt,
+                "fencingToken": assignment.fencing_token,
+            },
+        )
+        lease = self._lease(assignment)
+        try:
+            limits = TaskLimits.from_policy(self._policies.resources, max_duration_s=_payload_time_limit(assignment))
+            workspace = self._workspaces.create(
+                task_id, workerId=lease["worker_id"], fencingToken=assignment.fencing_token,
+                workflowId=assignment.workflow_id, type=assignment.type,
+            )
+        except (OSError, ValueError) as exc:
+            code = FailureCode.RESOURCE_EXHAUSTED if isinstance(exc, OSError) else FailureCode.TASK_ERROR
+            error_class = ErrorClass.SYSTEM if isinstance(exc, OSError) else ErrorClass.VALIDATION
+            error = task_error(code, error_class, f"resource allocation failed: {exc}")
+            return await self._finish(machine, "allocation_failed", TaskFailed(**lease, error=error), error=error)
+        forced_out = False
+        try:
+            try:
+                if not await self.deliver(TaskStarted(**lease)):
+                    return self._abandon(machine, task_id, "the start could not be reported")
+            except LeaseLostError:
+                return self._abandon(machine, task_id, "lease lost before start")
+            machine.fire("start")
+            return await self._run_handler(assignment, machine, lease, limits, workspace.path)
+        except asyncio.CancelledError:
+            forced_out = True  # the worker is being force-stopped: leave the workspace to worker_recovery
+            raise
+        finally:
+            if not forced_out:
+                workspace.remove()
+
+    async def _run_handler(
+        self,
+        assignment: TaskAssignment,
+        machine: MachineInstance,
+        lease: dict[str, Any],
+        limits: TaskLimits,
+        path: Any,
+    ) -> TaskOutcome:
+        task_id = assignment.task_id
+        reporter = ProgressReporter(self._progress_sender(task_id, machine, lease), self._policies.progress)
+        ctx = TaskContext(assignment, lease["worker_id"], path, limits, reporter)
+        handler = self._handlers.get(assignment.type)
+        handler_task = asyncio.create_task(
+            handler(ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))
+        )
+        periodic = asyncio.create_task(reporter.run_periodic())
+        self.running[task_id] = _Running(ctx, handler_task)
+        try:
+            done, _ = await asyncio.wait({handler_task}, timeout=limits.max_duration_s)
+            if not done:
+                self.cancel(task_id, CancelReason.TIMEOUT)
+                await asyncio.wait({handler_task}, timeout=limits.max_duration_s)
+        except asyncio.CancelledError:
+            handler_task.cancel()  # the worker itself is being force-stopped: report nothing
+            raise
+        finally:
+            periodic.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await periodic
+            del self.running[task_id]
+
+        reason = ctx.cancel_reason
+        if reason == CancelReason.LEASE_LOST:
+            return self._abandon(machine, task_id, "lease lost while running")
+        if reason == CancelReason.TIMEOUT:
+            error = timeout_error(limits.max_duration_s)
+            return await self._finish(machine, "time_out", TaskFailed(**lease, error=error), error=error)
+        interrupted_early = not handler_task.done() or handler_task.cancelled() or handler_task.exception() is not None
+        if reason == CancelReason.INTERRUPT and interrupted_early:
+            state = {**ctx.saved_state, "progress": _progress_state(reporter.latest)}
+            return await self._finish(machine, "interrupt", TaskInterrupted(**lease, state=state))
+        if handler_task.cancelled():
+            error = task_error(FailureCode.TASK_ERROR, ErrorClass.UNKNOWN, "the handler was cancelled unexpectedly")
+            return await self._finish(machine, "fail", TaskFailed(**lease, error=error), error=error)
+        exc = handler_task.exception()
+        if exc is not None:
+            error = classify_exception(exc)
+            log.info("task %s failed: %s", task_id, error.message)
+            return await self._finish(machine, "fail", TaskFailed(**lease, error=error), error=error)
+        result = handler_task.result()
+        if not isinstance(result, dict):
+            error = task_error(
+                FailureCode.TASK_ERROR, ErrorClass.VALIDATION,
+                f"handler for {assignment.type!r} returned {type(result).__name__}, expected a dict",
+            )
+            return await self._finish(machine, "fail", TaskFailed(**lease, error=error), error=error)
+        return await self._finish(machine, "complete", TaskCompleted(**lease, result=result), result=result)
+
+    def _progress_sender(
+        self, task_id: str, machine: MachineInstance, lease: dict[str, Any]
+    ) -> Callable[[ProgressUpdate], Awaitable[None]]:
+        async def send(update: ProgressUpdate) -> None:
+            if machine.state != "running":
+                return
+            report = TaskProgress(**lease, percentage=update.percentage, step=update.step, details=update.details)
+            try:
+                await self._client.report(report)
+            except (LeaseLostError, NotFoundError):
+                log.warning("task %s: lease lost; abandoning it", task_id)
+                self.cancel(task_id, CancelReason.LEASE_LOST)
+                return
+            except OrchestratorError as exc:
+                log.info("task %s: progress not delivered (%s); the next report repeats it", task_id, exc)
+                return
+            if machine.state == "running":
+                machine.fire("progress")
+
+        return send
+
+    async def _finish(
+        self,
+        machine: MachineInstance,
+        trigger: str,
+        report: LeaseReport,
+        *,
+        result: dict[str, Any] | None = None,
+        error: TaskError | None = None,
+    ) -> TaskOutcome:
+        try:
+            delivered = await self.deliver(report)
+        except LeaseLostError:
+            return self._abandon(machine, report.task_id, f"lease lost; {trigger} not accepted")
+        if delivered:
+            machine.fire(trigger)
+        else:
+            log.error("task %s: outcome %r never reached the orchestrator; its lease will expire", report.task_id,
+                      trigger)
+        return TaskOutcome(report.task_id, machine.state, result, error)
+
+    def _abandon(self, machine: MachineInstance, task_id: str, why: str) -> TaskOutcome:
+        log.warning("task %s abandoned: %s", task_id, why)
+        if machine.can_fire("lease_lost"):
+            machine.fire("lease_lost")
+        return TaskOutcome(task_id, machine.state)
+
+
+def _payload_time_limit(assignment: TaskAssignment) -> float | None:
+    """A payload may tighten the time limit with ``maxDurationS`` (never loosen it)."""
+    value = assignment.payload.get("maxDurationS")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"payload field 'maxDurationS' must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _progress_state(update: ProgressUpdate | None) -> dict[str, Any]:
+    if update is None:
+        return {}
+    return {"percentage": update.percentage, "step": update.step, "details": update.details}
+
+
+async def _unknown_type(task_type: str, known: list[str]) -> dict[str, Any]:
+    from runtime.worker.errors import TaskFailure
+
+    raise TaskFailure(
+        f"this worker has no handler for task type {task_type!r}; it handles: {', '.join(known) or 'nothing'}",
+        code=FailureCode.TASK_ERROR,
+        error_class=ErrorClass.VALIDATION,
+    )

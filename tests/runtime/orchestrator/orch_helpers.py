@@ -1,0 +1,56 @@
+"""Helpers shared by the orchestrator tests: settings, HTTP shortcuts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runtime.config import OrchestratorSettings
+from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+#: Fast heartbeats for tests (the brief's 0.2 s / 0.6 s), everything else from spec.
+FAST_HEARTBEAT = HeartbeatPolicy(interval_s=0.2, timeout_s=0.6)
+
+
+def make_settings(tmp_path: Path, **policy_overrides: Any) -> OrchestratorSettings:
+    policies = DEFAULT_POLICIES.model_copy(update={"heartbeat": FAST_HEARTBEAT, **policy_overrides})
+    return OrchestratorSettings(
+        db=tmp_path / "orch.db", port=0, tokens=(TOKEN,), trace=tmp_path / "trace.jsonl",
+        policies=Policies.model_validate(policies.model_dump()),
+    )
+
+
+async def register(client: httpx.AsyncClient, worker_id: str, capabilities: list[str], **extra: Any) -> None:
+    response = await client.post("/api/v1/workers/register",
+                                 json={"workerId": worker_id, "capabilities": capabilities, **extra})
+    assert response.status_code == 200, response.text
+
+
+async def submit(client: httpx.AsyncClient, **body: Any) -> tuple[str, str]:
+    response = await client.post("/api/v1/workflows", json={"type": "noop", **body})
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return data["workflowId"], data["taskIds"][0]
+
+
+async def poll(client: httpx.AsyncClient, worker_id: str, **params: Any) -> httpx.Response:
+    return await client.get("/api/v1/tasks/poll", params={"workerId": worker_id, **params})
+
+
+def lease_body(task: dict[str, Any], worker_id: str, **extra: Any) -> dict[str, Any]:
+    return {"taskId": task["taskId"], "workerId": worker_id, "fencingToken": task["fencingToken"], **extra}
+
+
+def assert_conforms(settings: OrchestratorSettings) -> None:
+    """Every traced transition replays on the spec machines, timings included."""
+    from spec.conformance import check_trace
+    from spec.trace import read_trace
+
+    assert settings.trace is not None
+    report = check_trace(read_trace(settings.trace), policies=settings.policies)
+    assert report.divergence is None, report

@@ -1,0 +1,185 @@
+"""Scheduling, leases and fencing on the real store (issue 3 §4), with hypothesis where inputs vary."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime.errors import ConflictError
+from runtime.protocol import LeaseReport, RegisterRequest, TaskError, WorkflowRequest
+from runtime.store.database import Database
+from runtime.store.event_log import events_since
+from runtime.store.models import TaskRow, WorkerRow
+from runtime.store.queue import (
+    complete_task,
+    expire_stale_leases,
+    fail_task,
+    get_task,
+    lease_next_tasks,
+    sort_key,
+    start_task,
+    submit_workflow,
+)
+from runtime.store.registry import get_worker, mark_silent_workers, register_worker
+from spec.errors import IllegalTransitionError
+from spec.policies import DEFAULT_POLICIES
+from tests.runtime.store.store_helpers import transact
+
+AGING = DEFAULT_POLICIES.lease.aging_interval_s
+TTL = DEFAULT_POLICIES.lease.lease_ttl_s
+CAPABILITIES = ["python", "node", "gpu", "docker"]
+
+pytestmark = pytest.mark.anyio
+
+
+async def open_db(path: Path) -> Database:
+    db = Database.for_path(path)
+    await db.open()
+    return db
+
+
+async def add_worker(db: Database, worker_id: str, caps: list[str], now: float = 0.0, slots: int = 1) -> None:
+    async def work(session, changes):  # type: ignore[no-untyped-def]
+        await register_worker(session, changes,
+                              RegisterRequest(worker_id=worker_id, capabilities=caps, max_concurrency=slots), now)
+
+    await transact(db, work)
+
+
+async def add_task(db: Database, priority: int, caps: list[str], now: float) -> str:
+    async def work(session, changes):  # type: ignore[no-untyped-def]
+        request = WorkflowRequest(type="noop", priority=priority, required_capabilities=caps)
+        _, tasks = await submit_workflow(session, changes, request, now, AGING)
+        return tasks[0].id
+
+    task_id, _ = await transact(db, work)
+    return task_id
+
+
+async def lease(db: Database, worker_id: str, now: float, n: int = 1) -> list[TaskRow]:
+    async def work(session, changes):  # type: ignore[no-untyped-def]
+        worker = await get_worker(session, worker_id)
+        return await lease_next_tasks(session, changes, worker, n, now, TTL)
+
+    tasks, _ = await transact(db, work)
+    return tasks
+
+
+task_specs = st.lists(
+    st.tuples(st.integers(0, 10), st.lists(st.sampled_from(CAPABILITIES), max_size=2, unique=True),
+              st.floats(0, 3600, allow_nan=False)),
+    min_size=1, max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=task_specs, worker_caps=st.lists(st.sampled_from(CAPABILITIES), min_size=1, max_size=4, unique=True))
+def test_leasing_respects_capabilities_and_effective_priority(
+    specs: list[tuple[int, list[str], float]], worker_caps: list[str]
+) -> None:
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = await open_db(Path(tmp) / "o.db")
+            try:
+                await add_worker(db, "w", worker_caps, slots=len(specs))
+                ids = {await add_task(db, p, caps, t): (p, set(caps), t) for p, caps, t in specs}
+                leased: list[TaskRow] = []
+                while batch := await lease(db, "w", now=4000.0):
+                    leased.extend(batch)
+            finally:
+                await db.close()
+        fits = {i for i, (_, caps, _) in ids.items() if caps <= set(worker_caps)}
+        # never leased to a worker lacking a capability; everything that fits is leased
+        assert {t.id for t in leased} == fits
+        # higher effective priority (priority + waiting time / aging interval) first
+        keys = [sort_key(ids[t.id][2], ids[t.id][0], AGING) for t in leased]
+        assert keys == sorted(keys)
+
+    asyncio.run(scenario())
+
+
+async def test_aging_lets_an_old_low_priority_task_overtake_a_fresh_high_one(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "o.db")
+    old_low = await add_task(db, priority=1, caps=[], now=0.0)
+    await add_task(db, priority=5, caps=[], now=5 * AGING)  # 4 levels higher but 5 intervals younger
+    await add_worker(db, "w", ["python"])
+    (first,) = await lease(db, "w", now=6 * AGING)
+    await db.close()
+    assert first.id == old_low
+
+
+async def test_lease_fencing_rejects_stale_reports_and_double_completion(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "o.db")
+    await add_worker(db, "a", ["python"], now=0.0)
+    await add_worker(db, "b", ["python"], now=0.0)
+    task_id = await add_task(db, 5, [], now=0.0)
+    (first,) = await lease(db, "a", now=1.0)
+    stale = LeaseReport(task_id=task_id, worker_id="a", fencing_token=first.fencing_token)
+
+    expired, changes = await transact(db, lambda s, c: expire_stale_leases(s, c, now=1.0 + TTL + 1))
+    assert expired == 1
+    assert [c.record.trigger for c in changes.transitions] == ["lease_lost", "task_finished"]
+
+    (second,) = await lease(db, "b", now=TTL + 3)
+    assert second.fencing_token > first.fencing_token
+    with pytest.raises(ConflictError):
+        await transact(db, lambda s, c: start_task(s, c, stale, TTL + 4, TTL))
+    fresh = LeaseReport(task_id=task_id, worker_id="b", fencing_token=second.fencing_token)
+    await transact(db, lambda s, c: start_task(s, c, fresh, TTL + 4, TTL))
+    await transact(db, lambda s, c: complete_task(s, c, fresh, {"n": 1}, TTL + 5))
+    with pytest.raises(IllegalTransitionError):
+        await transact(db, lambda s, c: complete_task(s, c, fresh, {"n": 2}, TTL + 6))
+    with pytest.raises(IllegalTransitionError):
+        await transact(db, lambda s, c: fail_task(s, c, fresh, TaskError(code="TASK_ERROR"), TTL + 6))
+    async with db.read() as session:
+        task = await get_task(session, task_id)
+        events = await events_since(session, task.workflow_id, 0, 100)
+        worker = await session.get(WorkerRow, "b")
+    await db.close()
+    assert task.status == "completed" and task.result == {"n": 1}
+    assert [e.type.value for e in events].count("TASK_COMPLETED") == 1
+    assert worker is not None and worker.running == 0 and worker.status == "idle"
+
+
+async def test_silent_workers_leave_rotation_and_hand_back_their_tasks(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "o.db")
+    heartbeat = DEFAULT_POLICIES.heartbeat
+    await add_worker(db, "quiet", ["python"], now=0.0)
+    task_id = await add_task(db, 5, [], now=0.0)
+    await lease(db, "quiet", now=0.0)
+    silent, _ = await transact(db, lambda s, c: mark_silent_workers(s, c, heartbeat.timeout_s - 1, heartbeat.timeout_s))
+    assert silent == []
+    silent, changes = await transact(db, lambda s, c: mark_silent_workers(s, c, heartbeat.timeout_s + 1,
+                                                                          heartbeat.timeout_s))
+    async with db.read() as session:
+        task = await get_task(session, task_id)
+        worker = await get_worker(session, "quiet")
+    await db.close()
+    assert silent == ["quiet"] and worker.status == "unhealthy"
+    assert task.status == "queued" and task.lease_worker is None
+    assert ("worker_lifecycle", "heartbeats_missed") in [(c.record.machine, c.record.trigger)
+                                                        for c in changes.transitions]
+
+
+async def test_event_ids_increase_and_resume_returns_only_newer(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "o.db")
+    await add_worker(db, "w", ["python"])
+    task_id = await add_task(db, 5, [], now=0.0)
+    (task,) = await lease(db, "w", now=1.0)
+    report = LeaseReport(task_id=task_id, worker_id="w", fencing_token=task.fencing_token)
+    _, started = await transact(db, lambda s, c: start_task(s, c, report, 2.0, TTL))
+    _, done = await transact(db, lambda s, c: complete_task(s, c, report, {}, 3.0))
+    async with db.read() as session:
+        everything = await events_since(session, task.workflow_id, 0, 100)
+        after_first = await events_since(session, task.workflow_id, everything[0].id, 100)
+        last_one = await events_since(session, task.workflow_id, 0, 1)
+    await db.close()
+    assert [e.type.value for e in everything] == ["TASK_STARTED", "TASK_COMPLETED", "WORKFLOW_COMPLETED"]
+    assert [e.id for e in everything] == sorted(e.id for e in everything)
+    assert after_first == everything[1:] and last_one == everything[-1:]
+    assert started.events + done.events == everything
