@@ -84,7 +84,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
+    # Logs and CI have no terminal; 80 columns would truncate the results table to ellipses.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     try:
         if args.command == "list":
             for path in catalogue_files():
