@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -35,8 +36,8 @@ def docs(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff and mypy --strict."""
     session.install("-e", ".[all]")
-    session.run("ruff", "check", "spec", "runtime", "sim", "tests", "docs/hooks", "noxfile.py")
-    session.run("mypy", "--strict", "spec", "runtime", "sim")
+    session.run("ruff", "check", "spec", "runtime", "sim", "tests", "docs/hooks", "tools", "noxfile.py")
+    session.run("mypy", "--strict", "spec", "runtime", "sim", "tools")
     session.chdir("docs/hooks")
     session.run("mypy", "--strict", "spec_pages.py", "spec_reload.py", "spec_docs", env={"MYPYPATH": "../.."})
 
@@ -51,6 +52,16 @@ def simulate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Performance figures (printed, never asserted): simulator now, runtime when it lands."""
-    session.install("-e", ".[all]")
-    session.run("python", "-m", "sim", "bench", *session.posargs)
+    """Performance figures (printed, never asserted): simulator, runtime, and Celery + Redis as the yardstick."""
+    session.install("-e", ".[all,bench]")
+    session.run("python", "-m", "sim", "bench")
+    if shutil.which("redis-server") is None:
+        session.log("redis-server is not installed (apt-get install -y redis-server): the Celery yardstick is skipped")
+    session.run("python", "-m", "runtime.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def record(session: nox.Session) -> None:
+    """Record a real reference-runtime run for the docs' spec-vs-actual sections (docs/recorded/)."""
+    session.install("-e", ".[runtime]")
+    session.run("python", "tools/record_reference_run.py", *session.posargs)

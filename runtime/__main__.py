@@ -1,7 +1,8 @@
-"""``python -m runtime``: run an orchestrator or a worker (issue 3).
+"""``python -m runtime``: run an orchestrator, a worker (issue 3) or the demo (issue 4 §4).
 
     python -m runtime orchestrator --db orchestrator.db --port 8080 --token SECRET [--trace run.jsonl]
     python -m runtime worker --orchestrator http://127.0.0.1:8080 --capability python ...
+    python -m runtime demo [--out DIR]
 
 Orchestrator flags override environment variables (``ORCH_*``), which override the config
 file (``--config FILE.toml|.yaml``), which overrides the defaults.
@@ -29,6 +30,7 @@ def _orchestrator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--trace", type=Path, metavar="PATH",
                    help="append every machine transition to this .jsonl trace (ORCH_TRACE)")
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default INFO (ORCH_LOG_LEVEL)")
+    p.add_argument("--log-format", choices=("json", "text"), help="default json (ORCH_LOG_FORMAT)")
 
 
 def _run_orchestrator(args: argparse.Namespace) -> int:
@@ -38,6 +40,7 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
     settings = OrchestratorSettings.load(
         args.config, db=args.db, host=args.host, port=args.port,
         tokens=tuple(args.tokens) if args.tokens else None, trace=args.trace, log_level=args.log_level,
+        log_format=args.log_format,
     )
     orch = Orchestrator(settings)
 
@@ -53,11 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _orchestrator_parser(sub)
     sub.add_parser("worker", help="run a worker (see `python -m runtime worker --help`)", add_help=False)
+    sub.add_parser("demo", help="orchestrator, two workers and the AI-coding workflow in one command "
+                                "(see `python -m runtime demo --help`)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "worker":
         from runtime.worker.cli import main as worker_main
 
         return worker_main(argv[1:])
+    if argv and argv[0] == "demo":
+        from runtime.demo import main as demo_main
+
+        return demo_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         return _run_orchestrator(args)

@@ -1,12 +1,16 @@
 """Throughput and latency figures for the reference orchestrator (issue 3 "Performance").
 
-Prints figures; asserts nothing. ``python -m runtime.bench [--tasks N] [--workers N]``:
+Prints figures; asserts nothing. ``python -m runtime.bench [--tasks N] [--workers N] [--flow batch|single]``:
 
-* end-to-end no-op tasks over real HTTP: one orchestrator process, N worker processes, each
-  looping poll (``max`` = its batch) → started → completed;
-* poll-to-assignment latency (p50/p99) of polls that returned tasks;
-* cost per task with 1,000 versus ``--scale-max`` tasks already queued (lease + report a fixed
-  batch; the rest stay queued).
+* end-to-end no-op tasks over real HTTP: one orchestrator process, N worker processes. ``batch``
+  (default): poll (``max`` = batch) → ``/tasks/reports`` with every ``started`` → ``/tasks/reports``
+  with every ``completed`` plus the next lease; ``single``: one ``started`` and one
+  ``completed`` request per task. Every task goes assign → start → complete either way;
+* poll-to-assignment latency (p50/p99) of the requests that returned tasks, under that load;
+* submit-to-assignment latency with an idle queue and a worker parked in a long poll;
+* cost per task with 1,000 versus ``--scale-max`` tasks already queued;
+* the same workload through Celery + Redis (`runtime.bench_celery`) and the ratio, unless
+  ``--no-celery`` or Celery/Redis are missing (then it says so and skips).
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _start_orchestrator(db: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_orchestrator(db: Path, trace: bool) -> tuple[subprocess.Popen[str], str]:
+    """The orchestrator as users run it; with `trace`, it also appends every transition to a trace file."""
+    trace_args = ["--trace", str(db.with_suffix(".jsonl"))] if trace else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "runtime", "orchestrator", "--db", str(db), "--port", "0", "--token", TOKEN,
-         "--log-level", "WARNING"],
+         "--log-level", "WARNING", *trace_args],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
     )
     assert proc.stdout is not None
@@ -49,15 +55,15 @@ def _start_orchestrator(db: Path) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("orchestrator did not start")
 
 
-def _worker(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int) -> None:
+def _worker(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str) -> None:
     try:
-        _work(url, index, batch, results, limit)
+        _work(url, index, batch, results, limit, flow)
     except BaseException as exc:
         results.put((0, [], time.perf_counter()))
         print(f"bench worker {index} failed: {exc!r}", file=sys.stderr, flush=True)
 
 
-def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int) -> None:
+def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str) -> None:
     worker_id = f"bench-{index}"
     latencies: list[float] = []
     done = 0
@@ -68,20 +74,43 @@ def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int) 
     with httpx.Client(base_url=url, headers=AUTH, timeout=60, transport=transport) as client:
         client.post("/api/v1/workers/register",
                     json={"workerId": worker_id, "capabilities": ["bench"], "maxConcurrency": batch}).raise_for_status()
+        tasks: list[dict[str, Any]] = []
         while empty < 3 and done < limit:
-            t0 = time.perf_counter()
-            response = client.get("/api/v1/tasks/poll", params={"workerId": worker_id, "max": batch, "wait": 0.2})
-            if response.status_code == 204:
-                empty += 1
-                continue
-            latencies.append(time.perf_counter() - t0)
-            empty = 0
-            for task in response.json()["tasks"]:
-                lease = {"taskId": task["taskId"], "workerId": worker_id, "fencingToken": task["fencingToken"]}
-                client.post("/api/v1/tasks/started", json=lease).raise_for_status()
-                client.post("/api/v1/tasks/completed", json=lease).raise_for_status()
-                done += 1
+            if not tasks:
+                t0 = time.perf_counter()
+                response = client.get("/api/v1/tasks/poll", params={"workerId": worker_id, "max": batch, "wait": 0.2})
+                if response.status_code == 204:
+                    empty += 1
+                    continue
+                latencies.append(time.perf_counter() - t0)
+                empty = 0
+                tasks = response.json()["tasks"]
+            leases = [{"taskId": t["taskId"], "workerId": worker_id, "fencingToken": t["fencingToken"]} for t in tasks]
+            if flow == "single":
+                for lease in leases:
+                    client.post("/api/v1/tasks/started", json=lease).raise_for_status()
+                    client.post("/api/v1/tasks/completed", json=lease).raise_for_status()
+                tasks = []
+            else:
+                _batch(client, [{**lease, "kind": "started"} for lease in leases])
+                t0 = time.perf_counter()
+                answer = _batch(client, [{**lease, "kind": "completed"} for lease in leases],
+                                workerId=worker_id, leaseMax=batch if done + len(leases) < limit else 0)
+                tasks = answer["tasks"]
+                if tasks:
+                    latencies.append(time.perf_counter() - t0)
+            done += len(leases)
     results.put((done, latencies, time.perf_counter()))
+
+
+def _batch(client: httpx.Client, reports: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/tasks/reports", json={"reports": reports, **extra})
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    refused = [o for o in answer["outcomes"] if o["code"] != 200]
+    if refused:
+        raise RuntimeError(f"refused reports: {refused}")
+    return answer
 
 
 def _prefill(db: Path, count: int) -> None:
@@ -102,10 +131,10 @@ def _prefill(db: Path, count: int) -> None:
     asyncio.run(fill())
 
 
-def _run_workers(url: str, workers: int, batch: int, limit: int) -> tuple[int, float, list[float]]:
+def _run_workers(url: str, workers: int, batch: int, limit: int, flow: str) -> tuple[int, float, list[float]]:
     results: mp.Queue[Any] = mp.Queue()
     start = time.perf_counter()
-    procs = [mp.Process(target=_worker, args=(url, i, batch, results, limit)) for i in range(workers)]
+    procs = [mp.Process(target=_worker, args=(url, i, batch, results, limit, flow)) for i in range(workers)]
     for p in procs:
         p.start()
     outcomes = [results.get() for _ in procs]
@@ -117,6 +146,34 @@ def _run_workers(url: str, workers: int, batch: int, limit: int) -> tuple[int, f
     return done, end - start, latencies
 
 
+def _wake_up_latencies(url: str, samples: int) -> list[float]:
+    """Idle queue, one worker parked in a long poll: seconds from submitting a workflow to holding its task."""
+    import threading
+
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    latencies: list[float] = []
+    with httpx.Client(base_url=url, headers=AUTH, timeout=60, transport=transport) as worker, \
+            httpx.Client(base_url=url, headers=AUTH, timeout=60) as submitter:
+        worker.post("/api/v1/workers/register",
+                    json={"workerId": "wake", "capabilities": ["bench"], "maxConcurrency": 1}).raise_for_status()
+        got: list[dict[str, Any]] = []
+        for _ in range(samples):
+            got.clear()
+            parked = threading.Thread(target=lambda: got.append(
+                worker.get("/api/v1/tasks/poll", params={"workerId": "wake", "wait": 30}).json()))
+            parked.start()
+            time.sleep(0.05)  # let the poll park
+            t0 = time.perf_counter()
+            submitter.post("/api/v1/workflows", json={"type": "noop"}).raise_for_status()
+            parked.join()
+            latencies.append(time.perf_counter() - t0)
+            task = got[0]["tasks"][0]
+            lease = {"taskId": task["taskId"], "workerId": "wake", "fencingToken": task["fencingToken"]}
+            worker.post("/api/v1/tasks/reports", json={"reports": [{**lease, "kind": "started"},
+                                                                   {**lease, "kind": "completed"}]})
+    return latencies
+
+
 def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) >= 2 else float("nan")
 
@@ -126,39 +183,71 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8, help="tasks leased per poll")
+    parser.add_argument("--flow", choices=("batch", "single"), default="batch",
+                        help="batch: /tasks/reports (started x N, then completed x N + next lease); "
+                             "single: one started and one completed request per task")
     parser.add_argument("--scale-max", type=int, default=100_000)
+    parser.add_argument("--wake-samples", type=int, default=100)
     parser.add_argument("--scale-sample", type=int, default=500)
+    parser.add_argument("--celery", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the Celery + Redis yardstick (runtime.bench_celery) and print the ratio")
+    parser.add_argument("--trace", action="store_true", help="orchestrators write a trace (its cost included)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         _prefill(db, args.tasks)
-        proc, url = _start_orchestrator(db)
+        proc, url = _start_orchestrator(db, args.trace)
         try:
-            done, seconds, latencies = _run_workers(url, args.workers, args.batch, args.tasks)
+            done, seconds, latencies = _run_workers(url, args.workers, args.batch, args.tasks, args.flow)
         finally:
             proc.terminate()
             proc.wait(120)
     sys.stdout.flush()
-    print(f"end to end: {done} no-op tasks, {args.workers} worker processes, batch {args.batch}: "
-          f"{seconds:.2f} s = {done / seconds:.0f} tasks/s")
+    throughput = done / seconds
+    print(f"end to end ({args.flow} flow): {done} no-op tasks, {args.workers} worker processes, batch {args.batch}: "
+          f"{seconds:.2f} s = {throughput:.0f} tasks/s")
     print(f"poll-to-assignment: p50 {_pct(latencies, 50):.1f} ms, p99 {_pct(latencies, 99):.1f} ms "
           f"({len(latencies)} polls with tasks)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        _prefill(db, 0)
+        proc, url = _start_orchestrator(db, args.trace)
+        try:
+            wake = _wake_up_latencies(url, args.wake_samples)
+        finally:
+            proc.terminate()
+            proc.wait(120)
+    print(f"submit-to-assignment, idle queue, worker in a long poll: p50 {_pct(wake, 50):.1f} ms, "
+          f"p99 {_pct(wake, 99):.1f} ms ({len(wake)} samples, submission request included)")
 
     costs: dict[int, float] = {}
     for queued in (1000, args.scale_max):
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
             _prefill(db, queued)
-            proc, url = _start_orchestrator(db)
+            proc, url = _start_orchestrator(db, args.trace)
             try:
-                done, seconds, _ = _run_workers(url, 1, args.batch, args.scale_sample)
+                done, seconds, _ = _run_workers(url, 1, args.batch, args.scale_sample, args.flow)
             finally:
                 proc.terminate()
                 proc.wait(120)
         costs[queued] = seconds / done * 1000
         print(f"{queued} queued: {done} tasks through one worker, {costs[queued]:.2f} ms per task")
     print(f"cost growth {args.scale_max} vs 1000 queued: {costs[args.scale_max] / costs[1000]:.2f}x")
+    if args.celery:
+        from runtime import bench_celery
+
+        missing = bench_celery.available()
+        if missing:
+            print(f"celery yardstick skipped: {missing}")
+            return 0
+        celery_done, celery_s = bench_celery.run(args.tasks, args.workers)
+        celery_rate = celery_done / celery_s
+        print(f"celery + redis: {celery_done} no-op tasks, prefork concurrency {args.workers}: "
+              f"{celery_s:.2f} s = {celery_rate:.0f} tasks/s")
+        print(f"ratio runtime / celery: {throughput / celery_rate:.2f}")
     return 0
 
 

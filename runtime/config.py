@@ -30,6 +30,8 @@ from spec.policies import DEFAULT_POLICIES, Policies
 #: Environment variable naming a config file when no ``--config`` flag is given.
 CONFIG_FILE_ENV = "ORCH_CONFIG_FILE"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: ``json``: one JSON object per line with workflowId/taskId/workerId (issue 4 §2); ``text``: for a terminal.
+LOG_FORMATS = ("json", "text")
 
 _config_file: ContextVar[Path | None] = ContextVar("_config_file", default=None)
 
@@ -47,6 +49,13 @@ class OrchestratorSettings(BaseSettings):
     tokens: tuple[str, ...] = Field((), description="Bearer tokens accepted from workers and clients.")
     trace: Path | None = Field(None, description="Append every machine transition to this .jsonl file.")
     log_level: str = Field("INFO", description="One of DEBUG, INFO, WARNING, ERROR.")
+    log_format: str = Field("json", description="Log lines as 'json' (one object per line) or 'text'.")
+    metrics_require_token: bool = Field(
+        False, description="Ask for the bearer token on GET /metrics too (Prometheus then needs it configured)."
+    )
+    alert_eval_interval_s: float = Field(
+        15.0, gt=0, le=3600, description="How often alert rules are evaluated (Prometheus' usual evaluation_interval)."
+    )
     policies: Policies = Field(DEFAULT_POLICIES, description="Spec policies (timings, limits) with overrides.")
 
     @field_validator("tokens")
@@ -64,6 +73,14 @@ class OrchestratorSettings(BaseSettings):
         if upper not in LOG_LEVELS:
             raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
         return upper
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        lower = value.lower()
+        if lower not in LOG_FORMATS:
+            raise ValueError(f"unknown log format {value!r}; use one of {', '.join(LOG_FORMATS)}")
+        return lower
 
     @classmethod
     def settings_customise_sources(

@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 #: Capability names: lowercase words joined by '.', '-' or '_' (e.g. "python", "ai.codegen").
@@ -93,6 +93,8 @@ class TaskAssignment(WireModel):
     fencing_token: int
     lease_expires_at: float
     attempt: int
+    #: State the previous holder handed back when interrupted (seed 4.4 ``saveTaskState``); empty at first.
+    saved_state: dict[str, Any] = Field(default_factory=dict)
 
 
 class PollResponse(WireModel):
@@ -210,6 +212,7 @@ class TaskView(WireModel):
     error: dict[str, Any] | None
     enqueued_at: float
     updated_at: float
+    saved_state: dict[str, Any] = Field(default_factory=dict)
 
 
 class TaskList(WireModel):
@@ -241,3 +244,54 @@ class WorkerView(WireModel):
 
 class WorkerList(WireModel):
     workers: list[WorkerView]
+
+
+class ReportKind(StrEnum):
+    """Lease reports a batch may carry; each is the same report as its single endpoint."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+#: Most reports one batch may carry (a worker's slots are bounded by ``RegisterRequest.max_concurrency``).
+MAX_BATCH_REPORTS = 256
+
+
+class BatchedReport(LeaseReport):
+    kind: ReportKind
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: TaskError | None = None
+
+    @model_validator(mode="after")
+    def _failed_needs_error(self) -> BatchedReport:
+        if self.kind is ReportKind.FAILED and self.error is None:
+            raise ValueError("a failed report needs an error")
+        return self
+
+
+class ReportBatch(WireModel):
+    """Several lease reports in one transaction, then optionally a lease for `worker_id` (no wait).
+
+    Saves round trips, not semantics: each report is checked and applied exactly as its single
+    endpoint would, in order; a refused one is answered in its outcome and changes nothing.
+    """
+
+    reports: list[BatchedReport] = Field(default_factory=list, max_length=MAX_BATCH_REPORTS)
+    worker_id: str | None = Field(None, min_length=1, max_length=128)
+    lease_max: int = Field(0, ge=0, le=MAX_BATCH_REPORTS)
+
+
+class ReportOutcome(WireModel):
+    """One report's answer: the `TaskAck` fields, or the refusal a single endpoint would have sent."""
+
+    task_id: str
+    code: int
+    status: str | None = None
+    fencing_token: int | None = None
+    error: ErrorBody | None = None
+
+
+class ReportBatchResponse(WireModel):
+    outcomes: list[ReportOutcome]
+    tasks: list[TaskAssignment] = Field(default_factory=list)

@@ -128,6 +128,16 @@ class Hub:
             if not subscriber.offer(event):
                 self._drop(subscriber)
 
+    def broadcast(self, event: Event) -> None:
+        """Offer `event` to every authenticated client, subscribed or not (ALERT events, issue 4 §2).
+
+        Broadcast events use their own ``workflowId`` (``""`` for alerts) and id sequence, so
+        they never collide with a workflow's replayable events.
+        """
+        for subscriber in list(self._subscribers.values()):
+            if not subscriber.offer(event):
+                self._drop(subscriber)
+
     def _drop(self, subscriber: Subscriber) -> None:
         self.remove(subscriber)
         if subscriber.session.can_fire("buffer_overflow"):

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 #: Requests still served while draining: lease reports, heartbeats, deregistration, probes.
 DRAIN_ALLOWED_PREFIXES = ("/api/v1/tasks/started", "/api/v1/tasks/progress", "/api/v1/tasks/completed",
-                          "/api/v1/tasks/failed", "/api/v1/tasks/interrupted", "/api/v1/workers/heartbeat",
+                          "/api/v1/tasks/failed", "/api/v1/tasks/interrupted", "/api/v1/tasks/reports",
+                          "/api/v1/workers/heartbeat",
                           "/health/")
 
 

@@ -26,9 +26,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.config import OrchestratorSettings
+from runtime.monitoring.service import MonitoringService
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.hub import Hub
+from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
@@ -55,6 +57,8 @@ class Orchestrator:
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
+        #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
+        self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast)
         self.app: FastAPI | None = None
         self.server: uvicorn.Server | None = None
         self.server_task: asyncio.Task[None] | None = None
@@ -80,6 +84,11 @@ class Orchestrator:
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     @property
+    def breakers(self) -> BreakerRegistry:
+        """The circuit breakers of the external services this orchestrator calls (shown in metrics and alerts)."""
+        return self.monitoring.breakers
+
+    @property
     def ready(self) -> bool:
         return (
             self.startup is not None
@@ -100,6 +109,7 @@ class Orchestrator:
             self.trace.record(change.record, change.component, change.data)
         for event in changes.events:
             self.hub.publish(event)
+        self.monitoring.observe_changes(changes)
         if changes.tasks_queued:
             self.dispatcher.notify()
 
@@ -110,6 +120,7 @@ class Orchestrator:
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
+        self.monitoring.start(self.db, self.settings.alert_eval_interval_s)
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -118,10 +129,14 @@ class Orchestrator:
         if self.shutdown is not None:
             await self._stopped.wait()
             return
+        self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
         try:
             await run_shutdown(self)
         finally:
-            self._stopped.set()
+            try:
+                await self.monitoring.stop()
+            finally:
+                self._stopped.set()
 
     def request_stop(self) -> None:
         self._stop_requested.set()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from runtime.errors import PortInUseError, RuntimeConfigError, StartupFailedError
+from runtime.monitoring.logs import configure_logging
 from runtime.orchestrator.monitor import run_health_monitor
 from runtime.orchestrator.recovery import run_recovery
 from runtime.store.registry import grant_heartbeat_grace
@@ -41,22 +42,6 @@ class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-class _RedactTokens(logging.Filter):
-    """Seed 4.1 ``setupRedactors()``: bearer tokens never reach a log line."""
-
-    def __init__(self, tokens: tuple[str, ...]) -> None:
-        super().__init__()
-        self.tokens = tokens
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(t in message for t in self.tokens):
-            for token in self.tokens:
-                message = message.replace(token, "***")
-            record.msg, record.args = message, None
-        return True
 
 
 class _Phases:
@@ -191,15 +176,9 @@ async def _check_config(orch: Orchestrator) -> str | None:
 
 
 async def _setup_logger(orch: Orchestrator) -> None:
-    logger = logging.getLogger("runtime")
-    logger.setLevel(orch.settings.log_level)
-    if not logger.handlers:
-        stream = logging.StreamHandler()
-        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(stream)
-    for handler in logger.handlers:
-        if not any(isinstance(f, _RedactTokens) for f in handler.filters):
-            handler.addFilter(_RedactTokens(orch.settings.tokens))
+    """Seed 4.1 ``setupOutputs()`` and ``setupRedactors()``: JSON (or text) lines, tokens masked."""
+    settings = orch.settings
+    configure_logging(settings.log_level, settings.log_format, settings.tokens)
 
 
 async def _open_database(orch: Orchestrator, machine: MachineInstance) -> None:

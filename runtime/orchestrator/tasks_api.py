@@ -11,15 +11,22 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.errors import InvalidInputError
+from runtime.errors import ApiError, InvalidInputError
 from runtime.orchestrator.auth import require_token
-from runtime.orchestrator.deps import Orch, error_responses
+from runtime.orchestrator.deps import error_responses
+from runtime.orchestrator.orchestrator import Orchestrator
 from runtime.orchestrator.views import assignment, task_view
 from runtime.protocol import (
+    BatchedReport,
+    ErrorBody,
     PollResponse,
+    ReportBatch,
+    ReportBatchResponse,
+    ReportKind,
+    ReportOutcome,
     TaskAck,
     TaskAssignment,
     TaskCompleted,
@@ -33,16 +40,19 @@ from runtime.protocol import (
 from runtime.store.changes import ChangeLog
 from runtime.store.models import TaskRow
 from runtime.store.queue import (
+    check_report,
     complete_task,
     fail_task,
     get_task,
     interrupt_task,
     lease_next_tasks,
     list_tasks,
+    preload_reports,
     record_progress,
     start_task,
 )
 from runtime.store.registry import assert_in_rotation, get_worker
+from spec.errors import IllegalTransitionError
 from spec.machines import TASK_LIFECYCLE
 from spec.policies import PollPolicy
 
@@ -57,6 +67,14 @@ def _field_upper_bound(model: type[PollPolicy], name: str) -> float:
 
 #: Longest server-side wait a poll may ask for: the spec's own bound on ``PollPolicy.long_poll_s``.
 MAX_WAIT_S = _field_upper_bound(PollPolicy, "long_poll_s")
+
+async def _orchestrator(request: Request) -> Orchestrator:
+    """``deps.get_orchestrator`` without its thread-pool hop: FastAPI runs a plain ``def`` dependency in a thread."""
+    orch: Orchestrator = request.app.state.orchestrator
+    return orch
+
+
+Orch = Annotated[Orchestrator, Depends(_orchestrator)]
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[Depends(require_token)],
                    responses=error_responses(400, 401, 404, 409, 413, 422, 503))
@@ -135,6 +153,61 @@ async def interrupted(body: TaskInterrupted, orch: Orch) -> TaskAck:
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
         return _ack(await interrupt_task(session, changes, body, body.state, orch.now()))
+
+    return await orch.transact(_work)
+
+
+#: Trigger each batched report kind fires (None: the failure trigger for the stored state).
+_BATCH_TRIGGERS: dict[ReportKind, str | None] = {ReportKind.STARTED: "start", ReportKind.COMPLETED: "complete",
+                                                 ReportKind.FAILED: None}
+
+
+async def _apply(session: AsyncSession, changes: ChangeLog, report: BatchedReport, orch: Orch) -> TaskRow:
+    if report.kind is ReportKind.STARTED:
+        return await start_task(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s)
+    if report.kind is ReportKind.COMPLETED:
+        return await complete_task(session, changes, report, report.result, orch.now())
+    if report.error is None:
+        raise InvalidInputError("a failed report needs an error", field="reports.error")
+    return await fail_task(session, changes, report, report.error, orch.now())
+
+
+@router.post("/reports", response_model=ReportBatchResponse)
+async def reports(body: ReportBatch, orch: Orch) -> ReportBatchResponse:
+    """Lease reports in one transaction, then optionally the next lease (issue 3 "Performance").
+
+    Each report goes through the same checks and `task_lifecycle` transitions as its single
+    endpoint, in order; a refused one is answered in its outcome with the status the single
+    endpoint would have sent, and changes nothing. Everything answered here is committed.
+    """
+    if body.lease_max and body.worker_id is None:
+        raise InvalidInputError("leaseMax needs the leasing workerId", field="workerId")
+
+    async def _work(session: AsyncSession, changes: ChangeLog) -> ReportBatchResponse:
+        outcomes: list[ReportOutcome] = []
+        loaded = await preload_reports(session, body.reports)
+        for report in body.reports:
+            try:
+                await check_report(session, report, _BATCH_TRIGGERS[report.kind])
+            except ApiError as exc:
+                outcomes.append(ReportOutcome(task_id=report.task_id, code=exc.status_code,
+                                              error=ErrorBody(field=exc.field, reason=exc.reason)))
+                continue
+            except IllegalTransitionError as exc:
+                outcomes.append(ReportOutcome(task_id=report.task_id, code=409,
+                                              error=ErrorBody(field="status", reason=str(exc))))
+                continue
+            task = await _apply(session, changes, report, orch)
+            outcomes.append(ReportOutcome(task_id=task.id, code=200, status=task.status,
+                                          fencing_token=task.fencing_token))
+        leased: list[TaskAssignment] = []
+        if body.lease_max and body.worker_id is not None and not orch.dispatcher.paused:
+            worker = await get_worker(session, body.worker_id)  # out of rotation: leases nothing
+            tasks = await lease_next_tasks(session, changes, worker, body.lease_max, orch.now(),
+                                           orch.policies.lease.lease_ttl_s)
+            leased = [assignment(t) for t in tasks]
+        del loaded
+        return ReportBatchResponse(outcomes=outcomes, tasks=leased)
 
     return await orch.transact(_work)
 

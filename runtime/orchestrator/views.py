@@ -14,7 +14,7 @@ def task_view(task: TaskRow) -> TaskView:
         required_capabilities=list(task.required_capabilities), lease_worker=task.lease_worker,
         lease_expires_at=task.lease_expires_at, fencing_token=task.fencing_token, attempt=task.attempt,
         progress=task.progress, progress_step=task.progress_step, result=task.result, error=task.error,
-        enqueued_at=task.enqueued_at, updated_at=task.updated_at,
+        enqueued_at=task.enqueued_at, updated_at=task.updated_at, saved_state=task.saved_state or {},
     )
 
 
@@ -39,4 +39,5 @@ def assignment(task: TaskRow) -> TaskAssignment:
     return TaskAssignment(
         task_id=task.id, workflow_id=task.workflow_id, type=task.type, payload=task.payload, priority=task.priority,
         fencing_token=task.fencing_token, lease_expires_at=task.lease_expires_at, attempt=task.attempt,
+        saved_state=task.saved_state or {},
     )

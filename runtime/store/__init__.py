@@ -9,11 +9,13 @@ from runtime.store.changes import Change, ChangeLog
 from runtime.store.database import Database, sqlite_url
 from runtime.store.event_log import append_event, events_since
 from runtime.store.queue import (
+    check_report,
     complete_task,
     expire_stale_leases,
     fail_task,
     interrupt_task,
     lease_next_tasks,
+    preload_reports,
     record_progress,
     requeue_worker_tasks,
     reset_orphaned_tasks,
@@ -27,6 +29,7 @@ __all__ = [
     "ChangeLog",
     "Database",
     "append_event",
+    "check_report",
     "complete_task",
     "deregister_worker",
     "events_since",
@@ -35,6 +38,7 @@ __all__ = [
     "interrupt_task",
     "lease_next_tasks",
     "mark_silent_workers",
+    "preload_reports",
     "record_heartbeat",
     "record_progress",
     "register_worker",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.protocol import Event
+from runtime.store.models import EventRow
 from spec.machine import TransitionRecord
 from spec.machines import MACHINES
 
@@ -25,9 +26,17 @@ class Change:
 @dataclass
 class ChangeLog:
     transitions: list[Change] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    #: Event rows added in this transaction; their ids are assigned when it flushes (at the latest, on commit).
+    event_rows: list[EventRow] = field(default_factory=list)
     #: Tasks that became leasable; wakes long-polling workers.
     tasks_queued: int = 0
+
+    @property
+    def events(self) -> list[Event]:
+        """The events to publish; read after the commit, when every row has its id."""
+        from runtime.store.event_log import to_event
+
+        return [to_event(row) for row in self.event_rows]
 
     def advance(
         self, machine: str, component: str, current: str, trigger: str, data: dict[str, Any] | None = None

@@ -31,13 +31,11 @@ async def append_event(
     task_id: str | None,
     now: float,
     payload: dict[str, Any] | None = None,
-) -> Event:
+) -> None:
+    """Add the event row; its increasing id comes with the transaction's next flush (one INSERT per batch)."""
     row = EventRow(workflow_id=workflow_id, task_id=task_id, type=event_type.value, time=now, payload=payload or {})
     session.add(row)
-    await session.flush()  # assigns the increasing id
-    event = to_event(row)
-    changes.events.append(event)
-    return event
+    changes.event_rows.append(row)
 
 
 async def events_since(session: AsyncSession, workflow_id: str, last_event_id: int, limit: int) -> list[Event]:

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policies", type=Path, metavar="FILE", help="policies file (JSON, TOML or YAML)")
     parser.add_argument("--policy", action="append", default=[], metavar="KEY=VALUE",
                         help="override one policy, e.g. heartbeat.interval_s=0.2 (repeatable)")
+    parser.add_argument("--demo-platform", type=Path, metavar="FILE",
+                        help="also run the 'ai_coding' workflow against the demo git platform FILE describes "
+                             "(written by `python -m runtime demo`)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -132,6 +135,10 @@ def build_worker(args: argparse.Namespace) -> Worker:
     commands = parse_shell_commands(args.shell_command)
     if commands or args.allow_any_command:
         worker.add_handler("shell", ShellTask(commands, allow_any_command=args.allow_any_command))
+    if args.demo_platform is not None:
+        from runtime.demo.platform import register_demo_workflow  # the workflow stack only when asked for
+
+        register_demo_workflow(worker, args.demo_platform, args.trace)
     return worker
 
 

@@ -185,7 +185,8 @@ class TaskRunner:
     ) -> TaskOutcome:
         task_id = assignment.task_id
         reporter = ProgressReporter(self._progress_sender(task_id, machine, lease), self._policies.progress)
-        ctx = TaskContext(assignment, lease["worker_id"], path, limits, reporter)
+        ctx = TaskContext(assignment, lease["worker_id"], path, limits, reporter,
+                          saved_state=dict(assignment.saved_state))
         handler = self._handlers.get(assignment.type)
         handler_task = asyncio.create_task(
             handler(ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))

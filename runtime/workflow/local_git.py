@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -206,12 +207,13 @@ class LocalGitPlatform:
                 number = int(existing["number"])
                 path = self.pulls_dir / f"{number}.json"
                 record = {**existing, **record, "number": number}
-                staging = path.with_suffix(".json.tmp")
+                # A staging name of its own: two retries of one branch may update the record at once.
+                staging = self.pulls_dir / f".upd-{os.getpid()}-{threading.get_ident()}-{number}.json.tmp"
                 staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
                 os.replace(staging, path)
                 return self._pull_request(record, path)
         number = max((int(r["number"]) for r in self.pull_requests()), default=0) + 1
-        staging = self.pulls_dir / f".new-{os.getpid()}-{id(record)}.json.tmp"
+        staging = self.pulls_dir / f".new-{os.getpid()}-{threading.get_ident()}.json.tmp"
         try:
             while True:
                 record = {**record, "number": number, "createdAt": now}

@@ -3,20 +3,27 @@
 The runtime evaluates ``AlertPolicy`` itself (``runtime.monitoring.alerts``); this module writes
 the same rules as a Prometheus rules file, so an operator who scrapes ``/metrics`` gets
 identical alerts from their own Prometheus. Thresholds, durations (``for:``), summaries and
-escalation levels all come from the policy; only the PromQL that computes each spec metric from
-the exported series is written here, next to the metric names the runtime must export.
+escalation levels all come from the policy, and the series names from ``spec.metrics``; only the
+PromQL that computes each spec metric from the exported series is written here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from spec.errors import SpecError
 from spec.machines import MACHINES
+from spec.metrics import (
+    BREAKER_STATE,
+    CALL_DURATION,
+    CALLS,
+    METRICS,
+    RATE_WINDOW_S,
+    RESOURCE_UTILISATION,
+    PrometheusMetric,
+)
 from spec.policies import DEFAULT_POLICIES, AlertPolicy, AlertRule
 
 _BREAKER = MACHINES["circuit_breaker"]
@@ -27,72 +34,9 @@ class PrometheusRulesError(SpecError):
     """An alert rule reads a metric this generator has no PromQL for."""
 
 
-@dataclass(frozen=True)
-class PrometheusMetric:
-    """One series the runtime exports on ``/metrics`` (names shared by the runtime and these rules)."""
-
-    name: str
-    kind: str  # counter, gauge or histogram
-    labels: tuple[str, ...]
-    help: str
-
-
-#: Every series the rules read, and the other seed 4.5 "Real-time Monitoring" series, by role.
-METRICS: Mapping[str, PrometheusMetric] = {
-    m.name: m
-    for m in (
-        PrometheusMetric(
-            "orchestration_external_calls_total",
-            "counter",
-            ("service", "operation", "outcome"),
-            "Calls to external services after retries; outcome is 'success' or 'error'.",
-        ),
-        PrometheusMetric(
-            "orchestration_external_call_duration_seconds",
-            "histogram",
-            ("service", "operation"),
-            "Duration of calls to external services, retries included.",
-        ),
-        PrometheusMetric(
-            "orchestration_circuit_breaker_state",
-            "gauge",
-            ("service", "state"),
-            "1 for the breaker's current state, 0 for the others.",
-        ),
-        PrometheusMetric(
-            "orchestration_retries_total",
-            "counter",
-            ("service", "error_class"),
-            "Retries made by the retry handler.",
-        ),
-        PrometheusMetric("orchestration_queue_depth", "gauge", (), "Tasks waiting in the queue."),
-        PrometheusMetric("orchestration_workers", "gauge", ("state",), "Registered workers by lifecycle state."),
-        PrometheusMetric(
-            "orchestration_task_duration_seconds",
-            "histogram",
-            ("task_type", "outcome"),
-            "Task execution time from start to completion, failure or timeout.",
-        ),
-        PrometheusMetric(
-            "orchestration_resource_utilisation_ratio",
-            "gauge",
-            ("worker_id", "resource"),
-            "Fraction (0-1) of a worker's cpu, memory or disk in use.",
-        ),
-    )
-}
-
-CALLS = "orchestration_external_calls_total"
-CALL_DURATION = "orchestration_external_call_duration_seconds"
-BREAKER_STATE = "orchestration_circuit_breaker_state"
-RESOURCE_UTILISATION = "orchestration_resource_utilisation_ratio"
-
 #: Severity label per escalation level (Alertmanager routes on it).
 SEVERITY = {1: "info", 2: "warning", 3: "critical", 4: "critical"}
 
-#: Range of the ``rate()`` windows: how far back one evaluation looks, not how long a breach lasts
-#: (that is the rule's ``for:``). At least four scrape intervals of a usual 15 s scrape.
-DEFAULT_RATE_WINDOW = "1m"
 
 
 def _number(value: float) -> str:
@@ -142,6 +86,10 @@ def promql_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+#: Range of the ``rate()`` windows (``spec.metrics.RATE_WINDOW_S``): ``"1m"``.
+DEFAULT_RATE_WINDOW = promql_duration(RATE_WINDOW_S)
+
+
 def alert_rule(rule: AlertRule, policy: AlertPolicy, *, window: str = DEFAULT_RATE_WINDOW) -> dict[str, Any]:
     """One Prometheus alerting rule for `rule`."""
     action = next(e.action for e in policy.escalation_levels if e.level == rule.escalation_level)
@@ -186,7 +134,7 @@ _LiteralDumper.add_representer(str, _str_presenter)
 
 HEADER = (
     "# Generated from spec.policies.AlertPolicy by spec.render.prometheus_rules; do not edit.\n"
-    "# Thresholds and durations: seed 4.5 'Alert Thresholds'. Metric names: docs/resilience.md.\n"
+    "# Thresholds and durations: seed 4.5 'Alert Thresholds'. Metric names: spec/metrics.py.\n"
 )
 
 
@@ -227,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
+    "DEFAULT_RATE_WINDOW",
     "METRICS",
     "PrometheusMetric",
     "PrometheusRulesError",

@@ -1,0 +1,48 @@
+"""``GET /metrics`` (Prometheus) and ``GET /api/v1/alerts`` (issue 4 §2).
+
+``/metrics`` answers without a token by default, as Prometheus scrapes usually do on a
+private network; with ``metrics_require_token`` it asks for the same bearer token as the API.
+Both refresh queue depth, workers and resource use from the store first, so a scrape never
+reads figures older than the request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from runtime.monitoring.metrics import CONTENT_TYPE
+from runtime.orchestrator.auth import require_token
+
+if TYPE_CHECKING:
+    from runtime.orchestrator.orchestrator import Orchestrator
+
+router = APIRouter(tags=["monitoring"])
+
+
+def _orch(request: Request) -> Orchestrator:
+    orch: Orchestrator = request.app.state.orchestrator
+    return orch
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition format."}},
+)
+async def metrics(request: Request) -> Response:
+    orch = _orch(request)
+    if orch.settings.metrics_require_token:
+        await require_token(request)
+    await orch.monitoring.refresh(orch.db)
+    return Response(orch.monitoring.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+@router.get("/api/v1/alerts", dependencies=[Depends(require_token)])
+async def alerts(request: Request) -> dict[str, Any]:
+    """Alert series that are pending or firing (firing first), and every breaker's state."""
+    orch = _orch(request)
+    await orch.monitoring.refresh(orch.db)
+    await orch.monitoring.evaluate()
+    return {"alerts": orch.monitoring.alerts(), "breakers": orch.monitoring.breakers.states()}

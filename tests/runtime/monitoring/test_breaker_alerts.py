@@ -1,0 +1,125 @@
+"""A breaker forced open shows in metrics, on ``/api/v1/alerts`` and as a WebSocket ALERT event
+(issue 4 Tests: "Metrics and alert endpoints report a breaker that was forced open")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from prometheus_client.parser import text_string_to_metric_families
+
+from runtime.monitoring import FIRING, INACTIVE
+from runtime.protocol import EventType
+from runtime.resilience import CLOSED, OPEN
+from spec.metrics import BREAKER_STATE
+from spec.policies import DEFAULT_POLICIES, AlertPolicy
+from tests.runtime.monitoring.monitoring_helpers import next_message, running, wait_for_clients, ws_url
+
+pytestmark = pytest.mark.anyio
+
+BREAKER_RULE = DEFAULT_POLICIES.alerts.rule("CircuitBreakerOpen")
+RESOURCE_RULE = DEFAULT_POLICIES.alerts.rule("HighResourceUtilisation")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def breaker_gauge(text: str, service: str) -> dict[str, float]:
+    for family in text_string_to_metric_families(text):
+        if family.name == BREAKER_STATE:
+            return {s.labels["state"]: s.value for s in family.samples if s.labels["service"] == service}
+    raise AssertionError(f"{BREAKER_STATE} not exposed")
+
+
+async def heartbeat(client: httpx.AsyncClient, worker_id: str, health: dict[str, object]) -> None:
+    response = await client.post("/api/v1/workers/heartbeat", json={"workerId": worker_id, "health": health})
+    assert response.is_success, response.text
+
+
+async def test_forced_open_breaker_is_reported_everywhere(tmp_path: Path) -> None:
+    async with running(tmp_path) as (orch, client):
+        breaker = orch.breakers.get("git-platform")
+        async with websockets.connect(ws_url(orch)) as ws:
+            await wait_for_clients(orch, 1)
+            assert breaker_gauge((await client.get("/metrics")).text, "git-platform")[CLOSED] == 1
+            breaker.force_open()
+
+            event = await next_message(ws)
+            assert event["type"] == EventType.ALERT.value
+            assert event["payload"]["alert"] == BREAKER_RULE.name
+            assert event["payload"]["state"] == FIRING
+            assert event["payload"]["labels"] == {"service": "git-platform"}
+            assert event["payload"]["escalationLevel"] == BREAKER_RULE.escalation_level
+
+            gauge = breaker_gauge((await client.get("/metrics")).text, "git-platform")
+            assert gauge[OPEN] == 1 and sum(gauge.values()) == 1
+
+            body = (await client.get("/api/v1/alerts")).json()
+            assert body["breakers"] == {"git-platform": OPEN}
+            firing = [a for a in body["alerts"] if a["state"] == FIRING]
+            assert [(a["alert"], a["labels"]) for a in firing] == [(BREAKER_RULE.name, {"service": "git-platform"})]
+            assert firing[0]["summary"] == BREAKER_RULE.summary
+
+        # The firing alert was escalated at its rule's level.
+        await orch.monitoring.evaluate()
+        assert [e.level for e in orch.monitoring.escalator.history] == [BREAKER_RULE.escalation_level]
+        assert "alerts_firing" in (await client.get("/metrics")).text
+
+
+async def test_alerts_endpoint_needs_the_token(tmp_path: Path) -> None:
+    async with running(tmp_path) as (orch, _client):
+        async with httpx.AsyncClient(base_url=orch.url, timeout=30) as anonymous:
+            response = await anonymous.get("/api/v1/alerts")
+    assert response.status_code == 401
+    assert response.json()["error"]["field"] == "Authorization"
+
+
+async def test_no_alerts_while_everything_is_healthy(tmp_path: Path) -> None:
+    async with running(tmp_path) as (orch, client):
+        orch.breakers.get("ai-provider")
+        body = (await client.get("/api/v1/alerts")).json()
+    assert body == {"alerts": [], "breakers": {"ai-provider": CLOSED}}
+
+
+async def test_resource_use_from_heartbeats_alerts(tmp_path: Path) -> None:
+    """Resource use over the threshold, from a worker's heartbeat, fires once it lasted ``for_s``.
+
+    The rule's duration is shortened to 0 so the test need not wait ten minutes; the
+    threshold is the spec's.
+    """
+    instant = RESOURCE_RULE.model_copy(update={"for_s": 0.0})
+    alerts = AlertPolicy(rules=(instant,), escalation_levels=DEFAULT_POLICIES.alerts.escalation_levels)
+    async with running(tmp_path, alerts=alerts) as (orch, client):
+        response = await client.post("/api/v1/workers/register", json={"workerId": "w1", "capabilities": ["python"]})
+        assert response.status_code == 200
+        over = RESOURCE_RULE.threshold * 100 + 5
+        health = {"status": "healthy", "cpuPercent": 1.0, "memoryPercent": over, "diskPercent": 1.0}
+        async with websockets.connect(ws_url(orch)) as ws:
+            await wait_for_clients(orch, 1)
+            await heartbeat(client, "w1", health)
+            body = (await client.get("/api/v1/alerts")).json()
+            event = await next_message(ws)
+        firing = [(a["alert"], a["labels"]) for a in body["alerts"] if a["state"] == FIRING]
+        assert firing == [(RESOURCE_RULE.name, {"resource": "memory", "worker_id": "w1"})]
+        assert event["payload"]["alert"] == RESOURCE_RULE.name
+
+        health["memoryPercent"] = 10.0
+        await heartbeat(client, "w1", health)
+        assert (await client.get("/api/v1/alerts")).json()["alerts"] == []
+        states = {s.state for s in orch.monitoring.evaluator.statuses()}
+        assert states == {INACTIVE}
+
+
+async def test_pending_alert_shows_before_it_fires(tmp_path: Path) -> None:
+    async with running(tmp_path) as (orch, client):
+        await client.post("/api/v1/workers/register", json={"workerId": "w1", "capabilities": ["python"]})
+        health = {"status": "healthy", "cpuPercent": 99.0}
+        await heartbeat(client, "w1", health)
+        body = (await client.get("/api/v1/alerts")).json()
+    assert [(a["alert"], a["state"], a["forSeconds"]) for a in body["alerts"]] == [
+        (RESOURCE_RULE.name, "pending", RESOURCE_RULE.for_s)
+    ]

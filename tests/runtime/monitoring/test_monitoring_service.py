@@ -1,0 +1,113 @@
+"""MonitoringService without an orchestrator: calls, retries and breakers → metrics and alerts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from runtime.monitoring import FIRING, PENDING, MonitoringService
+from runtime.protocol import Event, EventType
+from runtime.resilience import OPEN, FakeClock
+from spec.metrics import CALLS, QUEUE_DEPTH, RETRIES
+from spec.policies import DEFAULT_POLICIES, AlertPolicy
+from tests.runtime.monitoring.monitoring_helpers import running
+
+pytestmark = pytest.mark.anyio
+
+ERROR_RATE = DEFAULT_POLICIES.alerts.rule("HighErrorRate")
+LATENCY = DEFAULT_POLICIES.alerts.rule("HighLatencyP95")
+BREAKER_RULE = DEFAULT_POLICIES.alerts.rule("CircuitBreakerOpen")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def counter(monitoring: MonitoringService, family: str, **labels: str) -> float:
+    for metric in text_string_to_metric_families(monitoring.metrics.exposition().decode()):
+        if metric.name + "_total" == family:
+            return sum(s.value for s in metric.samples
+                       if s.name == family and all(s.labels.get(k) == v for k, v in labels.items()))
+    raise AssertionError(f"{family} not exposed")
+
+
+def service_with(clock: FakeClock, **alert_rules: float) -> tuple[MonitoringService, list[Event]]:
+    """A service on a fake clock; `alert_rules` shorten rules' ``for_s`` (name → seconds)."""
+    rules = tuple(r.model_copy(update={"for_s": alert_rules[r.name]}) if r.name in alert_rules else r
+                  for r in DEFAULT_POLICIES.alerts.rules)
+    policies = DEFAULT_POLICIES.model_copy(update={"alerts": AlertPolicy(rules=rules)})
+    published: list[Event] = []
+    return MonitoringService(policies, clock=clock, publish=published.append), published
+
+
+async def always_down() -> str:
+    raise ConnectionError("connection refused")
+
+
+async def test_failing_calls_count_retries_errors_and_trip_the_breaker() -> None:
+    clock = FakeClock()
+    monitoring, published = service_with(clock)
+    ai = monitoring.service("ai-provider")
+    threshold = DEFAULT_POLICIES.circuit_breaker.failure_threshold
+    for _ in range(threshold):
+        with pytest.raises(ConnectionError):
+            await ai.call("analyze", always_down)
+    retries = DEFAULT_POLICIES.backoff.max_retries
+    assert counter(monitoring, RETRIES, service="ai-provider", error_class="network") == threshold * retries
+    assert counter(monitoring, CALLS, service="ai-provider", operation="analyze", outcome="error") == threshold
+    assert monitoring.breakers.get("ai-provider").state == OPEN
+
+    alerts = [(e.payload["alert"], e.payload["state"]) for e in published if e.type is EventType.ALERT]
+    assert alerts == [(BREAKER_RULE.name, FIRING)]
+    assert [e.id for e in published] == list(range(1, len(published) + 1))
+    await monitoring.evaluate()  # also waits for the escalation the breaker alert started
+    alert_escalations = [e for e in monitoring.escalator.history if e.source.startswith("alert:")]
+    assert [(e.source, e.level) for e in alert_escalations] == [
+        (f"alert:{BREAKER_RULE.name}", BREAKER_RULE.escalation_level)
+    ]
+    # Each call that exhausted its retries was escalated by the retry handler too (taxonomy level).
+    assert sum(1 for e in monitoring.escalator.history if e.source == "retry:ai-provider") == threshold
+
+
+async def test_error_rate_fires_after_its_duration_on_the_evaluation_clock() -> None:
+    clock = FakeClock()
+    monitoring, published = service_with(clock, HighErrorRate=10.0)
+    git = monitoring.service("git")
+    with pytest.raises(ConnectionError):
+        await git.call("push", always_down)
+    await monitoring.evaluate()
+    states = {(a["alert"], a["state"]) for a in monitoring.alerts()}
+    # The failed call also took 1 + 2 + 4 s of backoff: beyond the p95 threshold, but for 300 s.
+    assert states == {(ERROR_RATE.name, PENDING), (LATENCY.name, PENDING)}
+    await clock.advance(10.0)
+    await monitoring.evaluate()
+    firing = [a for a in monitoring.alerts() if a["state"] == FIRING]
+    assert [(a["alert"], a["labels"]) for a in firing] == [(ERROR_RATE.name, {"operation": "push", "service": "git"})]
+    assert published[-1].payload["alert"] == ERROR_RATE.name
+
+
+async def test_successful_calls_raise_no_alert() -> None:
+    monitoring, published = service_with(FakeClock())
+
+    async def ok() -> int:
+        return 7
+
+    assert await monitoring.service("git").call("clone", ok) == 7
+    await monitoring.evaluate()
+    assert monitoring.alerts() == [] and published == []
+    assert counter(monitoring, CALLS, service="git", operation="clone", outcome="success") == 1
+
+
+async def test_the_evaluation_loop_runs_on_its_interval(tmp_path: Path) -> None:
+    """Without any request, the loop refreshes the store figures and evaluates the rules."""
+    async with running(tmp_path, {"alert_eval_interval_s": 0.05}) as (orch, client):
+        await client.post("/api/v1/workflows", json={"type": "noop"})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while orch.monitoring.metrics.registry.get_sample_value(QUEUE_DEPTH) != 1:
+            assert loop.time() < deadline, "the evaluation loop never refreshed the queue depth"
+            await asyncio.sleep(0.05)
