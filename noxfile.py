@@ -65,3 +65,5 @@ def record(session: nox.Session) -> None:
     """Record a real reference-runtime run for the docs' spec-vs-actual sections (docs/recorded/)."""
     session.install("-e", ".[runtime]")
     session.run("python", "tools/record_reference_run.py", *session.posargs)
+    session.run("python", "tools/record_resilience_run.py", *session.posargs)
+    session.run("python", "tools/record_recovery_run.py", *session.posargs)

@@ -45,6 +45,7 @@ from spec.policies import (
     StartupPolicy,
     WebSocketPolicy,
 )
+from spec.scaling import ScalingError, scale_policies
 from spec.services import SEED_SERVICE_ORDER, SERVICE_DEPENDENCIES, shutdown_order, startup_order
 from spec.taxonomy import TAXONOMY, ErrorCategory, ErrorClass, FailureCode, RetryStrategy, category
 from spec.trace import TRACE_VERSION, TraceError, TraceEvent, TraceMessage, read_trace, write_trace
@@ -79,6 +80,7 @@ __all__ = [
     "RateLimitPolicy",
     "ResourceLimits",
     "RetryStrategy",
+    "ScalingError",
     "ServiceOrderError",
     "ShutdownPolicy",
     "SpecError",
@@ -100,6 +102,7 @@ __all__ = [
     "machine",
     "participant",
     "read_trace",
+    "scale_policies",
     "shutdown_order",
     "startup_order",
     "write_trace",

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from spec_docs import DirectiveError, expand
-from spec_docs.recorded import RECORDED_DIR, Differences, compare, differences_markdown, recording
+from spec_docs.recorded import Differences, compare, differences_markdown, recording
 
 from spec.machines import MACHINES
 from spec.sequences import STORIES
@@ -83,8 +83,13 @@ def test_a_missing_recording_names_the_file_and_the_command_to_record_it(tmp_pat
         recording("worker_registration", tmp_path)
 
 
-def test_the_directive_fails_clearly_for_a_story_without_recording_or_an_unknown_story() -> None:
-    unrecorded = next(name for name in sorted(STORIES) if not (RECORDED_DIR / f"{name}.jsonl").exists())
+def test_the_directive_fails_clearly_for_a_story_without_recording_or_an_unknown_story(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spec_docs.recorded
+
+    monkeypatch.setattr(spec_docs.recorded, "RECORDED_DIR", tmp_path)  # every shipped story has a recording
+    unrecorded = sorted(STORIES)[0]
     with pytest.raises(DirectiveError) as caught:
         expand(f'{{{{ spec_vs_actual("{unrecorded}") }}}}', "docs/p.md")
     assert str(caught.value).startswith(f'docs/p.md:1: {{{{ spec_vs_actual("{unrecorded}") }}}}: no recording')

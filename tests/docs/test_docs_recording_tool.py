@@ -63,3 +63,27 @@ def test_a_real_run_records_every_story_from_its_own_machines(tmp_path: Path) ->
     for expected in ("register", "capabilities_accepted", "poll", "task_received", "deregister"):
         assert expected in triggers
     assert triggers[-1] == "deregister"
+
+
+RESILIENCE_TOOL = ROOT / "tools" / "record_resilience_run.py"
+
+
+def test_a_real_resilience_run_obeys_the_spec_it_was_recorded_with(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(RESILIENCE_TOOL), "--out", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = importlib.util.spec_from_file_location("record_resilience_run", RESILIENCE_TOOL)
+    assert found is not None and found.loader is not None
+    module = importlib.util.module_from_spec(found)
+    sys.modules[found.name] = module
+    found.loader.exec_module(module)
+    policies = module.quick_policies()
+    for story in ("retry_backoff", "circuit_breaker", "rate_limit", "auth_error"):
+        events = read_trace(tmp_path / f"{story}.jsonl")
+        assert events and {e.machine for e in events} <= set(STORIES[story].machines), story
+        # Behaviour *and* timing: the delays are the (shortened) policy's, within scheduling jitter.
+        report = check_trace(events, policies=policies, tolerance_s=0.25)
+        assert report.divergence is None, (story, report.format())
+    triggers = [e.trigger for e in read_trace(tmp_path / "circuit_breaker.jsonl") if e.machine == "circuit_breaker"]
+    for expected in ("trip", "reject", "probe", "trial_succeeded"):
+        assert expected in triggers

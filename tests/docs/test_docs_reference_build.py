@@ -35,7 +35,8 @@ def test_strict_build_renders_the_reference_pages_and_the_spec_vs_actual_section
                 assert f'id="{module}.{name}"' in html, f"{module}.{name} is missing from reference/{package}"
     http = page(project, "reference/http-api")
     assert "/api/v1/workers/register" in http and 'id="schema-registerrequest"' in http
-    sections_per_page = {"seed/startup": 1, "seed/registration": 1, "seed/execution": 1, "seed/shutdown-recovery": 2}
+    sections_per_page = {"seed/startup": 1, "seed/registration": 1, "seed/execution": 1, "seed/shutdown-recovery": 4,
+                         "seed/errors": 4}
     for path, sections in sections_per_page.items():
         html = page(project, path)
         assert html.count('class="spec-vs-actual"') == sections, path

@@ -147,7 +147,8 @@ _NUMBER_WITH_UNIT = re.compile(r"\b\d[\d,.]*\s?(?:s|ms|sec|seconds?|min|minutes?
 
 # Pages written by other parts of the project report measurements (benchmarks, simulation runs),
 # which are numbers by nature; the rule below is for the pages generated from spec.
-_MEASUREMENT_PAGES = {"simulation.md", "runtime.md", "worker.md", "resilience.md", "benchmarks.md", "demo.md"}
+_MEASUREMENT_PAGES = {"simulation.md", "runtime.md", "worker.md", "resilience.md", "benchmarks.md", "demo.md",
+                      "conformance.md"}
 
 
 def _spec_pages() -> list[Path]:
