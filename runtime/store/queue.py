@@ -158,6 +158,8 @@ async def check_report(session: AsyncSession, report: LeaseReport, trigger: str 
     partial change behind. `trigger` None means "the failure trigger for the stored state".
     """
     task = await _leased_task(session, report)
+    if trigger == "start" and task.status == RUNNING:
+        return task  # a redelivered start from the lease holder: acknowledged again (see start_task)
     code = getattr(getattr(report, "error", None), "code", "")
     TASK_LIFECYCLE.transition_for(task.status, trigger or failure_trigger(task.status, code))
     return task
@@ -189,7 +191,17 @@ async def preload_reports(session: AsyncSession, reports: Sequence[LeaseReport])
 
 
 async def start_task(session: AsyncSession, changes: ChangeLog, report: LeaseReport, now: float, ttl: float) -> TaskRow:
+    """Fire ``start``; a repeated report from the same lease holder and token is acknowledged again.
+
+    A worker whose answer was lost (timeout after the commit) sends the same report again. The
+    fencing token proves it is the same lease, so this is a redelivery of a message, not a second
+    transition: the lease is renewed, nothing is traced twice and the worker is told "started".
+    """
     task = await _leased_task(session, report)
+    if task.status == RUNNING:
+        task.lease_expires_at = now + ttl
+        task.updated_at = now
+        return task
     task.status = changes.advance(TASK, task_component(task.id), task.status, "start", {"workerId": report.worker_id})
     task.lease_expires_at = now + ttl
     task.updated_at = now

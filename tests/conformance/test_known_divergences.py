@@ -1,4 +1,4 @@
-"""Divergences the conformance tests found in the reference runtime, pinned as strict xfails.
+"""Divergences the conformance tests found in the reference runtime: open ones as strict xfails, fixed ones as tests.
 
 Each test states the property the spec demands and the exact divergence observed; it is marked
 ``xfail(strict=True)``, so CI stays green while the defect exists and turns red (XPASS) the day
@@ -49,14 +49,8 @@ async def _lost_started_answer(root: Path) -> tuple[RuntimeUnderTest, str, str]:
     return run, task_id, problem
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime defect: when the answer to POST /tasks/started is lost after the orchestrator committed "
-    "'start' (client timeout on a slow answer), the worker's retry gets 409 (task_lifecycle has no "
-    "'start' from 'running', so the same report from the same lease holder is not idempotent); the worker "
-    "fires lease_lost (assigned -> queued) and abandons the task, while the orchestrator keeps it "
-    "'running' leased to that worker, and the worker's heartbeats renew the lease: the task is never "
-    "re-queued until the worker leaves. Worker view: task:<id> assigned -lease_lost-> queued; orchestrator "
-    "view: task:<id> assigned -start-> running, stuck."))
+# Found by the conformance property test as a divergence, fixed in runtime/store/queue.py start_task:
+# a redelivered `started` from the lease holder (same fencing token) is acknowledged again.
 def test_a_lost_answer_to_started_does_not_stall_the_task(tmp_path: Path) -> None:
     run, task_id, problem = asyncio.run(_lost_started_answer(tmp_path))
     orchestrator_view = [e.trigger for e in run.orchestrator_events() if e.component == f"task:{task_id}"]
