@@ -95,6 +95,11 @@ async def _run_in_runtime(root: Path, workers: int, crash: WorkerCrash | None) -
         if crash is not None:
             victim = f"worker-{crash.worker}"
             await until(lambda: run.workers[victim].worker.state == BUSY, f"{victim} to be busy")
+            # Busy is the worker's view (task_received); the scenario kills a worker whose task has
+            # *started*, so wait until the orchestrator has committed that start too.
+            await until(lambda: any(e.machine == "task_lifecycle" and e.trigger == "start"
+                                    and e.data.get("workerId") == victim for e in run.orchestrator_events()),
+                        f"{victim}'s task to start on the orchestrator")
             await run.kill_worker(victim)
             await until(lambda: any(e.trigger == "heartbeats_missed" for e in run.orchestrator_events()),
                         f"the orchestrator to declare {victim} lost")
