@@ -27,10 +27,17 @@ for path in (str(ROOT), str(TOOLS)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from record_reference_run import TOKEN, RecordingError, _has_trigger, _read_url, _stop, wait_for  # noqa: E402
+from record_reference_run import (  # noqa: E402
+    TOKEN,
+    RecordingError,
+    _has_trigger,
+    _read_url,
+    _stop,
+    wait_for,
+    write_recording,
+)
 
-from spec.sequences import STORIES  # noqa: E402
-from spec.trace import TraceEvent, read_trace, write_trace  # noqa: E402
+from spec.trace import TraceEvent, read_trace  # noqa: E402
 
 
 def _orchestrator(scratch: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -92,10 +99,8 @@ def run(scratch: Path) -> tuple[list[TraceEvent], list[TraceEvent]]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    orchestrator_events = [e for e in read_trace(scratch / "orchestrator.jsonl")
-                           if e.time >= restarted_at and e.machine in STORIES["orchestrator_recovery"].machines]
-    worker_events = [e for e in read_trace(after_trace) if e.machine in STORIES["worker_recovery"].machines]
-    return orchestrator_events, worker_events
+    orchestrator_events = [e for e in read_trace(scratch / "orchestrator.jsonl") if e.time >= restarted_at]
+    return orchestrator_events, read_trace(after_trace)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,14 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     args.out.mkdir(parents=True, exist_ok=True)
     for story, events in zip(("orchestrator_recovery", "worker_recovery"), recovered, strict=True):
-        if not events:
-            print(f"error: the run recorded no event for story {story!r}", file=sys.stderr)
+        if not write_recording(args.out, story, events):
             return 1
-        start = min(e.time for e in events)
-        relative = [e.model_copy(update={"time": round(e.time - start, 6)})
-                    for e in sorted(events, key=lambda e: e.time)]
-        write_trace(args.out / f"{story}.jsonl", relative)
-        print(f"{story}: {len(relative)} events -> {args.out / f'{story}.jsonl'}")
     return 0
 
 

@@ -231,6 +231,23 @@ def story_events(story: str, events: list[TraceEvent], phases: Phases) -> list[T
             for e in events if e.machine in machines and low <= e.time <= high]
 
 
+def write_recording(out: Path, story: str, events: list[TraceEvent]) -> bool:
+    """Write `story`'s own machines' events to ``out/<story>.jsonl``, times relative to the first.
+
+    Returns False (and says so on stderr) when the run recorded nothing for the story. Shared by
+    the three recording tools.
+    """
+    mine = sorted((e for e in events if e.machine in STORIES[story].machines), key=lambda e: e.time)
+    if not mine:
+        print(f"error: the run recorded no event for story {story!r}", file=sys.stderr)
+        return False
+    start = mine[0].time
+    path = out / f"{story}.jsonl"
+    write_trace(path, [e.model_copy(update={"time": round(e.time - start, 6)}) for e in mine])
+    print(f"{story}: {len(mine)} events -> {path}")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "recorded",

@@ -27,9 +27,13 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+TOOLS = Path(__file__).resolve().parent
+ROOT = TOOLS.parent
+for _path in (str(ROOT), str(TOOLS)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from record_reference_run import write_recording  # noqa: E402
 
 from runtime.resilience import (  # noqa: E402
     CircuitOpenError,
@@ -39,8 +43,7 @@ from runtime.resilience import (  # noqa: E402
     ReauthenticatingCaller,
 )
 from spec.policies import DEFAULT_POLICIES, Policies  # noqa: E402
-from spec.sequences import STORIES  # noqa: E402
-from spec.trace import TraceEvent, write_trace  # noqa: E402
+from spec.trace import TraceEvent  # noqa: E402
 
 #: The spec's policies with every delay divided by this, so the recording takes seconds.
 SPEED_UP = 20.0
@@ -163,17 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     with serve(service) as url:
         recorded = asyncio.run(record(url, service))
     args.out.mkdir(parents=True, exist_ok=True)
-    for story, every_event in recorded.items():
-        # Each story draws its own machines; the others (e.g. the rate limiter inside every retry) are left out.
-        events = [e for e in every_event if e.machine in STORIES[story].machines]
-        if not events:
-            print(f"error: the run recorded no event for story {story!r}", file=sys.stderr)
+    for story, events in recorded.items():
+        # Each story keeps its own machines; the others (e.g. the rate limiter inside every retry) are left out.
+        if not write_recording(args.out, story, events):
             return 1
-        start = min(e.time for e in events)
-        relative = [e.model_copy(update={"time": round(e.time - start, 6)})
-                    for e in sorted(events, key=lambda e: e.time)]
-        write_trace(args.out / f"{story}.jsonl", relative)
-        print(f"{story}: {len(relative)} events -> {args.out / f'{story}.jsonl'}")
     return 0
 
 
