@@ -55,19 +55,25 @@ def _start_orchestrator(db: Path, trace: bool) -> tuple[subprocess.Popen[str], s
     raise SystemExit("orchestrator did not start")
 
 
-def _worker(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str) -> None:
+def _worker(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str,
+            rate: float | None = None) -> None:
     try:
-        _work(url, index, batch, results, limit, flow)
+        _work(url, index, batch, results, limit, flow, rate)
     except BaseException as exc:
         results.put((0, [], time.perf_counter()))
         print(f"bench worker {index} failed: {exc!r}", file=sys.stderr, flush=True)
 
 
-def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str) -> None:
+def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str,
+          rate: float | None) -> None:
+    """One worker's loop. With `rate` (tasks/s) it paces itself and always leases with a plain poll,
+    so that every latency sample is a poll's round trip at a load the orchestrator keeps up with."""
     worker_id = f"bench-{index}"
     latencies: list[float] = []
     done = 0
     empty = 0
+    #: When this worker's last task completed: the idle polls that end its loop are not throughput.
+    finished = time.perf_counter()
     # TCP_NODELAY: h11 writes headers and body separately; with Nagle plus delayed ACKs each
     # request would wait ~40 ms.
     transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
@@ -76,6 +82,7 @@ def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, 
                     json={"workerId": worker_id, "capabilities": ["bench"], "maxConcurrency": batch}).raise_for_status()
         tasks: list[dict[str, Any]] = []
         while empty < 3 and done < limit:
+            cycle = time.perf_counter()
             if not tasks:
                 t0 = time.perf_counter()
                 response = client.get("/api/v1/tasks/poll", params={"workerId": worker_id, "max": batch, "wait": 0.2})
@@ -94,13 +101,17 @@ def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, 
             else:
                 _batch(client, [{**lease, "kind": "started"} for lease in leases])
                 t0 = time.perf_counter()
+                lease_next = batch if done + len(leases) < limit and rate is None else 0
                 answer = _batch(client, [{**lease, "kind": "completed"} for lease in leases],
-                                workerId=worker_id, leaseMax=batch if done + len(leases) < limit else 0)
+                                workerId=worker_id, leaseMax=lease_next)
                 tasks = answer["tasks"]
                 if tasks:
                     latencies.append(time.perf_counter() - t0)
             done += len(leases)
-    results.put((done, latencies, time.perf_counter()))
+            finished = time.perf_counter()
+            if rate is not None:
+                time.sleep(max(0.0, cycle + len(leases) / rate - finished))
+    results.put((done, latencies, finished))
 
 
 def _batch(client: httpx.Client, reports: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -131,10 +142,15 @@ def _prefill(db: Path, count: int) -> None:
     asyncio.run(fill())
 
 
-def _run_workers(url: str, workers: int, batch: int, limit: int, flow: str) -> tuple[int, float, list[float]]:
+def _run_workers(
+    url: str, workers: int, batch: int, limit: int, flow: str, rate: float | None = None
+) -> tuple[int, float, list[float]]:
+    """(tasks done, seconds from start to the last completion, poll-to-assignment latencies)."""
     results: mp.Queue[Any] = mp.Queue()
     start = time.perf_counter()
-    procs = [mp.Process(target=_worker, args=(url, i, batch, results, limit, flow)) for i in range(workers)]
+    per_worker = None if rate is None else rate / workers
+    procs = [mp.Process(target=_worker, args=(url, i, batch, results, limit, flow, per_worker))
+             for i in range(workers)]
     for p in procs:
         p.start()
     outcomes = [results.get() for _ in procs]
@@ -182,10 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--batch", type=int, default=8, help="tasks leased per poll")
+    parser.add_argument("--batch", type=int, default=64, help="tasks leased per poll (the worker's maxConcurrency)")
     parser.add_argument("--flow", choices=("batch", "single"), default="batch",
                         help="batch: /tasks/reports (started x N, then completed x N + next lease); "
                              "single: one started and one completed request per task")
+    parser.add_argument("--latency-rate", type=float, default=1000.0,
+                        help="tasks/s the paced latency run offers (half the 2,000 tasks/s target)")
+    parser.add_argument("--latency-batch", type=int, default=8, help="tasks a paced worker leases per poll")
+    parser.add_argument("--latency-tasks", type=int, default=5000)
     parser.add_argument("--scale-max", type=int, default=100_000)
     parser.add_argument("--wake-samples", type=int, default=100)
     parser.add_argument("--scale-sample", type=int, default=500)
@@ -207,8 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     throughput = done / seconds
     print(f"end to end ({args.flow} flow): {done} no-op tasks, {args.workers} worker processes, batch {args.batch}: "
           f"{seconds:.2f} s = {throughput:.0f} tasks/s")
-    print(f"poll-to-assignment: p50 {_pct(latencies, 50):.1f} ms, p99 {_pct(latencies, 99):.1f} ms "
-          f"({len(latencies)} polls with tasks)")
+    print(f"  poll-to-assignment at saturation (requests queue behind each other): p50 {_pct(latencies, 50):.1f} ms, "
+          f"p99 {_pct(latencies, 99):.1f} ms ({len(latencies)} leases)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        _prefill(db, args.latency_tasks)
+        proc, url = _start_orchestrator(db, args.trace)
+        try:
+            done, seconds, paced = _run_workers(url, args.workers, args.latency_batch, args.latency_tasks, "batch",
+                                                rate=args.latency_rate)
+        finally:
+            proc.terminate()
+            proc.wait(120)
+    print(f"poll-to-assignment, {args.workers} workers offering {args.latency_rate:.0f} tasks/s "
+          f"(achieved {done / seconds:.0f}), batch {args.latency_batch}: p50 {_pct(paced, 50):.1f} ms, "
+          f"p99 {_pct(paced, 99):.1f} ms ({len(paced)} polls with tasks)")
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"

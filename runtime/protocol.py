@@ -73,9 +73,17 @@ class WorkerHealth(WireModel):
     running_tasks: int = Field(0, ge=0)
 
 
+#: Most task ids a heartbeat may list (a worker's slots are bounded by ``RegisterRequest.max_concurrency``).
+MAX_HELD_TASKS = 1024
+
+
 class HeartbeatRequest(WireModel):
     worker_id: str = Field(min_length=1, max_length=128)
     health: WorkerHealth = WorkerHealth()
+    #: The tasks this worker still holds (running, or reporting their outcome). Only their leases
+    #: are renewed: a lease the worker gave up on (e.g. its outcome never got through) expires and
+    #: the task is re-queued. Omitted (older workers): every lease the worker holds is renewed.
+    held_task_ids: list[str] | None = Field(None, max_length=MAX_HELD_TASKS)
 
 
 class HeartbeatResponse(WireModel):

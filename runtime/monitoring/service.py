@@ -137,7 +137,7 @@ class MonitoringService:
 
     # -- tasks ------------------------------------------------------------------------------
 
-    def observe_changes(self, changes: ChangeLog) -> None:
+    def observe_changes(self, changes: ChangeLog, events: list[Event]) -> None:
         """Task durations from a committed transaction's events (start → completion or failure).
 
         The ``outcome`` label is the `task_lifecycle` trigger that ended the task: ``complete``,
@@ -153,7 +153,7 @@ class MonitoringService:
             elif record.machine == TASK_LIFECYCLE.name:
                 # The trigger, not the state: ``time_out`` and ``fail`` both end in the failed state.
                 outcomes[change.component] = record.trigger
-        for event in changes.events:
+        for event in events:
             if event.type is EventType.TASK_STARTED and event.task_id is not None:
                 worker = event.payload.get("workerId")
                 self._started[event.task_id] = (event.time, worker if isinstance(worker, str) else None)

@@ -107,9 +107,10 @@ class Orchestrator:
     def announce(self, changes: ChangeLog) -> None:
         for change in changes.transitions:
             self.trace.record(change.record, change.component, change.data)
-        for event in changes.events:
+        events = changes.events
+        for event in events:
             self.hub.publish(event)
-        self.monitoring.observe_changes(changes)
+        self.monitoring.observe_changes(changes, events)
         if changes.tasks_queued:
             self.dispatcher.notify()
 

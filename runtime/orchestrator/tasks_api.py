@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.errors import ApiError, InvalidInputError
+from runtime.errors import InvalidInputError
 from runtime.orchestrator.auth import require_token
 from runtime.orchestrator.deps import error_responses
 from runtime.orchestrator.orchestrator import Orchestrator
@@ -39,19 +39,9 @@ from runtime.protocol import (
 )
 from runtime.store.changes import ChangeLog
 from runtime.store.models import TaskRow
-from runtime.store.queue import (
-    check_report,
-    complete_task,
-    fail_task,
-    get_task,
-    interrupt_task,
-    lease_next_tasks,
-    list_tasks,
-    preload_reports,
-    record_progress,
-    start_task,
-)
-from runtime.store.registry import assert_in_rotation, get_worker
+from runtime.store.queue import get_task, interrupt_task, lease_next_tasks, list_tasks, record_progress
+from runtime.store.registry import assert_in_rotation
+from runtime.store.reports import ReportApplied, ReportRefused, apply_report, apply_reports
 from spec.errors import IllegalTransitionError
 from spec.machines import TASK_LIFECYCLE
 from spec.policies import PollPolicy
@@ -86,7 +76,7 @@ async def poll(
     worker_id: Annotated[str, Query(alias="workerId", min_length=1, max_length=128)],
     wait: Annotated[float | None, Query(ge=0, le=MAX_WAIT_S, description="Long-poll seconds.")] = None,
     max_tasks: Annotated[int, Query(alias="max", ge=1, description="Lease up to this many tasks.")] = 1,
-) -> Response | PollResponse:
+) -> Response:
     wait_s = orch.policies.poll.long_poll_s if wait is None else wait
     deadline = time.monotonic() + wait_s
     while True:
@@ -94,31 +84,42 @@ async def poll(
             return Response(status_code=204)
 
         async def _work(session: AsyncSession, changes: ChangeLog) -> tuple[list[TaskAssignment], float]:
-            worker = await get_worker(session, worker_id)
-            assert_in_rotation(worker)
-            tasks = await lease_next_tasks(session, changes, worker, max_tasks, orch.now(),
+            lease = await lease_next_tasks(session, changes, worker_id, max_tasks, orch.now(),
                                            orch.policies.lease.lease_ttl_s)
-            return [assignment(t) for t in tasks], worker.running / worker.max_concurrency
+            assert_in_rotation(worker_id, lease.worker_status)
+            return [assignment(t) for t in lease.tasks], lease.load
 
         leased, load = await orch.transact(_work)
         if leased:
-            return PollResponse(tasks=leased)
+            return _json(PollResponse(tasks=leased))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return Response(status_code=204)
         await orch.dispatcher.wait_for_work(load, remaining)
 
 
-def _ack(task: TaskRow) -> TaskAck:
-    return TaskAck(task_id=task.id, status=task.status, fencing_token=task.fencing_token)
+def _json(answer: PollResponse | ReportBatchResponse) -> Response:
+    """The answer already built and valid: serialise it once (FastAPI would validate it again first)."""
+    return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
+
+
+def _ack(task: TaskRow | ReportApplied) -> TaskAck:
+    return TaskAck(task_id=task.id if isinstance(task, TaskRow) else task.task_id, status=task.status,
+                   fencing_token=task.fencing_token)
+
+
+async def _report(orch: Orchestrator, report: BatchedReport) -> TaskAck:
+    """A single-report endpoint: the batch path with one report; a refusal is raised (4xx)."""
+
+    async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
+        return _ack(await apply_report(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s))
+
+    return await orch.transact(_work)
 
 
 @router.post("/started", response_model=TaskAck)
 async def started(body: TaskStarted, orch: Orch) -> TaskAck:
-    async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
-        return _ack(await start_task(session, changes, body, orch.now(), orch.policies.lease.lease_ttl_s))
-
-    return await orch.transact(_work)
+    return await _report(orch, BatchedReport.model_construct(kind=ReportKind.STARTED, **dict(body)))
 
 
 @router.post("/progress", response_model=TaskAck)
@@ -133,18 +134,12 @@ async def progress(body: TaskProgress, orch: Orch) -> TaskAck:
 
 @router.post("/completed", response_model=TaskAck)
 async def completed(body: TaskCompleted, orch: Orch) -> TaskAck:
-    async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
-        return _ack(await complete_task(session, changes, body, body.result, orch.now()))
-
-    return await orch.transact(_work)
+    return await _report(orch, BatchedReport.model_construct(kind=ReportKind.COMPLETED, **dict(body)))
 
 
 @router.post("/failed", response_model=TaskAck)
 async def failed(body: TaskFailed, orch: Orch) -> TaskAck:
-    async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
-        return _ack(await fail_task(session, changes, body, body.error, orch.now()))
-
-    return await orch.transact(_work)
+    return await _report(orch, BatchedReport.model_construct(kind=ReportKind.FAILED, **dict(body)))
 
 
 @router.post("/interrupted", response_model=TaskAck)
@@ -157,23 +152,19 @@ async def interrupted(body: TaskInterrupted, orch: Orch) -> TaskAck:
     return await orch.transact(_work)
 
 
-#: Trigger each batched report kind fires (None: the failure trigger for the stored state).
-_BATCH_TRIGGERS: dict[ReportKind, str | None] = {ReportKind.STARTED: "start", ReportKind.COMPLETED: "complete",
-                                                 ReportKind.FAILED: None}
-
-
-async def _apply(session: AsyncSession, changes: ChangeLog, report: BatchedReport, orch: Orch) -> TaskRow:
-    if report.kind is ReportKind.STARTED:
-        return await start_task(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s)
-    if report.kind is ReportKind.COMPLETED:
-        return await complete_task(session, changes, report, report.result, orch.now())
-    if report.error is None:
-        raise InvalidInputError("a failed report needs an error", field="reports.error")
-    return await fail_task(session, changes, report, report.error, orch.now())
+def _outcome(answer: ReportApplied | ReportRefused) -> ReportOutcome:
+    if isinstance(answer, ReportApplied):
+        return ReportOutcome(task_id=answer.task_id, code=200, status=answer.status,
+                             fencing_token=answer.fencing_token)
+    error = answer.error
+    if isinstance(error, IllegalTransitionError):
+        return ReportOutcome(task_id=answer.task_id, code=409, error=ErrorBody(field="status", reason=str(error)))
+    return ReportOutcome(task_id=answer.task_id, code=error.status_code,
+                         error=ErrorBody(field=error.field, reason=error.reason))
 
 
 @router.post("/reports", response_model=ReportBatchResponse)
-async def reports(body: ReportBatch, orch: Orch) -> ReportBatchResponse:
+async def reports(body: ReportBatch, orch: Orch) -> Response:
     """Lease reports in one transaction, then optionally the next lease (issue 3 "Performance").
 
     Each report goes through the same checks and `task_lifecycle` transitions as its single
@@ -184,32 +175,15 @@ async def reports(body: ReportBatch, orch: Orch) -> ReportBatchResponse:
         raise InvalidInputError("leaseMax needs the leasing workerId", field="workerId")
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> ReportBatchResponse:
-        outcomes: list[ReportOutcome] = []
-        loaded = await preload_reports(session, body.reports)
-        for report in body.reports:
-            try:
-                await check_report(session, report, _BATCH_TRIGGERS[report.kind])
-            except ApiError as exc:
-                outcomes.append(ReportOutcome(task_id=report.task_id, code=exc.status_code,
-                                              error=ErrorBody(field=exc.field, reason=exc.reason)))
-                continue
-            except IllegalTransitionError as exc:
-                outcomes.append(ReportOutcome(task_id=report.task_id, code=409,
-                                              error=ErrorBody(field="status", reason=str(exc))))
-                continue
-            task = await _apply(session, changes, report, orch)
-            outcomes.append(ReportOutcome(task_id=task.id, code=200, status=task.status,
-                                          fencing_token=task.fencing_token))
+        answers = await apply_reports(session, changes, body.reports, orch.now(), orch.policies.lease.lease_ttl_s)
         leased: list[TaskAssignment] = []
         if body.lease_max and body.worker_id is not None and not orch.dispatcher.paused:
-            worker = await get_worker(session, body.worker_id)  # out of rotation: leases nothing
-            tasks = await lease_next_tasks(session, changes, worker, body.lease_max, orch.now(),
-                                           orch.policies.lease.lease_ttl_s)
-            leased = [assignment(t) for t in tasks]
-        del loaded
-        return ReportBatchResponse(outcomes=outcomes, tasks=leased)
+            lease = await lease_next_tasks(session, changes, body.worker_id, body.lease_max, orch.now(),
+                                           orch.policies.lease.lease_ttl_s)  # out of rotation: leases nothing
+            leased = [assignment(t) for t in lease.tasks]
+        return ReportBatchResponse(outcomes=[_outcome(a) for a in answers], tasks=leased)
 
-    return await orch.transact(_work)
+    return _json(await orch.transact(_work))
 
 
 @router.get("/{taskId}", response_model=TaskView)

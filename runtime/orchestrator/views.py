@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from runtime.protocol import TaskAssignment, TaskView, WorkerView, WorkflowView
 from runtime.store.models import TaskRow, WorkerRow, WorkflowRow
+from runtime.store.queue_rows import LeasedTask
 
 
 def task_view(task: TaskRow) -> TaskView:
@@ -34,8 +35,7 @@ def worker_view(worker: WorkerRow) -> WorkerView:
     )
 
 
-def assignment(task: TaskRow) -> TaskAssignment:
-    assert task.lease_expires_at is not None
+def assignment(task: LeasedTask) -> TaskAssignment:
     return TaskAssignment(
         task_id=task.id, workflow_id=task.workflow_id, type=task.type, payload=task.payload, priority=task.priority,
         fencing_token=task.fencing_token, lease_expires_at=task.lease_expires_at, attempt=task.attempt,

@@ -9,42 +9,38 @@ from runtime.store.changes import Change, ChangeLog
 from runtime.store.database import Database, sqlite_url
 from runtime.store.event_log import append_event, events_since
 from runtime.store.queue import (
-    check_report,
-    complete_task,
     expire_stale_leases,
-    fail_task,
     interrupt_task,
     lease_next_tasks,
-    preload_reports,
     record_progress,
     requeue_worker_tasks,
     reset_orphaned_tasks,
-    start_task,
     submit_workflow,
 )
 from runtime.store.registry import deregister_worker, mark_silent_workers, record_heartbeat, register_worker
+from runtime.store.reports import ReportAnswer, ReportApplied, ReportRefused, apply_report, apply_reports
 
 __all__ = [
     "Change",
     "ChangeLog",
     "Database",
+    "ReportAnswer",
+    "ReportApplied",
+    "ReportRefused",
     "append_event",
-    "check_report",
-    "complete_task",
+    "apply_report",
+    "apply_reports",
     "deregister_worker",
     "events_since",
     "expire_stale_leases",
-    "fail_task",
     "interrupt_task",
     "lease_next_tasks",
     "mark_silent_workers",
-    "preload_reports",
     "record_heartbeat",
     "record_progress",
     "register_worker",
     "requeue_worker_tasks",
     "reset_orphaned_tasks",
     "sqlite_url",
-    "start_task",
     "submit_workflow",
 ]

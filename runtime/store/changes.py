@@ -7,6 +7,7 @@ publishes, so nothing is announced that the database does not hold.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +29,23 @@ class ChangeLog:
     transitions: list[Change] = field(default_factory=list)
     #: Event rows added in this transaction; their ids are assigned when it flushes (at the latest, on commit).
     event_rows: list[EventRow] = field(default_factory=list)
+    #: Events inserted by a set-based statement (`runtime.store.reports`), ids already known.
+    inserted_events: list[Event] = field(default_factory=list)
     #: Tasks that became leasable; wakes long-polling workers.
     tasks_queued: int = 0
 
     @property
     def events(self) -> list[Event]:
-        """The events to publish; read after the commit, when every row has its id."""
+        """The events to publish, in id order; read after the commit, when every row has its id."""
         from runtime.store.event_log import to_event
 
-        return [to_event(row) for row in self.event_rows]
+        events = [to_event(row) for row in self.event_rows]
+        if not self.inserted_events:
+            return events
+        return sorted([*events, *self.inserted_events], key=lambda e: e.id)
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        self.inserted_events.extend(events)
 
     def advance(
         self, machine: str, component: str, current: str, trigger: str, data: dict[str, Any] | None = None

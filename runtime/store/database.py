@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from runtime.errors import SchemaError, StoreError
+from runtime.store.checkpoints import WalCheckpointer
 from runtime.store.models import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -67,6 +68,23 @@ class InlineSqliteConnection(aiosqlite.Connection):
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()  # no thread to start
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself: calls on it run on this thread, as every call here does."""
+        return self._conn
+
+
+async def inline_sqlite(session: AsyncSession) -> sqlite3.Connection | None:
+    """The sqlite3 connection under `session`'s transaction, or None on any other database.
+
+    Statements run on it belong to the session's transaction (same connection; SQLAlchemy
+    commits or rolls it back). `runtime.store.reports` uses it for its batched statements.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    return driver.sqlite if isinstance(driver, InlineSqliteConnection) else None
+
 
 def _inline_creator(path: str) -> Callable[[], Any]:
     async def connect() -> aiosqlite.Connection:
@@ -77,7 +95,9 @@ def _inline_creator(path: str) -> Callable[[], Any]:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+    # wal_autocheckpoint=0: `runtime.store.checkpoints` checkpoints off the event loop instead.
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
+                   "wal_autocheckpoint=0"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -110,6 +130,7 @@ class Database:
         self.engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._write_lock = asyncio.Lock()
+        self._checkpointer: WalCheckpointer | None = None
 
     @classmethod
     def for_path(cls, path: Path) -> Database:
@@ -138,6 +159,9 @@ class Database:
             raise
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        if self.is_sqlite:
+            self._checkpointer = WalCheckpointer(self._sqlite_path())
+            self._checkpointer.start()
 
     def _check_sqlite_path(self) -> None:
         """Refuse an unusable SQLite path with a clear message before the driver fails obscurely."""
@@ -181,6 +205,9 @@ class Database:
         return self._sessions
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
+            self._checkpointer = None
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None

@@ -12,9 +12,9 @@ is worth one priority level. Leasing is then an ordered index scan, whatever the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 128
@@ -113,3 +113,11 @@ class RunRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     started_at: Mapped[float] = mapped_column(Float)
     stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+#: The tables themselves, for set-based Core statements on hot paths (`runtime.store.reports`).
+TASKS = cast(Table, TaskRow.__table__)
+TASK_REQUIREMENTS = cast(Table, TaskRequirementRow.__table__)
+WORKERS = cast(Table, WorkerRow.__table__)
+WORKFLOWS = cast(Table, WorkflowRow.__table__)
+EVENTS = cast(Table, EventRow.__table__)

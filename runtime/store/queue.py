@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy import inspect as inspect_mapper
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import ConflictError, NotFoundError
-from runtime.protocol import EventType, LeaseReport, TaskError, WorkflowRequest
+from runtime.protocol import EventType, LeaseReport, WorkflowRequest
 from runtime.store.changes import ChangeLog, task_component, worker_component, workflow_component
 from runtime.store.event_log import append_event
 from runtime.store.models import TaskRequirementRow, TaskRow, WorkerRow, WorkflowRow
+from runtime.store.queue_rows import LeasedTask, LeaseGrant, queue_rows
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.taxonomy import FailureCode
 
@@ -77,48 +78,52 @@ async def submit_workflow(
     return workflow, [task]
 
 
+@dataclass(frozen=True)
+class Lease:
+    """What one lease request got: the tasks (best first), and the worker's state and load after it."""
+
+    tasks: list[LeasedTask]
+    worker_status: str
+    load: float
+
+
 async def lease_next_tasks(
-    session: AsyncSession, changes: ChangeLog, worker: WorkerRow, max_tasks: int, now: float, lease_ttl_s: float
-) -> list[TaskRow]:
-    """Lease up to `max_tasks` (bounded by the worker's free slots) of the best matching tasks."""
-    free = worker.max_concurrency - worker.running
-    wanted = min(max_tasks, free)
+    session: AsyncSession, changes: ChangeLog, worker_id: str, max_tasks: int, now: float, lease_ttl_s: float
+) -> Lease:
+    """Lease up to `max_tasks` (bounded by the worker's free slots) of the best matching tasks.
+
+    One ``UPDATE ... WHERE id IN (best queued tasks) RETURNING`` statement leases them all, then
+    each lease is fired on the `task_lifecycle` machine (``queued`` → ``assigned``, which the
+    ``WHERE`` guarantees was the source). A worker out of rotation leases nothing.
+    """
+    rows = await queue_rows(session)
+    worker = await rows.leasing_worker(worker_id)
+    if worker is None:
+        raise unknown_worker(worker_id)
+    wanted = min(max_tasks, worker.max_concurrency - worker.running)
     if worker.status not in (W_IDLE, W_BUSY) or wanted <= 0:
-        return []
+        return Lease([], worker.status, worker.running / worker.max_concurrency)
     component = worker_component(worker.id, worker.incarnation)
-    was_idle = worker.status == W_IDLE
-    if was_idle:
-        changes.advance(WORKER, component, worker.status, "poll")
-    lacking = exists().where(
-        and_(TaskRequirementRow.task_id == TaskRow.id, TaskRequirementRow.capability.not_in(worker.capabilities))
-    )
-    query = (
-        select(TaskRow)
-        .where(TaskRow.status == QUEUED, ~lacking)
-        .order_by(TaskRow.sort_key, TaskRow.id)
-        .limit(wanted)
-        .with_for_update(skip_locked=True)
-    )
-    tasks = list((await session.scalars(query)).all())
-    for task in tasks:
-        task.fencing_token += 1
-        task.attempt += 1
-        task.status = changes.advance(TASK, task_component(task.id), task.status, "assign",
-                                      {"workerId": worker.id, "fencingToken": task.fencing_token})
-        task.lease_worker = worker.id
-        task.lease_expires_at = now + lease_ttl_s
-        task.cancel_requested = False
-        task.updated_at = now
-    worker.running += len(tasks)
-    if was_idle:
-        worker.status = changes.advance(WORKER, component, W_POLLING, "task_received" if tasks else "no_task_available")
-    return tasks
+    status = worker.status
+    if status == W_IDLE:
+        changes.advance(WORKER, component, status, "poll")
+    leased = await rows.lease(LeaseGrant(worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED,
+                                         now + lease_ttl_s, now))
+    for task in leased:
+        changes.advance(TASK, task_component(task.id), QUEUED, "assign",
+                        {"workerId": worker.id, "fencingToken": task.fencing_token})
+    if status == W_IDLE:
+        status = changes.advance(WORKER, component, W_POLLING, "task_received" if leased else "no_task_available")
+    running = worker.running + len(leased)
+    if leased or status != worker.status:
+        await rows.update_workers([(worker.id, status, running)])
+    return Lease(leased, status, running / worker.max_concurrency)
 
 
 async def get_task(session: AsyncSession, task_id: str) -> TaskRow:
     task = await session.get(TaskRow, task_id)
     if task is None:
-        raise NotFoundError(f"unknown task {task_id!r}", field="taskId")
+        raise unknown_task(task_id)
     return task
 
 
@@ -129,18 +134,30 @@ async def get_workflow(session: AsyncSession, workflow_id: str) -> WorkflowRow:
     return workflow
 
 
+def unknown_task(task_id: str) -> NotFoundError:
+    return NotFoundError(f"unknown task {task_id!r}", field="taskId")
+
+
+def unknown_worker(worker_id: str) -> NotFoundError:
+    return NotFoundError(f"unknown worker {worker_id!r}; register it first", field="workerId")
+
+
+def check_lease(task_id: str, holder: str | None, fencing_token: int, report: LeaseReport) -> None:
+    """Refuse (409) a report whose sender no longer holds the task's lease under this token."""
+    if holder != report.worker_id or fencing_token != report.fencing_token:
+        raise ConflictError(
+            f"stale lease: task {task_id} is now under fencing token {fencing_token} "
+            f"(leased to {holder or 'nobody'}); this report carries {report.fencing_token} from {report.worker_id}",
+            field="fencingToken",
+        )
+
+
 async def _leased_task(session: AsyncSession, report: LeaseReport) -> TaskRow:
     """The task a report is about, provided the reporter still holds its lease."""
     task = await get_task(session, report.task_id)
     if await session.get(WorkerRow, report.worker_id) is None:
-        raise NotFoundError(f"unknown worker {report.worker_id!r}; register it first", field="workerId")
-    if task.lease_worker != report.worker_id or task.fencing_token != report.fencing_token:
-        raise ConflictError(
-            f"stale lease: task {task.id} is now under fencing token {task.fencing_token} "
-            f"(leased to {task.lease_worker or 'nobody'}); this report carries {report.fencing_token} "
-            f"from {report.worker_id}",
-            field="fencingToken",
-        )
+        raise unknown_worker(report.worker_id)
+    check_lease(task.id, task.lease_worker, task.fencing_token, report)
     return task
 
 
@@ -149,69 +166,6 @@ def failure_trigger(status: str, code: str) -> str:
     if status == ASSIGNED:
         return "allocation_failed"
     return "time_out" if code == FailureCode.TIMEOUT.value else "fail"
-
-
-async def check_report(session: AsyncSession, report: LeaseReport, trigger: str | None) -> TaskRow:
-    """Refuse a report exactly as applying it would, but before anything changes.
-
-    Batched reports share one transaction: checking first means a refused report leaves no
-    partial change behind. `trigger` None means "the failure trigger for the stored state".
-    """
-    task = await _leased_task(session, report)
-    if trigger == "start" and task.status == RUNNING:
-        return task  # a redelivered start from the lease holder: acknowledged again (see start_task)
-    code = getattr(getattr(report, "error", None), "code", "")
-    TASK_LIFECYCLE.transition_for(task.status, trigger or failure_trigger(task.status, code))
-    return task
-
-
-#: ``session.info`` key: workflow id → all its tasks, loaded by `preload_reports` in this transaction.
-_WORKFLOW_TASKS = "runtime.workflow_tasks"
-
-
-async def preload_reports(session: AsyncSession, reports: Sequence[LeaseReport]) -> list[object]:
-    """Load every row a batch of reports touches in three queries instead of several per report.
-
-    The session's identity map holds rows weakly: keep the returned list alive while the
-    reports are applied so that each later ``session.get`` is answered from memory.
-    """
-    if not reports:
-        return []
-    reported = select(TaskRow.workflow_id).where(TaskRow.id.in_({r.task_id for r in reports}))
-    tasks = (await session.scalars(select(TaskRow).where(TaskRow.workflow_id.in_(reported)))).all()
-    siblings: dict[str, list[TaskRow]] = {}
-    for task in tasks:
-        siblings.setdefault(task.workflow_id, []).append(task)
-    # Every task of these workflows is now in the session: completion checks need no query.
-    session.info[_WORKFLOW_TASKS] = siblings
-    worker_ids = {r.worker_id for r in reports} | {t.lease_worker for t in tasks if t.lease_worker}
-    workers = (await session.scalars(select(WorkerRow).where(WorkerRow.id.in_(worker_ids)))).all()
-    workflows = (await session.scalars(select(WorkflowRow).where(WorkflowRow.id.in_(siblings)))).all()
-    return [*tasks, *workers, *workflows]
-
-
-async def start_task(session: AsyncSession, changes: ChangeLog, report: LeaseReport, now: float, ttl: float) -> TaskRow:
-    """Fire ``start``; a repeated report from the same lease holder and token is acknowledged again.
-
-    A worker whose answer was lost (timeout after the commit) sends the same report again. The
-    fencing token proves it is the same lease, so this is a redelivery of a message, not a second
-    transition: the lease is renewed, nothing is traced twice and the worker is told "started".
-    """
-    task = await _leased_task(session, report)
-    if task.status == RUNNING:
-        task.lease_expires_at = now + ttl
-        task.updated_at = now
-        return task
-    task.status = changes.advance(TASK, task_component(task.id), task.status, "start", {"workerId": report.worker_id})
-    task.lease_expires_at = now + ttl
-    task.updated_at = now
-    workflow = await get_workflow(session, task.workflow_id)
-    if workflow.status == WF_PENDING:
-        workflow.status = changes.advance(WORKFLOW, workflow_component(workflow.id), workflow.status, "task_started")
-        workflow.updated_at = now
-    await append_event(session, changes, EventType.TASK_STARTED, task.workflow_id, task.id, now,
-                       {"workerId": report.worker_id, "attempt": task.attempt})
-    return task
 
 
 async def record_progress(
@@ -227,63 +181,6 @@ async def record_progress(
     task.updated_at = now
     await append_event(session, changes, EventType.TASK_PROGRESS, task.workflow_id, task.id, now,
                        {"percentage": percentage, "step": step, "details": details})
-    return task
-
-
-async def complete_task(
-    session: AsyncSession, changes: ChangeLog, report: LeaseReport, result: dict[str, object], now: float
-) -> TaskRow:
-    task = await _leased_task(session, report)
-    task.status = changes.advance(TASK, task_component(task.id), task.status, "complete")
-    task.result = dict(result)
-    task.progress = 100.0
-    await _release_lease(session, changes, task, now)
-    await append_event(session, changes, EventType.TASK_COMPLETED, task.workflow_id, task.id, now, {"result": result})
-    workflow = await get_workflow(session, task.workflow_id)
-    if workflow.status == WF_RUNNING and not await _has_unfinished_tasks(session, workflow.id):
-        workflow.status = changes.advance(WORKFLOW, workflow_component(workflow.id), workflow.status, "complete")
-        workflow.updated_at = now
-        await append_event(session, changes, EventType.WORKFLOW_COMPLETED, workflow.id, None, now)
-    return task
-
-
-async def _has_unfinished_tasks(session: AsyncSession, workflow_id: str) -> bool:
-    """Whether any task of the workflow is not completed, counting this transaction's unflushed changes.
-
-    Reads without autoflush (a flush per completed task was the largest cost of a batch of
-    reports) and lets a task loaded in this session speak for itself.
-    """
-    preloaded: dict[str, list[TaskRow]] = session.info.get(_WORKFLOW_TASKS, {})
-    if workflow_id in preloaded:
-        return any(t.status != COMPLETED for t in preloaded[workflow_id])
-    with session.no_autoflush:
-        stored = (await session.execute(
-            select(TaskRow.id).where(TaskRow.workflow_id == workflow_id, TaskRow.status != COMPLETED)
-        )).scalars().all()
-    for task_id in stored:
-        loaded = session.identity_map.get(inspect_mapper(TaskRow).identity_key_from_primary_key((task_id,)))
-        if not isinstance(loaded, TaskRow) or loaded.status != COMPLETED:
-            return True
-    return False
-
-
-async def fail_task(
-    session: AsyncSession, changes: ChangeLog, report: LeaseReport, error: TaskError, now: float
-) -> TaskRow:
-    task = await _leased_task(session, report)
-    trigger = failure_trigger(task.status, error.code)
-    task.status = changes.advance(TASK, task_component(task.id), task.status, trigger, {"code": error.code})
-    task.error = error.model_dump(by_alias=True)
-    await _release_lease(session, changes, task, now)
-    await append_event(session, changes, EventType.TASK_FAILED, task.workflow_id, task.id, now,
-                       {"error": task.error})
-    workflow = await get_workflow(session, task.workflow_id)
-    if workflow.status in WF_ACTIVE:
-        workflow.status = changes.advance(WORKFLOW, workflow_component(workflow.id), workflow.status, "fail",
-                                          {"taskId": task.id, "code": error.code})
-        workflow.updated_at = now
-        await append_event(session, changes, EventType.WORKFLOW_FAILED, workflow.id, task.id, now,
-                           {"error": task.error})
     return task
 
 

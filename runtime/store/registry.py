@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.errors import ConflictError, NotFoundError
+from runtime.errors import ConflictError
 from runtime.protocol import HeartbeatRequest, RegisterRequest
 from runtime.store.changes import ChangeLog, worker_component
 from runtime.store.models import TaskRow, WorkerRow
-from runtime.store.queue import LEASED, requeue_worker_tasks
+from runtime.store.queue import LEASED, requeue_worker_tasks, unknown_worker
 from spec.machine import StateRole
 from spec.machines import WORKER_LIFECYCLE
 
@@ -35,7 +35,7 @@ GONE = WORKER_LIFECYCLE.next_state("idle", "deregister")
 async def get_worker(session: AsyncSession, worker_id: str) -> WorkerRow:
     row = await session.get(WorkerRow, worker_id)
     if row is None:
-        raise NotFoundError(f"unknown worker {worker_id!r}; register it first", field="workerId")
+        raise unknown_worker(worker_id)
     return row
 
 
@@ -93,11 +93,10 @@ async def record_heartbeat(
         row.status = changes.advance(WORKER, component, row.status, "heartbeat")
     row.last_heartbeat = now
     row.health = health
-    await session.execute(
-        update(TaskRow)
-        .where(TaskRow.lease_worker == row.id, TaskRow.status.in_(LEASED))
-        .values(lease_expires_at=now + lease_ttl_s)
-    )
+    renewed = update(TaskRow).where(TaskRow.lease_worker == row.id, TaskRow.status.in_(LEASED))
+    if request.held_task_ids is not None:
+        renewed = renewed.where(TaskRow.id.in_(request.held_task_ids))  # the others run out (lease_lost)
+    await session.execute(renewed.values(lease_expires_at=now + lease_ttl_s))
     cancel = (
         await session.scalars(
             select(TaskRow.id).where(
@@ -142,6 +141,6 @@ async def list_workers(session: AsyncSession, status: str | None = None) -> Sequ
     return (await session.scalars(query)).all()
 
 
-def assert_in_rotation(row: WorkerRow) -> None:
-    if row.status == GONE:
-        raise ConflictError(f"worker {row.id!r} is deregistered; register again", field="workerId")
+def assert_in_rotation(worker_id: str, status: str) -> None:
+    if status == GONE:
+        raise ConflictError(f"worker {worker_id!r} is deregistered; register again", field="workerId")

@@ -270,7 +270,8 @@ class Worker:
             await asyncio.sleep(self.heartbeat_interval_s)
             health = self.health()
             try:
-                response = await self._client.heartbeat(HeartbeatRequest(worker_id=self.worker_id, health=health))
+                response = await self._client.heartbeat(HeartbeatRequest(
+                    worker_id=self.worker_id, health=health, held_task_ids=sorted(self._runner.held)))
             except NotFoundError:
                 if not self._stopping:
                     log.warning("the orchestrator no longer knows %s; registering again", self.worker_id)

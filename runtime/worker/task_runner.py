@@ -81,6 +81,9 @@ class TaskRunner:
         self._workspaces = workspaces
         self._recorder = recorder
         self.running: dict[str, _Running] = {}
+        #: Tasks whose lease this worker still wants: from assignment until the outcome is delivered
+        #: or given up. Heartbeats list them; the orchestrator lets every other lease expire.
+        self.held: set[str] = set()
 
     # -- control from the agent ---------------------------------------------------------------
 
@@ -136,6 +139,13 @@ class TaskRunner:
 
     async def execute(self, assignment: TaskAssignment) -> TaskOutcome:
         """Run one assignment to its end and report it; never raises for task-level problems."""
+        self.held.add(assignment.task_id)
+        try:
+            return await self._execute(assignment)
+        finally:
+            self.held.discard(assignment.task_id)
+
+    async def _execute(self, assignment: TaskAssignment) -> TaskOutcome:
         task_id = assignment.task_id
         machine = self._recorder.bind(
             "task_lifecycle",
@@ -271,8 +281,8 @@ class TaskRunner:
         if delivered:
             machine.fire(trigger)
         else:
-            log.error("task %s: outcome %r never reached the orchestrator; its lease will expire", report.task_id,
-                      trigger)
+            log.error("task %s: outcome %r never reached the orchestrator; its lease will expire (heartbeats no "
+                      "longer claim it) and the task will run again", report.task_id, trigger)
         return TaskOutcome(report.task_id, machine.state, result, error)
 
     def _abandon(self, machine: MachineInstance, task_id: str, why: str) -> TaskOutcome:

@@ -45,6 +45,10 @@ def test_a_killed_workers_task_is_requeued_and_completed_exactly_once_by_another
     workflow_id, task_id = orchestrator.submit("sleep", {"seconds": 3.0, "steps": 3})
     wait_for(lambda: orchestrator.task(task_id)["progress"] > 0, "the doomed worker to make progress")
     assert orchestrator.task(task_id)["leaseWorker"] == doomed.worker_id
+    # The worker traces `progress` once the orchestrator acknowledged it: wait for that line too, or
+    # a kill in between leaves `start` as its last (a race seen on a loaded machine, not a defect).
+    wait_for(lambda: "progress" in [e.trigger for e in doomed.events() if e.component == f"task:{task_id}"],
+             "the doomed worker to trace its progress")
 
     doomed.signal(signal.SIGKILL)
     doomed.wait()

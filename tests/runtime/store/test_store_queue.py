@@ -11,21 +11,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import ConflictError
-from runtime.protocol import LeaseReport, RegisterRequest, TaskError, WorkflowRequest
+from runtime.protocol import (
+    BatchedReport,
+    HeartbeatRequest,
+    LeaseReport,
+    RegisterRequest,
+    ReportKind,
+    TaskError,
+    WorkflowRequest,
+)
 from runtime.store.database import Database
 from runtime.store.event_log import events_since
-from runtime.store.models import TaskRow, WorkerRow
-from runtime.store.queue import (
-    complete_task,
-    expire_stale_leases,
-    fail_task,
-    get_task,
-    lease_next_tasks,
-    sort_key,
-    start_task,
-    submit_workflow,
-)
-from runtime.store.registry import get_worker, mark_silent_workers, register_worker
+from runtime.store.models import WorkerRow
+from runtime.store.queue import expire_stale_leases, get_task, lease_next_tasks, sort_key, submit_workflow
+from runtime.store.queue_rows import LeasedTask
+from runtime.store.registry import get_worker, mark_silent_workers, record_heartbeat, register_worker
+from runtime.store.reports import apply_report
 from spec.errors import IllegalTransitionError
 from spec.policies import DEFAULT_POLICIES
 from tests.runtime.store.store_helpers import transact
@@ -61,10 +62,13 @@ async def add_task(db: Database, priority: int, caps: list[str], now: float) -> 
     return task_id
 
 
-async def lease(db: Database, worker_id: str, now: float, n: int = 1) -> list[TaskRow]:
+def report_of(kind: ReportKind, lease: LeaseReport, **extra: object) -> BatchedReport:
+    return BatchedReport.model_validate({"kind": kind, **lease.model_dump(), **extra})
+
+
+async def lease(db: Database, worker_id: str, now: float, n: int = 1) -> list[LeasedTask]:
     async def work(session, changes):  # type: ignore[no-untyped-def]
-        worker = await get_worker(session, worker_id)
-        return await lease_next_tasks(session, changes, worker, n, now, TTL)
+        return (await lease_next_tasks(session, changes, worker_id, n, now, TTL)).tasks
 
     tasks, _ = await transact(db, work)
     return tasks
@@ -88,7 +92,7 @@ def test_leasing_respects_capabilities_and_effective_priority(
             try:
                 await add_worker(db, "w", worker_caps, slots=len(specs))
                 ids = {await add_task(db, p, caps, t): (p, set(caps), t) for p, caps, t in specs}
-                leased: list[TaskRow] = []
+                leased: list[LeasedTask] = []
                 while batch := await lease(db, "w", now=4000.0):
                     leased.extend(batch)
             finally:
@@ -128,14 +132,17 @@ async def test_lease_fencing_rejects_stale_reports_and_double_completion(tmp_pat
     (second,) = await lease(db, "b", now=TTL + 3)
     assert second.fencing_token > first.fencing_token
     with pytest.raises(ConflictError):
-        await transact(db, lambda s, c: start_task(s, c, stale, TTL + 4, TTL))
+        await transact(db, lambda s, c: apply_report(s, c, report_of(ReportKind.STARTED, stale), TTL + 4, TTL))
     fresh = LeaseReport(task_id=task_id, worker_id="b", fencing_token=second.fencing_token)
-    await transact(db, lambda s, c: start_task(s, c, fresh, TTL + 4, TTL))
-    await transact(db, lambda s, c: complete_task(s, c, fresh, {"n": 1}, TTL + 5))
+    await transact(db, lambda s, c: apply_report(s, c, report_of(ReportKind.STARTED, fresh), TTL + 4, TTL))
+    done_once = report_of(ReportKind.COMPLETED, fresh, result={"n": 1})
+    await transact(db, lambda s, c: apply_report(s, c, done_once, TTL + 5, TTL))
+    done_twice = report_of(ReportKind.COMPLETED, fresh, result={"n": 2})
     with pytest.raises(IllegalTransitionError):
-        await transact(db, lambda s, c: complete_task(s, c, fresh, {"n": 2}, TTL + 6))
+        await transact(db, lambda s, c: apply_report(s, c, done_twice, TTL + 6, TTL))
+    failed_after = report_of(ReportKind.FAILED, fresh, error=TaskError(code="TASK_ERROR"))
     with pytest.raises(IllegalTransitionError):
-        await transact(db, lambda s, c: fail_task(s, c, fresh, TaskError(code="TASK_ERROR"), TTL + 6))
+        await transact(db, lambda s, c: apply_report(s, c, failed_after, TTL + 6, TTL))
     async with db.read() as session:
         task = await get_task(session, task_id)
         events = await events_since(session, task.workflow_id, 0, 100)
@@ -172,8 +179,9 @@ async def test_event_ids_increase_and_resume_returns_only_newer(tmp_path: Path) 
     task_id = await add_task(db, 5, [], now=0.0)
     (task,) = await lease(db, "w", now=1.0)
     report = LeaseReport(task_id=task_id, worker_id="w", fencing_token=task.fencing_token)
-    _, started = await transact(db, lambda s, c: start_task(s, c, report, 2.0, TTL))
-    _, done = await transact(db, lambda s, c: complete_task(s, c, report, {}, 3.0))
+    _, started = await transact(db, lambda s, c: apply_report(s, c, report_of(ReportKind.STARTED, report), 2.0, TTL))
+    completed = report_of(ReportKind.COMPLETED, report)
+    _, done = await transact(db, lambda s, c: apply_report(s, c, completed, 3.0, TTL))
     async with db.read() as session:
         everything = await events_since(session, task.workflow_id, 0, 100)
         after_first = await events_since(session, task.workflow_id, everything[0].id, 100)
@@ -183,3 +191,31 @@ async def test_event_ids_increase_and_resume_returns_only_newer(tmp_path: Path) 
     assert [e.id for e in everything] == sorted(e.id for e in everything)
     assert after_first == everything[1:] and last_one == everything[-1:]
     assert started.events + done.events == everything
+
+
+async def test_a_heartbeat_renews_only_the_leases_its_worker_still_holds(tmp_path: Path) -> None:
+    """A lease the worker no longer claims (it gave up reporting) runs out and its task is re-queued."""
+    db = await open_db(tmp_path / "o.db")
+    await add_worker(db, "w", ["python"], slots=2)
+    kept, dropped = await add_task(db, 5, [], now=0.0), await add_task(db, 5, [], now=0.5)
+    assert {t.id for t in await lease(db, "w", now=1.0, n=2)} == {kept, dropped}
+    beat = HeartbeatRequest(worker_id="w", held_task_ids=[kept])
+    await transact(db, lambda s, c: record_heartbeat(s, c, beat, TTL, TTL))
+    expired, _ = await transact(db, lambda s, c: expire_stale_leases(s, c, now=TTL + 2))
+    async with db.read() as session:
+        statuses = {t: (await get_task(session, t)).status for t in (kept, dropped)}
+    await db.close()
+    assert expired == 1 and statuses == {kept: "assigned", dropped: "queued"}
+
+
+async def test_a_heartbeat_without_a_held_list_renews_every_lease(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "o.db")
+    await add_worker(db, "w", ["python"], slots=2)
+    await add_task(db, 5, [], now=0.0)
+    await add_task(db, 5, [], now=0.5)
+    await lease(db, "w", now=1.0, n=2)
+    beat = HeartbeatRequest(worker_id="w")
+    await transact(db, lambda s, c: record_heartbeat(s, c, beat, TTL, TTL))
+    expired, _ = await transact(db, lambda s, c: expire_stale_leases(s, c, now=TTL + 2))
+    await db.close()
+    assert expired == 0

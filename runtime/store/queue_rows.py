@@ -1,0 +1,259 @@
+"""The queue's hot rows — leasing, and the rows a batch of lease reports touches — portable and SQLite-native.
+
+`runtime.store.queue` and `runtime.store.reports` decide *what* changes; this module only moves
+rows. Two interchangeable implementations of :class:`QueueRows`:
+
+* :class:`CoreQueueRows` — SQLAlchemy Core statements, for any database SQLAlchemy drives
+  (PostgreSQL included);
+* :class:`SqliteQueueRows` — the same statements as SQL text on the session's own sqlite3
+  connection, inside the same transaction. On the embedded default this is the orchestrator's
+  hottest path, and SQLAlchemy's per-statement and per-row machinery cost about twice the
+  statements themselves (docs/performance.md).
+
+tests/runtime/store/test_store_queue_rows.py runs random leases and report batches through both
+and requires identical answers and identical stored rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import JSON, Integer, Update, bindparam, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime.store.database import inline_sqlite
+from runtime.store.models import EVENTS, TASK_REQUIREMENTS, TASKS, WORKERS, WORKFLOWS
+
+#: (id, workflow_id, status, lease_worker, fencing_token, attempt)
+TaskTuple = tuple[str, str, str, "str | None", int, int]
+#: (id, status, running, incarnation)
+WorkerTuple = tuple[str, str, int, int]
+#: (id, status)
+WorkflowTuple = tuple[str, str]
+#: (id, workflow_id, task_id, type) of an inserted event
+EventKey = tuple[int, str, "str | None", str]
+
+_TASK_COLUMNS = ("id", "workflow_id", "status", "lease_worker", "fencing_token", "attempt")
+_WORKER_COLUMNS = ("id", "status", "running", "incarnation")
+_EVENT_COLUMNS = ("workflow_id", "task_id", "type", "time", "payload")
+#: Task columns stored as JSON text, read from the model so that no column is typed twice.
+_JSON_TASK_COLUMNS = frozenset(c.name for c in TASKS.c if isinstance(c.type, JSON))
+
+
+class LeasedTask(NamedTuple):
+    """A task just leased: what its `TaskAssignment` says."""
+
+    id: str
+    workflow_id: str
+    type: str
+    payload: dict[str, Any]
+    priority: int
+    fencing_token: int
+    lease_expires_at: float
+    attempt: int
+    saved_state: dict[str, Any] | None
+    sort_key: float
+
+
+class LeasingWorker(NamedTuple):
+    """The worker fields leasing reads."""
+
+    id: str
+    status: str
+    running: int
+    max_concurrency: int
+    capabilities: list[str]
+    incarnation: int
+
+
+_LEASING_WORKER_COLUMNS = LeasingWorker._fields
+
+
+@dataclass(frozen=True)
+class LeaseGrant:
+    """Lease up to `limit` of the best `queued` tasks whose every requirement is in `capabilities`."""
+
+    worker_id: str
+    capabilities: list[str]
+    limit: int
+    queued: str
+    assigned: str
+    expires_at: float
+    now: float
+
+
+class QueueRows(Protocol):
+    """Row access for leasing and for one batch of reports, inside the caller's transaction."""
+
+    async def lease(self, grant: LeaseGrant) -> list[LeasedTask]:
+        """Mark the tasks leased (token and attempt + 1) and return them best first."""
+
+    async def leasing_worker(self, worker_id: str) -> LeasingWorker | None: ...
+
+    async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]: ...
+    async def workers(self, worker_ids: Sequence[str]) -> Iterable[WorkerTuple]: ...
+    async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]: ...
+    async def update_tasks(self, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None: ...
+    async def update_workflows(self, rows: list[tuple[str, str, float]]) -> None: ...
+    async def update_workers(self, rows: list[tuple[str, str, int]]) -> None: ...
+    async def insert_events(self, rows: list[dict[str, Any]]) -> Iterable[EventKey]: ...
+
+
+async def queue_rows(session: AsyncSession) -> QueueRows:
+    """The SQLite-native rows on the embedded database, the portable ones elsewhere."""
+    connection = await inline_sqlite(session)
+    return SqliteQueueRows(connection) if connection is not None else CoreQueueRows(session)
+
+
+# -- portable: SQLAlchemy Core -------------------------------------------------------------
+
+# Statements built once: building and hashing a statement per call cost more than running it.
+_LOAD_TASKS = select(*(TASKS.c[c] for c in _TASK_COLUMNS)).where(TASKS.c.workflow_id.in_(
+    select(TASKS.c.workflow_id).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))))
+_LOAD_WORKERS = select(*(WORKERS.c[c] for c in _WORKER_COLUMNS)).where(
+    WORKERS.c.id.in_(bindparam("ids", expanding=True)))
+_LEASING_WORKER = select(*(WORKERS.c[c] for c in _LEASING_WORKER_COLUMNS)).where(WORKERS.c.id == bindparam("id"))
+_LOAD_WORKFLOWS = select(WORKFLOWS.c.id, WORKFLOWS.c.status).where(
+    WORKFLOWS.c.id.in_(bindparam("ids", expanding=True)))
+_UPDATE_WORKFLOWS = update(WORKFLOWS).where(WORKFLOWS.c.id == bindparam("k_id")).values(
+    status=bindparam("v_status"), updated_at=bindparam("v_updated_at"))
+_UPDATE_WORKERS = update(WORKERS).where(WORKERS.c.id == bindparam("k_id")).values(
+    status=bindparam("v_status"), running=bindparam("v_running"))
+# SQLite returns RETURNING rows in no promised order; asking SQLAlchemy for parameter order would
+# make it insert one row per statement, so callers match ids back by (workflow, task, type).
+_INSERT_EVENTS = insert(EVENTS).returning(EVENTS.c.id, EVENTS.c.workflow_id, EVENTS.c.task_id, EVENTS.c.type)
+
+
+_CANDIDATE = TASKS.alias("candidate")
+_LEASE = (
+    update(TASKS)
+    .where(TASKS.c.id.in_(
+        select(_CANDIDATE.c.id)
+        .where(_CANDIDATE.c.status == bindparam("queued"), ~exists().where(
+            TASK_REQUIREMENTS.c.task_id == _CANDIDATE.c.id,
+            TASK_REQUIREMENTS.c.capability.not_in(bindparam("capabilities", expanding=True))))
+        .order_by(_CANDIDATE.c.sort_key, _CANDIDATE.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)))
+    .values(status=bindparam("assigned"), fencing_token=TASKS.c.fencing_token + 1, attempt=TASKS.c.attempt + 1,
+            lease_worker=bindparam("worker_id"), lease_expires_at=bindparam("expires_at"), cancel_requested=False,
+            updated_at=bindparam("now"))
+    .returning(*(TASKS.c[c] for c in LeasedTask._fields))
+)
+
+
+def _best_first(tasks: Iterable[LeasedTask]) -> list[LeasedTask]:
+    return sorted(tasks, key=lambda t: (t.sort_key, t.id))
+
+
+@functools.cache
+def _update_tasks(columns: tuple[str, ...]) -> Update:
+    """``UPDATE tasks SET <columns> WHERE id = :k_id`` for one set of changed columns (a handful exist)."""
+    return update(TASKS).where(TASKS.c.id == bindparam("k_id")).values({c: bindparam(f"v_{c}") for c in columns})
+
+
+class CoreQueueRows:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lease(self, grant: LeaseGrant) -> list[LeasedTask]:
+        rows = await self.session.execute(_LEASE, asdict(grant))
+        return _best_first(LeasedTask(*row) for row in rows)
+
+    async def leasing_worker(self, worker_id: str) -> LeasingWorker | None:
+        row = (await self.session.execute(_LEASING_WORKER, {"id": worker_id})).first()
+        return None if row is None else LeasingWorker(*row)
+
+    async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]:
+        return [tuple(r) for r in await self.session.execute(_LOAD_TASKS, {"ids": list(task_ids)})]
+
+    async def workers(self, worker_ids: Sequence[str]) -> Iterable[WorkerTuple]:
+        return [tuple(r) for r in await self.session.execute(_LOAD_WORKERS, {"ids": list(worker_ids)})]
+
+    async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]:
+        return [tuple(r) for r in await self.session.execute(_LOAD_WORKFLOWS, {"ids": list(workflow_ids)})]
+
+    async def update_tasks(self, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        params = [{"k_id": row["id"], **{f"v_{c}": row[c] for c in columns}} for row in rows]
+        await self.session.execute(_update_tasks(columns), params)
+
+    async def update_workflows(self, rows: list[tuple[str, str, float]]) -> None:
+        await self.session.execute(_UPDATE_WORKFLOWS, [{"k_id": i, "v_status": s, "v_updated_at": t}
+                                                       for i, s, t in rows])
+
+    async def update_workers(self, rows: list[tuple[str, str, int]]) -> None:
+        await self.session.execute(_UPDATE_WORKERS, [{"k_id": i, "v_status": s, "v_running": n} for i, s, n in rows])
+
+    async def insert_events(self, rows: list[dict[str, Any]]) -> Iterable[EventKey]:
+        return [tuple(r) for r in await self.session.execute(_INSERT_EVENTS, rows)]
+
+
+# -- SQLite-native: the same statements on the session's sqlite3 connection ------------------
+
+def _in(values: Sequence[object]) -> str:
+    return f"({', '.join('?' * len(values))})"
+
+
+class SqliteQueueRows:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    async def lease(self, grant: LeaseGrant) -> list[LeasedTask]:
+        capabilities = grant.capabilities
+        rows = self.db.execute(
+            "UPDATE tasks SET status = ?, fencing_token = fencing_token + 1, attempt = attempt + 1, lease_worker = ?, "
+            "lease_expires_at = ?, cancel_requested = 0, updated_at = ? WHERE id IN ("
+            " SELECT candidate.id FROM tasks AS candidate WHERE candidate.status = ? AND NOT EXISTS ("
+            "  SELECT 1 FROM task_requirements WHERE task_requirements.task_id = candidate.id"
+            f"  AND task_requirements.capability NOT IN {_in(capabilities)})"
+            " ORDER BY candidate.sort_key, candidate.id LIMIT ?)"
+            f" RETURNING {', '.join(LeasedTask._fields)}",
+            [grant.assigned, grant.worker_id, grant.expires_at, grant.now, grant.queued, *capabilities, grant.limit],
+        ).fetchall()
+        return _best_first(LeasedTask(i, w, t, json.loads(p), pr, f, e, a, None if s is None else json.loads(s), k)
+                           for i, w, t, p, pr, f, e, a, s, k in rows)
+
+    async def leasing_worker(self, worker_id: str) -> LeasingWorker | None:
+        row = self.db.execute(f"SELECT {', '.join(_LEASING_WORKER_COLUMNS)} FROM workers WHERE id = ?",
+                              (worker_id,)).fetchone()
+        if row is None:
+            return None
+        worker_id, status, running, max_concurrency, capabilities, incarnation = row
+        return LeasingWorker(worker_id, status, running, max_concurrency, json.loads(capabilities), incarnation)
+
+    async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]:
+        return self.db.execute(
+            f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE workflow_id IN "
+            f"(SELECT workflow_id FROM tasks WHERE id IN {_in(task_ids)})", list(task_ids)).fetchall()
+
+    async def workers(self, worker_ids: Sequence[str]) -> Iterable[WorkerTuple]:
+        return self.db.execute(f"SELECT {', '.join(_WORKER_COLUMNS)} FROM workers WHERE id IN {_in(worker_ids)}",
+                               list(worker_ids)).fetchall()
+
+    async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]:
+        return self.db.execute(f"SELECT id, status FROM workflows WHERE id IN {_in(workflow_ids)}",
+                               list(workflow_ids)).fetchall()
+
+    async def update_tasks(self, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        encoded = [[json.dumps(row[c]) if c in _JSON_TASK_COLUMNS else row[c] for c in columns] + [row["id"]]
+                   for row in rows]
+        self.db.executemany(f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?", encoded)
+
+    async def update_workflows(self, rows: list[tuple[str, str, float]]) -> None:
+        self.db.executemany("UPDATE workflows SET status = ?, updated_at = ? WHERE id = ?",
+                            [(s, t, i) for i, s, t in rows])
+
+    async def update_workers(self, rows: list[tuple[str, str, int]]) -> None:
+        self.db.executemany("UPDATE workers SET status = ?, running = ? WHERE id = ?", [(s, n, i) for i, s, n in rows])
+
+    async def insert_events(self, rows: list[dict[str, Any]]) -> Iterable[EventKey]:
+        values = [v for row in rows for v in (row["workflow_id"], row["task_id"], row["type"], row["time"],
+                                              json.dumps(row["payload"]))]
+        placeholders = ", ".join([_in(_EVENT_COLUMNS)] * len(rows))
+        return self.db.execute(f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES {placeholders} "
+                               "RETURNING id, workflow_id, task_id, type", values).fetchall()
