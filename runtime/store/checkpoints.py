@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 
 log = logging.getLogger("runtime.store")
 
@@ -28,6 +29,8 @@ class WalCheckpointer:
         self.interval_s = interval_s
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        #: A cancelled checkpoint's thread may still be running: closing waits for it.
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self._connection = sqlite3.connect(self.path, check_same_thread=False)
@@ -41,12 +44,13 @@ class WalCheckpointer:
 
     def checkpoint(self, mode: str) -> None:
         """One checkpoint; a failure is logged and retried next time (the log only grows meanwhile)."""
-        if self._connection is None:
-            return
-        try:
-            self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
-        except sqlite3.Error as exc:
-            log.warning("WAL checkpoint of %s failed, will retry: %s", self.path, exc)
+        with self._lock:
+            if self._connection is None:
+                return
+            try:
+                self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint of %s failed, will retry: %s", self.path, exc)
 
     async def stop(self) -> None:
         """Stop, after a last checkpoint that also truncates the log."""
@@ -55,7 +59,11 @@ class WalCheckpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._connection is not None:
-            await asyncio.to_thread(self.checkpoint, "TRUNCATE")
-            self._connection.close()
-            self._connection = None
+        await asyncio.to_thread(self.checkpoint, "TRUNCATE")
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

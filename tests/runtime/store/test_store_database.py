@@ -89,3 +89,34 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
         count = (await session.execute(text("SELECT count(*) FROM orchestrator_runs"))).scalar_one()
     await db.close()
     assert count == 0
+
+
+async def test_wal_checkpoints_run_in_the_background_not_in_commits(tmp_path: Path) -> None:
+    """Commits never checkpoint (that stalled the event loop); the checkpointer keeps the log short.
+
+    Every commit appends at least one page to the log, and without checkpoints the log only grows:
+    ten bursts of 50 commits would leave it over 2 MB. Checkpointed between bursts, SQLite starts
+    the log over, so it never holds much more than one burst.
+    """
+    import anyio
+
+    from runtime.store.checkpoints import CHECKPOINT_INTERVAL_S
+
+    db = Database.for_path(tmp_path / "o.db")
+    await db.open()
+    bursts, commits = 10, 50
+    try:
+        async with db.read() as session:
+            assert (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+            page = (await session.execute(text("PRAGMA page_size"))).scalar_one()
+        for burst in range(bursts):
+            for i in range(commits):
+                async with db.write() as session:
+                    await begin_run(session, float(burst * commits + i))
+            await anyio.sleep(2 * CHECKPOINT_INTERVAL_S)
+        log_bytes = (tmp_path / "o.db-wal").stat().st_size
+        assert log_bytes < bursts * commits * page / 3, f"the log grew to {log_bytes} bytes: no checkpoints ran"
+    finally:
+        await db.close()
+    wal = tmp_path / "o.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed, truncated (or removed on close)
