@@ -8,8 +8,10 @@ recovery and graceful shutdown live in `sim.orchestrator_lifecycle`.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 import simpy
@@ -21,6 +23,20 @@ LIVE = frozenset({"idle", "polling", "busy"})
 LEASED = frozenset({"assigned", "running"})
 #: Report kinds a worker sends about its task, mapped to the task_lifecycle trigger they fire.
 FINAL_REPORTS = frozenset({"complete", "fail", "time_out", "allocation_failed"})
+
+
+#: What a long poll's event carries when its timer ran out before a task came.
+EXPIRED = object()
+
+
+def _expire(event: simpy.Event, _timer: simpy.Event) -> None:
+    """The long-poll timer: end the wait unless a lease (or a crash) ended it first.
+
+    A plain callback on the timer rather than ``event | timer``: a SimPy condition costs several
+    times an event, and a fleet of idle workers long-polls constantly.
+    """
+    if not event.triggered:
+        event.succeed(EXPIRED)
 
 
 class TaskEntry:
@@ -63,6 +79,7 @@ class Orchestrator:
         self.busy_lifecycle = False  # a startup, recovery or shutdown is under way
         self.cancel_hook: Callable[[str, str, int], None] = lambda worker, task, token: None
         self._next_token = 0
+        self._oldest_seen = -math.inf  # see sweep
 
     # -- infrastructure -------------------------------------------------------------------
 
@@ -162,10 +179,18 @@ class Orchestrator:
         """Detect silent workers and expired leases (HeartbeatPolicy, LeasePolicy)."""
         now = self.env.now
         timeout = self.world.policies.heartbeat.timeout_s
-        for worker in self.workers.values():
-            if now - worker.last_seen >= timeout and worker.machine.state in LIVE:
-                worker.machine.fire("heartbeats_missed", {"last_seen": worker.last_seen})
-                self.revoke_all(worker, "worker unhealthy")
+        # Every write of a last_seen stores the current time, so the oldest last_seen the previous
+        # scan saw is a lower bound for all of them: while even that is younger than the timeout,
+        # no worker can be due and the scan of the whole registry is skipped.
+        if now - self._oldest_seen >= timeout:
+            oldest = now
+            for worker in self.workers.values():
+                seen = worker.last_seen
+                if now - seen >= timeout and worker.machine.state in LIVE:
+                    worker.machine.fire("heartbeats_missed", {"last_seen": seen})
+                    self.revoke_all(worker, "worker unhealthy")
+                oldest = min(oldest, seen)
+            self._oldest_seen = oldest
         ttl = self.world.policies.lease.lease_ttl_s
         for task in [t for t in self.leased.values() if now - t.renewed >= ttl]:
             self.revoke(task, "lease expired")
@@ -247,12 +272,17 @@ class Orchestrator:
             return Reply.OK, self._lease(worker)
         long_poll = self.world.policies.poll.long_poll_s
         if long_poll > 0:
+            # One event ends the wait: a lease from _dispatch, None from lose_memory, or EXPIRED from
+            # the long-poll timer. A triggered event is also how _dispatch knows the wait is over.
             event = self.env.event()
-            self.pollers.append((worker, event))
-            yield event | self.env.timeout(long_poll)
-            if event.triggered:
-                return (Reply.OK, event.value) if event.value is not None else (Reply.UNAVAILABLE, None)
-            event.succeed(None)  # marks this wait as over, so _dispatch skips it (cheaper than a deque scan)
+            pollers = self.pollers
+            while pollers and pollers[0][1].triggered:
+                pollers.popleft()  # ended waits (all long polls last alike, so they end in order)
+            pollers.append((worker, event))
+            self.env.timeout(long_poll).callbacks.append(partial(_expire, event))
+            value = yield event
+            if value is not EXPIRED:
+                return (Reply.OK, value) if value is not None else (Reply.UNAVAILABLE, None)
         if worker.machine.state == "polling":
             worker.machine.fire("no_task_available")
         return Reply.NO_TASK, None

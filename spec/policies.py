@@ -7,6 +7,7 @@ fails with the field's name instead of silently using a default.
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -14,6 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 GIB = 1024**3
 #: A worker may lose this many heartbeats in a row before it is declared lost (timeout >= N x interval).
 MIN_HEARTBEAT_TIMEOUT_INTERVALS = 2
+
+
+
+def capped_exponential(base: float, factor: float, steps: int, cap: float) -> float:
+    """``min(base * factor ** steps, cap)``, for any number of steps.
+
+    Idle polls and failed polls are counted for as long as they last, and ``factor ** steps``
+    overflows a float after about a thousand steps: past the cap the exponent stops growing.
+    """
+    if factor > 1 and base > 0:
+        steps = min(steps, max(0, math.ceil(math.log(cap / base, factor))))
+    return float(min(base * factor ** steps, cap))
 
 
 class _Policy(BaseModel):
@@ -39,7 +52,7 @@ class BackoffPolicy(_Policy):
         """Delay before retry number `retry` (1-based), without jitter."""
         if retry < 1:
             raise ValueError(f"retry numbers start at 1, got {retry}")
-        return float(min(self.base_delay_s * self.factor ** (retry - 1), self.max_delay_s))
+        return capped_exponential(self.base_delay_s, self.factor, retry - 1, self.max_delay_s)
 
     def schedule(self) -> list[float]:
         """All delays of one call that keeps failing: ``[1.0, 2.0, 4.0]`` by default."""
@@ -164,7 +177,7 @@ class PollPolicy(_Policy):
 
     def idle_wait_s(self, empty_polls: int) -> float:
         """Wait after `empty_polls` consecutive 204 answers (1-based)."""
-        return float(min(self.min_interval_s * self.factor ** max(0, empty_polls - 1), self.max_interval_s))
+        return capped_exponential(self.min_interval_s, self.factor, max(0, empty_polls - 1), self.max_interval_s)
 
 
 class LeasePolicy(_Policy):

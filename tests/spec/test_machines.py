@@ -126,6 +126,31 @@ def test_reflexive_transition_keeps_state_and_is_recorded() -> None:
     assert records == [record]
 
 
+INTERNAL = sorted((name, source, trigger) for name, spec in MACHINES.items() for source, trigger in spec._internal)
+
+
+@pytest.mark.parametrize(("name", "source", "trigger"), INTERNAL)
+def test_internal_transition_shortcut_agrees_with_transitions(name: str, source: str, trigger: str) -> None:
+    """``fire`` skips `transitions` for internal transitions; executing them there must be a no-op."""
+    instance = MACHINES[name].bind(initial=source)
+    event = instance.machine.events[trigger]
+    (row,) = event.transitions[source]
+    assert row.dest is None  # `transitions`' internal transition: no exit/enter, no state change
+    assert not (row.prepare or row.conditions or row.before or row.after)
+    machine = instance.machine
+    assert not (machine.prepare_event or machine.before_state_change or machine.after_state_change
+                or machine.finalize_event or machine.on_exception)
+    assert event.trigger(instance.model) is True
+    assert instance.state == source
+    assert instance.fire(trigger).dest == source == instance.state
+
+
+def test_every_reflexive_row_is_internal_and_nothing_else_is() -> None:
+    for spec in MACHINES.values():
+        reflexive = {(s, t.trigger) for t in spec.transitions if t.dest == "=" for s in t.source}
+        assert spec._internal == reflexive
+
+
 def test_invalid_tables_are_rejected() -> None:
     from spec.machine import StateSpec
 

@@ -118,3 +118,13 @@ def test_schedule_is_monotone_capped_and_sized(base: float, factor: float, cap_e
 def test_delay_rejects_retry_zero() -> None:
     with pytest.raises(ValueError, match="start at 1"):
         DEFAULT_POLICIES.backoff.delay_s(0)
+
+
+@given(n=st.integers(0, 10**9))
+def test_idle_and_retry_waits_never_overflow_and_stay_capped(n: int) -> None:
+    """Idle and failed polls are counted for as long as they last (a week idle is ~10^5 polls)."""
+    poll, backoff = DEFAULT_POLICIES.poll, DEFAULT_POLICIES.backoff
+    assert poll.min_interval_s <= poll.idle_wait_s(n) <= poll.max_interval_s
+    assert poll.idle_wait_s(n) <= poll.idle_wait_s(n + 1)
+    assert backoff.base_delay_s <= backoff.delay_s(n + 1) <= backoff.max_delay_s
+    assert backoff.delay_s(n + 1) <= backoff.delay_s(n + 2)
