@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -81,6 +82,8 @@ def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, 
         client.post("/api/v1/workers/register",
                     json={"workerId": worker_id, "capabilities": ["bench"], "maxConcurrency": batch}).raise_for_status()
         tasks: list[dict[str, Any]] = []
+        if rate is not None:  # paced workers start out of phase, as independent workers would
+            time.sleep(random.uniform(0, batch / rate))
         while empty < 3 and done < limit:
             cycle = time.perf_counter()
             if not tasks:
@@ -110,7 +113,8 @@ def _work(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, 
             done += len(leases)
             finished = time.perf_counter()
             if rate is not None:
-                time.sleep(max(0.0, cycle + len(leases) / rate - finished))
+                # Exponential gaps (a Poisson stream of polls per worker), not a metronome.
+                time.sleep(max(0.0, cycle + random.expovariate(rate / len(leases)) - finished))
     results.put((done, latencies, finished))
 
 

@@ -8,7 +8,7 @@ rows. Two interchangeable implementations of :class:`QueueRows`:
 * :class:`SqliteQueueRows` — the same statements as SQL text on the session's own sqlite3
   connection, inside the same transaction. On the embedded default this is the orchestrator's
   hottest path, and SQLAlchemy's per-statement and per-row machinery cost about twice the
-  statements themselves (docs/performance.md).
+  statements themselves (docs/runtime.md, "Performance").
 
 tests/runtime/store/test_store_queue_rows.py runs random leases and report batches through both
 and requires identical answers and identical stored rows.

@@ -5,7 +5,7 @@ batch reads every row it needs in three queries, applies the reports in order to
 memory — each through the `task_lifecycle` machine, with the same checks and in the same order
 as before: unknown task, unknown worker, stale lease (409), illegal transition (409) — and
 writes the result back with one ``executemany`` per table. Through the ORM unit of work the
-same work cost ~1.5 ms per task, most of the orchestrator's time (see docs/performance.md).
+same work cost ~1.5 ms per task, most of the orchestrator's time (docs/runtime.md, "Performance").
 
 A refused report changes nothing: it is checked against the rows as the earlier reports of
 the batch left them, and only applied reports touch those rows.

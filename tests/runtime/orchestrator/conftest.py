@@ -10,7 +10,6 @@ import pytest
 
 from runtime.config import OrchestratorSettings
 from runtime.orchestrator import Orchestrator
-from spec.policies import ShutdownPolicy
 from tests.runtime.orchestrator.orch_helpers import AUTH, make_settings
 
 
@@ -21,8 +20,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> OrchestratorSettings:
-    return make_settings(tmp_path, shutdown=ShutdownPolicy(drain_deadline_s=0.2, check_interval_s=0.05,
-                                                           cancel_grace_s=0.2))
+    return make_settings(tmp_path)
 
 
 @pytest.fixture

@@ -8,17 +8,24 @@ from typing import Any
 import httpx
 
 from runtime.config import OrchestratorSettings
-from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies
+from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies, ShutdownPolicy
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 #: Fast heartbeats for tests (the brief's 0.2 s / 0.6 s), everything else from spec.
+#: For the tests about heartbeats: a worker that stays silent for 0.6 s leaves rotation.
 FAST_HEARTBEAT = HeartbeatPolicy(interval_s=0.2, timeout_s=0.6)
+#: For every other test: their workers never heartbeat, and on a loaded machine 0.6 s between
+#: registering and polling is not enough to keep them in rotation.
+PATIENT_HEARTBEAT = HeartbeatPolicy(interval_s=1.0, timeout_s=30.0)
+#: Stopping the orchestrator after each test takes a fraction of a second, not the seed's deadlines.
+QUICK_SHUTDOWN = ShutdownPolicy(drain_deadline_s=0.2, check_interval_s=0.05, cancel_grace_s=0.2)
 
 
 def make_settings(tmp_path: Path, **policy_overrides: Any) -> OrchestratorSettings:
-    policies = DEFAULT_POLICIES.model_copy(update={"heartbeat": FAST_HEARTBEAT, **policy_overrides})
+    policies = DEFAULT_POLICIES.model_copy(
+        update={"heartbeat": PATIENT_HEARTBEAT, "shutdown": QUICK_SHUTDOWN, **policy_overrides})
     return OrchestratorSettings(
         db=tmp_path / "orch.db", port=0, tokens=(TOKEN,), trace=tmp_path / "trace.jsonl",
         policies=Policies.model_validate(policies.model_dump()),

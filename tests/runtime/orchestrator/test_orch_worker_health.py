@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from runtime.config import OrchestratorSettings
 from runtime.orchestrator import Orchestrator
 from spec.trace import read_trace
-from tests.runtime.orchestrator.orch_helpers import assert_conforms, lease_body, poll, register, submit
+from tests.runtime.orchestrator.orch_helpers import (
+    FAST_HEARTBEAT,
+    assert_conforms,
+    lease_body,
+    make_settings,
+    poll,
+    register,
+    submit,
+)
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> OrchestratorSettings:
+    """These tests are about heartbeats: a silent worker leaves rotation after 0.6 s."""
+    return make_settings(tmp_path, heartbeat=FAST_HEARTBEAT)
 
 
 async def wait_for_task_status(client: httpx.AsyncClient, task_id: str, status: str, timeout_s: float = 30) -> None:
