@@ -2,11 +2,13 @@
 
 Prints figures; asserts nothing. ``python -m runtime.bench [--tasks N] [--workers N] [--flow batch|single]``:
 
-* end-to-end no-op tasks over real HTTP: one orchestrator process, N worker processes. ``batch``
-  (default): poll (``max`` = batch) → ``/tasks/reports`` with every ``started`` → ``/tasks/reports``
-  with every ``completed`` plus the next lease; ``single``: one ``started`` and one
-  ``completed`` request per task. Every task goes assign → start → complete either way;
-* poll-to-assignment latency (p50/p99) of the requests that returned tasks, under that load;
+* end-to-end no-op tasks over real HTTP: one orchestrator process, N worker processes, each
+  holding up to ``--batch`` tasks. ``batch`` (default): poll (``max`` = batch) →
+  ``/tasks/reports`` with every ``started`` → ``/tasks/reports`` with every ``completed`` plus
+  the next lease; ``single``: one ``started`` and one ``completed`` request per task. Every task
+  goes assign → start → complete either way; the clock stops at the last completion;
+* poll-to-assignment latency (p50/p99) of the leases in that run (at saturation: they queue
+  behind each other), and of the polls of a paced run offering ``--latency-rate`` tasks/s;
 * submit-to-assignment latency with an idle queue and a worker parked in a long poll;
 * cost per task with 1,000 versus ``--scale-max`` tasks already queued;
 * the same workload through Celery + Redis (`runtime.bench_celery`) and the ratio, unless

@@ -46,10 +46,14 @@ def _check_capabilities(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
+#: Most tasks one worker may hold at once (``RegisterRequest.max_concurrency``).
+MAX_WORKER_SLOTS = 256
+
+
 class RegisterRequest(WireModel):
     worker_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     capabilities: list[str] = Field(min_length=1)
-    max_concurrency: int = Field(1, ge=1, le=256)
+    max_concurrency: int = Field(1, ge=1, le=MAX_WORKER_SLOTS)
     hostname: str = Field("", max_length=255)
 
     @field_validator("capabilities")
@@ -73,17 +77,13 @@ class WorkerHealth(WireModel):
     running_tasks: int = Field(0, ge=0)
 
 
-#: Most task ids a heartbeat may list (a worker's slots are bounded by ``RegisterRequest.max_concurrency``).
-MAX_HELD_TASKS = 1024
-
-
 class HeartbeatRequest(WireModel):
     worker_id: str = Field(min_length=1, max_length=128)
     health: WorkerHealth = WorkerHealth()
     #: The tasks this worker still holds (running, or reporting their outcome). Only their leases
     #: are renewed: a lease the worker gave up on (e.g. its outcome never got through) expires and
     #: the task is re-queued. Omitted (older workers): every lease the worker holds is renewed.
-    held_task_ids: list[str] | None = Field(None, max_length=MAX_HELD_TASKS)
+    held_task_ids: list[str] | None = Field(None, max_length=MAX_WORKER_SLOTS)
 
 
 class HeartbeatResponse(WireModel):
@@ -262,8 +262,8 @@ class ReportKind(StrEnum):
     FAILED = "failed"
 
 
-#: Most reports one batch may carry (a worker's slots are bounded by ``RegisterRequest.max_concurrency``).
-MAX_BATCH_REPORTS = 256
+#: Most reports one batch may carry: one per slot of the busiest worker.
+MAX_BATCH_REPORTS = MAX_WORKER_SLOTS
 
 
 class BatchedReport(LeaseReport):

@@ -18,7 +18,7 @@ from runtime.errors import InvalidInputError
 from runtime.orchestrator.auth import require_token
 from runtime.orchestrator.deps import error_responses
 from runtime.orchestrator.orchestrator import Orchestrator
-from runtime.orchestrator.views import assignment, task_view
+from runtime.orchestrator.views import task_view
 from runtime.protocol import (
     BatchedReport,
     ErrorBody,
@@ -87,7 +87,7 @@ async def poll(
             lease = await lease_next_tasks(session, changes, worker_id, max_tasks, orch.now(),
                                            orch.policies.lease.lease_ttl_s)
             assert_in_rotation(worker_id, lease.worker_status)
-            return [assignment(t) for t in lease.tasks], lease.load
+            return lease.tasks, lease.load
 
         leased, load = await orch.transact(_work)
         if leased:
@@ -103,16 +103,16 @@ def _json(answer: PollResponse | ReportBatchResponse) -> Response:
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
-def _ack(task: TaskRow | ReportApplied) -> TaskAck:
-    return TaskAck(task_id=task.id if isinstance(task, TaskRow) else task.task_id, status=task.status,
-                   fencing_token=task.fencing_token)
+def _ack(task: TaskRow) -> TaskAck:
+    return TaskAck(task_id=task.id, status=task.status, fencing_token=task.fencing_token)
 
 
 async def _report(orch: Orchestrator, report: BatchedReport) -> TaskAck:
     """A single-report endpoint: the batch path with one report; a refusal is raised (4xx)."""
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
-        return _ack(await apply_report(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s))
+        applied = await apply_report(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s)
+        return TaskAck(task_id=applied.task_id, status=applied.status, fencing_token=applied.fencing_token)
 
     return await orch.transact(_work)
 
@@ -180,7 +180,7 @@ async def reports(body: ReportBatch, orch: Orch) -> Response:
         if body.lease_max and body.worker_id is not None and not orch.dispatcher.paused:
             lease = await lease_next_tasks(session, changes, body.worker_id, body.lease_max, orch.now(),
                                            orch.policies.lease.lease_ttl_s)  # out of rotation: leases nothing
-            leased = [assignment(t) for t in lease.tasks]
+            leased = lease.tasks
         return ReportBatchResponse(outcomes=[_outcome(a) for a in answers], tasks=leased)
 
     return _json(await orch.transact(_work))

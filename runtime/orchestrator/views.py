@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runtime.protocol import TaskAssignment, TaskView, WorkerView, WorkflowView
+from runtime.protocol import TaskView, WorkerView, WorkflowView
 from runtime.store.models import TaskRow, WorkerRow, WorkflowRow
-from runtime.store.queue_rows import LeasedTask
 
 
 def task_view(task: TaskRow) -> TaskView:
@@ -32,12 +31,4 @@ def worker_view(worker: WorkerRow) -> WorkerView:
         worker_id=worker.id, status=worker.status, capabilities=list(worker.capabilities), hostname=worker.hostname,
         max_concurrency=worker.max_concurrency, running=worker.running, health=worker.health,
         last_heartbeat=worker.last_heartbeat, registered_at=worker.registered_at,
-    )
-
-
-def assignment(task: LeasedTask) -> TaskAssignment:
-    return TaskAssignment(
-        task_id=task.id, workflow_id=task.workflow_id, type=task.type, payload=task.payload, priority=task.priority,
-        fencing_token=task.fencing_token, lease_expires_at=task.lease_expires_at, attempt=task.attempt,
-        saved_state=task.saved_state or {},
     )

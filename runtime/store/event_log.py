@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.protocol import Event, EventType
@@ -16,8 +16,7 @@ from runtime.store.changes import ChangeLog
 from runtime.store.models import EventRow
 
 
-def to_event(row: EventRow | Row[Any]) -> Event:
-    """An ORM event row or a Core row of the events table, as the wire model."""
+def to_event(row: EventRow) -> Event:
     return Event(
         id=row.id, type=EventType(row.type), workflow_id=row.workflow_id, task_id=row.task_id, time=row.time,
         payload=row.payload,

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import ConflictError, NotFoundError
-from runtime.protocol import EventType, LeaseReport, WorkflowRequest
+from runtime.protocol import EventType, LeaseReport, TaskAssignment, WorkflowRequest
 from runtime.store.changes import ChangeLog, task_component, worker_component, workflow_component
 from runtime.store.event_log import append_event
 from runtime.store.models import TaskRequirementRow, TaskRow, WorkerRow, WorkflowRow
-from runtime.store.queue_rows import LeasedTask, LeaseGrant, queue_rows
+from runtime.store.queue_rows import LeaseGrant, queue_rows
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.taxonomy import FailureCode
 
@@ -82,7 +82,7 @@ async def submit_workflow(
 class Lease:
     """What one lease request got: the tasks (best first), and the worker's state and load after it."""
 
-    tasks: list[LeasedTask]
+    tasks: list[TaskAssignment]
     worker_status: str
     load: float
 
@@ -97,9 +97,10 @@ async def lease_next_tasks(
     ``WHERE`` guarantees was the source). A worker out of rotation leases nothing.
     """
     rows = await queue_rows(session)
-    worker = await rows.leasing_worker(worker_id)
-    if worker is None:
+    found = await rows.workers([worker_id])
+    if not found:
         raise unknown_worker(worker_id)
+    (worker,) = found
     wanted = min(max_tasks, worker.max_concurrency - worker.running)
     if worker.status not in (W_IDLE, W_BUSY) or wanted <= 0:
         return Lease([], worker.status, worker.running / worker.max_concurrency)
@@ -110,7 +111,7 @@ async def lease_next_tasks(
     leased = await rows.lease(LeaseGrant(worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED,
                                          now + lease_ttl_s, now))
     for task in leased:
-        changes.advance(TASK, task_component(task.id), QUEUED, "assign",
+        changes.advance(TASK, task_component(task.task_id), QUEUED, "assign",
                         {"workerId": worker.id, "fencingToken": task.fencing_token})
     if status == W_IDLE:
         status = changes.advance(WORKER, component, W_POLLING, "task_received" if leased else "no_task_available")
@@ -210,7 +211,6 @@ async def _requeue(
 
 
 async def _release_lease(session: AsyncSession, changes: ChangeLog, task: TaskRow, now: float) -> None:
-    """Free the worker's slot; a busy worker with no task left becomes idle (``task_finished``)."""
     task.lease_expires_at = None
     task.cancel_requested = False
     task.updated_at = now
@@ -219,10 +219,18 @@ async def _release_lease(session: AsyncSession, changes: ChangeLog, task: TaskRo
     worker = await session.get(WorkerRow, task.lease_worker)
     if worker is None:
         return
-    worker.running = max(0, worker.running - 1)
-    if worker.running == 0 and worker.status == W_BUSY:
-        worker.status = changes.advance(WORKER, worker_component(worker.id, worker.incarnation), worker.status,
-                                        "task_finished")
+    worker.status, worker.running = free_slot(changes, worker.id, worker.incarnation, worker.status, worker.running)
+
+
+def free_slot(changes: ChangeLog, worker_id: str, incarnation: int, status: str, running: int) -> tuple[str, int]:
+    """A lease ended: the worker's (status, running) after one slot is freed.
+
+    A busy worker with no task left becomes idle (``task_finished``).
+    """
+    running = max(0, running - 1)
+    if running == 0 and status == W_BUSY:
+        status = changes.advance(WORKER, worker_component(worker_id, incarnation), status, "task_finished")
+    return status, running
 
 
 async def requeue_worker_tasks(

@@ -26,42 +26,30 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import JSON, Integer, Update, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.protocol import TaskAssignment
 from runtime.store.database import inline_sqlite
 from runtime.store.models import EVENTS, TASK_REQUIREMENTS, TASKS, WORKERS, WORKFLOWS
 
 #: (id, workflow_id, status, lease_worker, fencing_token, attempt)
 TaskTuple = tuple[str, str, str, "str | None", int, int]
-#: (id, status, running, incarnation)
-WorkerTuple = tuple[str, str, int, int]
 #: (id, status)
 WorkflowTuple = tuple[str, str]
 #: (id, workflow_id, task_id, type) of an inserted event
 EventKey = tuple[int, str, "str | None", str]
 
 _TASK_COLUMNS = ("id", "workflow_id", "status", "lease_worker", "fencing_token", "attempt")
-_WORKER_COLUMNS = ("id", "status", "running", "incarnation")
 _EVENT_COLUMNS = ("workflow_id", "task_id", "type", "time", "payload")
 #: Task columns stored as JSON text, read from the model so that no column is typed twice.
 _JSON_TASK_COLUMNS = frozenset(c.name for c in TASKS.c if isinstance(c.type, JSON))
 
 
-class LeasedTask(NamedTuple):
-    """A task just leased: what its `TaskAssignment` says."""
-
-    id: str
-    workflow_id: str
-    type: str
-    payload: dict[str, Any]
-    priority: int
-    fencing_token: int
-    lease_expires_at: float
-    attempt: int
-    saved_state: dict[str, Any] | None
-    sort_key: float
+#: What a lease returns of each task: the `TaskAssignment` fields, then ``sort_key`` to order them.
+_LEASED_COLUMNS = ("id", "workflow_id", "type", "payload", "priority", "fencing_token", "lease_expires_at",
+                   "attempt", "saved_state", "sort_key")
 
 
-class LeasingWorker(NamedTuple):
-    """The worker fields leasing reads."""
+class WorkerSlots(NamedTuple):
+    """The worker fields leasing and lease reports read."""
 
     id: str
     status: str
@@ -71,7 +59,7 @@ class LeasingWorker(NamedTuple):
     incarnation: int
 
 
-_LEASING_WORKER_COLUMNS = LeasingWorker._fields
+_WORKER_COLUMNS = WorkerSlots._fields
 
 
 @dataclass(frozen=True)
@@ -90,13 +78,11 @@ class LeaseGrant:
 class QueueRows(Protocol):
     """Row access for leasing and for one batch of reports, inside the caller's transaction."""
 
-    async def lease(self, grant: LeaseGrant) -> list[LeasedTask]:
+    async def lease(self, grant: LeaseGrant) -> list[TaskAssignment]:
         """Mark the tasks leased (token and attempt + 1) and return them best first."""
 
-    async def leasing_worker(self, worker_id: str) -> LeasingWorker | None: ...
-
     async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]: ...
-    async def workers(self, worker_ids: Sequence[str]) -> Iterable[WorkerTuple]: ...
+    async def workers(self, worker_ids: Sequence[str]) -> list[WorkerSlots]: ...
     async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]: ...
     async def update_tasks(self, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None: ...
     async def update_workflows(self, rows: list[tuple[str, str, float]]) -> None: ...
@@ -117,7 +103,6 @@ _LOAD_TASKS = select(*(TASKS.c[c] for c in _TASK_COLUMNS)).where(TASKS.c.workflo
     select(TASKS.c.workflow_id).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))))
 _LOAD_WORKERS = select(*(WORKERS.c[c] for c in _WORKER_COLUMNS)).where(
     WORKERS.c.id.in_(bindparam("ids", expanding=True)))
-_LEASING_WORKER = select(*(WORKERS.c[c] for c in _LEASING_WORKER_COLUMNS)).where(WORKERS.c.id == bindparam("id"))
 _LOAD_WORKFLOWS = select(WORKFLOWS.c.id, WORKFLOWS.c.status).where(
     WORKFLOWS.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE_WORKFLOWS = update(WORKFLOWS).where(WORKFLOWS.c.id == bindparam("k_id")).values(
@@ -143,12 +128,20 @@ _LEASE = (
     .values(status=bindparam("assigned"), fencing_token=TASKS.c.fencing_token + 1, attempt=TASKS.c.attempt + 1,
             lease_worker=bindparam("worker_id"), lease_expires_at=bindparam("expires_at"), cancel_requested=False,
             updated_at=bindparam("now"))
-    .returning(*(TASKS.c[c] for c in LeasedTask._fields))
+    .returning(*(TASKS.c[c] for c in _LEASED_COLUMNS))
 )
 
 
-def _best_first(tasks: Iterable[LeasedTask]) -> list[LeasedTask]:
-    return sorted(tasks, key=lambda t: (t.sort_key, t.id))
+def _best_first(rows: Iterable[tuple[Any, ...]]) -> list[TaskAssignment]:
+    """Leased rows (payload and saved state decoded) as assignments, in the queue's order.
+
+    ``RETURNING`` promises no order, so the rows are sorted here by (sort_key, id) as the lease chose them.
+    """
+    return [
+        TaskAssignment(task_id=i, workflow_id=w, type=t, payload=p, priority=pr, fencing_token=f,
+                       lease_expires_at=e, attempt=a, saved_state=s or {})
+        for i, w, t, p, pr, f, e, a, s, _ in sorted(rows, key=lambda r: (r[-1], r[0]))
+    ]
 
 
 @functools.cache
@@ -161,19 +154,14 @@ class CoreQueueRows:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lease(self, grant: LeaseGrant) -> list[LeasedTask]:
-        rows = await self.session.execute(_LEASE, asdict(grant))
-        return _best_first(LeasedTask(*row) for row in rows)
-
-    async def leasing_worker(self, worker_id: str) -> LeasingWorker | None:
-        row = (await self.session.execute(_LEASING_WORKER, {"id": worker_id})).first()
-        return None if row is None else LeasingWorker(*row)
+    async def lease(self, grant: LeaseGrant) -> list[TaskAssignment]:
+        return _best_first(tuple(row) for row in await self.session.execute(_LEASE, asdict(grant)))
 
     async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]:
         return [tuple(r) for r in await self.session.execute(_LOAD_TASKS, {"ids": list(task_ids)})]
 
-    async def workers(self, worker_ids: Sequence[str]) -> Iterable[WorkerTuple]:
-        return [tuple(r) for r in await self.session.execute(_LOAD_WORKERS, {"ids": list(worker_ids)})]
+    async def workers(self, worker_ids: Sequence[str]) -> list[WorkerSlots]:
+        return [WorkerSlots(*r) for r in await self.session.execute(_LOAD_WORKERS, {"ids": list(worker_ids)})]
 
     async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]:
         return [tuple(r) for r in await self.session.execute(_LOAD_WORKFLOWS, {"ids": list(workflow_ids)})]
@@ -203,7 +191,7 @@ class SqliteQueueRows:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
 
-    async def lease(self, grant: LeaseGrant) -> list[LeasedTask]:
+    async def lease(self, grant: LeaseGrant) -> list[TaskAssignment]:
         capabilities = grant.capabilities
         rows = self.db.execute(
             "UPDATE tasks SET status = ?, fencing_token = fencing_token + 1, attempt = attempt + 1, lease_worker = ?, "
@@ -212,28 +200,21 @@ class SqliteQueueRows:
             "  SELECT 1 FROM task_requirements WHERE task_requirements.task_id = candidate.id"
             f"  AND task_requirements.capability NOT IN {_in(capabilities)})"
             " ORDER BY candidate.sort_key, candidate.id LIMIT ?)"
-            f" RETURNING {', '.join(LeasedTask._fields)}",
+            f" RETURNING {', '.join(_LEASED_COLUMNS)}",
             [grant.assigned, grant.worker_id, grant.expires_at, grant.now, grant.queued, *capabilities, grant.limit],
         ).fetchall()
-        return _best_first(LeasedTask(i, w, t, json.loads(p), pr, f, e, a, None if s is None else json.loads(s), k)
+        return _best_first((i, w, t, json.loads(p), pr, f, e, a, None if s is None else json.loads(s), k)
                            for i, w, t, p, pr, f, e, a, s, k in rows)
-
-    async def leasing_worker(self, worker_id: str) -> LeasingWorker | None:
-        row = self.db.execute(f"SELECT {', '.join(_LEASING_WORKER_COLUMNS)} FROM workers WHERE id = ?",
-                              (worker_id,)).fetchone()
-        if row is None:
-            return None
-        worker_id, status, running, max_concurrency, capabilities, incarnation = row
-        return LeasingWorker(worker_id, status, running, max_concurrency, json.loads(capabilities), incarnation)
 
     async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]:
         return self.db.execute(
             f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE workflow_id IN "
             f"(SELECT workflow_id FROM tasks WHERE id IN {_in(task_ids)})", list(task_ids)).fetchall()
 
-    async def workers(self, worker_ids: Sequence[str]) -> Iterable[WorkerTuple]:
-        return self.db.execute(f"SELECT {', '.join(_WORKER_COLUMNS)} FROM workers WHERE id IN {_in(worker_ids)}",
+    async def workers(self, worker_ids: Sequence[str]) -> list[WorkerSlots]:
+        rows = self.db.execute(f"SELECT {', '.join(_WORKER_COLUMNS)} FROM workers WHERE id IN {_in(worker_ids)}",
                                list(worker_ids)).fetchall()
+        return [WorkerSlots(i, st, r, m, json.loads(caps), inc) for i, st, r, m, caps, inc in rows]
 
     async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]:
         return self.db.execute(f"SELECT id, status FROM workflows WHERE id IN {_in(workflow_ids)}",

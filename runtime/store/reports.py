@@ -21,19 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import ApiError
 from runtime.protocol import BatchedReport, Event, EventType, ReportKind
-from runtime.store.changes import ChangeLog, task_component, worker_component, workflow_component
+from runtime.store.changes import ChangeLog, task_component, workflow_component
 from runtime.store.queue import (
     COMPLETED,
     RUNNING,
     TASK,
-    W_BUSY,
     WF_ACTIVE,
     WF_PENDING,
     WF_RUNNING,
-    WORKER,
     WORKFLOW,
     check_lease,
     failure_trigger,
+    free_slot,
     unknown_task,
     unknown_worker,
 )
@@ -109,8 +108,8 @@ class _Batch:
             self.tasks[task.id] = task
             self.siblings.setdefault(task.workflow_id, []).append(task)
         worker_ids = {r.worker_id for r in reports} | {t.lease_worker for t in self.tasks.values() if t.lease_worker}
-        for worker_id, status, running, incarnation in await rows.workers(list(worker_ids)):
-            self.workers[worker_id] = _Worker(worker_id, status, running, incarnation)
+        for w in await rows.workers(list(worker_ids)):
+            self.workers[w.id] = _Worker(w.id, w.status, w.running, w.incarnation)
         for workflow_id, status in await rows.workflows(list(self.siblings)):
             self.workflows[workflow_id] = _Workflow(workflow_id, status)
 
@@ -182,11 +181,9 @@ class _Batch:
         worker = self.workers.get(task.lease_worker) if task.lease_worker else None
         if worker is None:
             return
-        worker.running = max(0, worker.running - 1)
+        worker.status, worker.running = free_slot(self.changes, worker.id, worker.incarnation, worker.status,
+                                                  worker.running)
         worker.changed = True
-        if worker.running == 0 and worker.status == W_BUSY:
-            worker.status = self.changes.advance(WORKER, worker_component(worker.id, worker.incarnation),
-                                                 worker.status, "task_finished")
 
     def _advance_workflow(self, workflow: _Workflow, trigger: str, data: dict[str, Any] | None = None) -> None:
         workflow.status = self.changes.advance(WORKFLOW, workflow_component(workflow.id), workflow.status, trigger,
@@ -217,8 +214,7 @@ class _Batch:
             ids = {(w, t, kind): i for i, w, t, kind in await rows.insert_events(self.events)}
             self.changes.add_events(
                 Event(id=ids[e["workflow_id"], e["task_id"], e["type"]], type=EventType(e["type"]),
-                                      workflow_id=e["workflow_id"], task_id=e["task_id"], time=e["time"],
-                                      payload=e["payload"])
+                      workflow_id=e["workflow_id"], task_id=e["task_id"], time=e["time"], payload=e["payload"])
                 for e in self.events)
 
 

@@ -1,12 +1,10 @@
-"""Divergences the conformance tests found in the reference runtime: open ones as strict xfails, fixed ones as tests.
+"""Divergences the conformance tests found in the reference runtime, replayed deterministically.
 
-Both divergences found so far are fixed; their tests stay as regression tests.
-
-Each test states the property the spec demands and the exact divergence observed; it is marked
-``xfail(strict=True)``, so CI stays green while the defect exists and turns red (XPASS) the day
-it is fixed, reminding whoever fixed it to drop the mark. Both were first seen as flaky failures
-of ``test_runtime_conformance.py`` on a loaded machine; here the triggering fault is injected
-deterministically.
+Each test states the property the spec demands and the divergence that was observed. An open
+defect is marked ``xfail(strict=True)``, so CI stays green while it exists and turns red (XPASS)
+the day it is fixed, reminding whoever fixed it to drop the mark; a fixed one stays as a
+regression test. Both found so far were first seen as flaky failures of
+``test_runtime_conformance.py`` on a loaded machine, and both are fixed.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies, ShutdownP
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-#: Fast heartbeats for tests (the brief's 0.2 s / 0.6 s), everything else from spec.
 #: For the tests about heartbeats: a worker that stays silent for 0.6 s leaves rotation.
 FAST_HEARTBEAT = HeartbeatPolicy(interval_s=0.2, timeout_s=0.6)
 #: For every other test: their workers never heartbeat, and on a loaded machine 0.6 s between
@@ -24,6 +23,7 @@ QUICK_SHUTDOWN = ShutdownPolicy(drain_deadline_s=0.2, check_interval_s=0.05, can
 
 
 def make_settings(tmp_path: Path, **policy_overrides: Any) -> OrchestratorSettings:
+    """Spec policies, except patient heartbeats and a quick shutdown unless a test overrides them."""
     policies = DEFAULT_POLICIES.model_copy(
         update={"heartbeat": PATIENT_HEARTBEAT, "shutdown": QUICK_SHUTDOWN, **policy_overrides})
     return OrchestratorSettings(

@@ -17,6 +17,7 @@ from runtime.protocol import (
     LeaseReport,
     RegisterRequest,
     ReportKind,
+    TaskAssignment,
     TaskError,
     WorkflowRequest,
 )
@@ -24,7 +25,6 @@ from runtime.store.database import Database
 from runtime.store.event_log import events_since
 from runtime.store.models import WorkerRow
 from runtime.store.queue import expire_stale_leases, get_task, lease_next_tasks, sort_key, submit_workflow
-from runtime.store.queue_rows import LeasedTask
 from runtime.store.registry import get_worker, mark_silent_workers, record_heartbeat, register_worker
 from runtime.store.reports import apply_report
 from spec.errors import IllegalTransitionError
@@ -66,7 +66,7 @@ def report_of(kind: ReportKind, lease: LeaseReport, **extra: object) -> BatchedR
     return BatchedReport.model_validate({"kind": kind, **lease.model_dump(), **extra})
 
 
-async def lease(db: Database, worker_id: str, now: float, n: int = 1) -> list[LeasedTask]:
+async def lease(db: Database, worker_id: str, now: float, n: int = 1) -> list[TaskAssignment]:
     async def work(session, changes):  # type: ignore[no-untyped-def]
         return (await lease_next_tasks(session, changes, worker_id, n, now, TTL)).tasks
 
@@ -92,16 +92,16 @@ def test_leasing_respects_capabilities_and_effective_priority(
             try:
                 await add_worker(db, "w", worker_caps, slots=len(specs))
                 ids = {await add_task(db, p, caps, t): (p, set(caps), t) for p, caps, t in specs}
-                leased: list[LeasedTask] = []
+                leased: list[TaskAssignment] = []
                 while batch := await lease(db, "w", now=4000.0):
                     leased.extend(batch)
             finally:
                 await db.close()
         fits = {i for i, (_, caps, _) in ids.items() if caps <= set(worker_caps)}
         # never leased to a worker lacking a capability; everything that fits is leased
-        assert {t.id for t in leased} == fits
+        assert {t.task_id for t in leased} == fits
         # higher effective priority (priority + waiting time / aging interval) first
-        keys = [sort_key(ids[t.id][2], ids[t.id][0], AGING) for t in leased]
+        keys = [sort_key(ids[t.task_id][2], ids[t.task_id][0], AGING) for t in leased]
         assert keys == sorted(keys)
 
     asyncio.run(scenario())
@@ -114,7 +114,7 @@ async def test_aging_lets_an_old_low_priority_task_overtake_a_fresh_high_one(tmp
     await add_worker(db, "w", ["python"])
     (first,) = await lease(db, "w", now=6 * AGING)
     await db.close()
-    assert first.id == old_low
+    assert first.task_id == old_low
 
 
 async def test_lease_fencing_rejects_stale_reports_and_double_completion(tmp_path: Path) -> None:
@@ -198,7 +198,7 @@ async def test_a_heartbeat_renews_only_the_leases_its_worker_still_holds(tmp_pat
     db = await open_db(tmp_path / "o.db")
     await add_worker(db, "w", ["python"], slots=2)
     kept, dropped = await add_task(db, 5, [], now=0.0), await add_task(db, 5, [], now=0.5)
-    assert {t.id for t in await lease(db, "w", now=1.0, n=2)} == {kept, dropped}
+    assert {t.task_id for t in await lease(db, "w", now=1.0, n=2)} == {kept, dropped}
     beat = HeartbeatRequest(worker_id="w", held_task_ids=[kept])
     await transact(db, lambda s, c: record_heartbeat(s, c, beat, TTL, TTL))
     expired, _ = await transact(db, lambda s, c: expire_stale_leases(s, c, now=TTL + 2))

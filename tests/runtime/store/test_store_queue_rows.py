@@ -70,8 +70,8 @@ async def _run(path: Path, native: bool, workers: list[Any], tasks: list[Any], o
                 assert isinstance(await queue_rows(s), SqliteQueueRows if native else CoreQueueRows)
                 if op[0] == "lease":
                     lease = await lease_next_tasks(s, changes, f"w{op[1] % len(workers)}", op[2], now, TTL)
-                    tokens.update((t.id, t.fencing_token) for t in lease.tasks)
-                    observed.append(("lease", [(t.id, t.fencing_token, t.attempt) for t in lease.tasks],
+                    tokens.update((t.task_id, t.fencing_token) for t in lease.tasks)
+                    observed.append(("lease", [(t.task_id, t.fencing_token, t.attempt) for t in lease.tasks],
                                      lease.worker_status, lease.load))
                 else:
                     reports = [_report(kind, task_ids[i % len(task_ids)], f"w{w % len(workers)}", lease_kind,
