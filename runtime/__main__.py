@@ -27,7 +27,13 @@ def _orchestrator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--host", help="interface to bind (default 127.0.0.1; ORCH_HOST)")
     p.add_argument("--port", type=int, help="TCP port, 0 = any free port (default 8080; ORCH_PORT)")
     p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN",
-                   help="accepted bearer token; repeat for several (ORCH_TOKENS='[\"a\",\"b\"]')")
+                   help="admin bearer token; repeatable (ORCH_TOKENS='[\"a\"]'); visible in `ps`: prefer --token-file")
+    p.add_argument("--client-token", action="append", dest="client_tokens", metavar="TOKEN",
+                   help="client bearer token (submit, read, subscribe); repeatable (ORCH_CLIENT_TOKENS)")
+    p.add_argument("--worker-token", action="append", dest="worker_tokens", metavar="TOKEN",
+                   help="worker bearer token (register only); repeatable (ORCH_WORKER_TOKENS)")
+    p.add_argument("--token-file", type=Path, metavar="PATH",
+                   help="tokens, one per line: 'TOKEN' (admin) or 'admin|client|worker TOKEN' (ORCH_TOKEN_FILE)")
     p.add_argument("--trace", type=Path, metavar="PATH",
                    help="append every machine transition to this .jsonl trace (ORCH_TRACE)")
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default INFO (ORCH_LOG_LEVEL)")
@@ -40,7 +46,10 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
 
     settings = OrchestratorSettings.load(
         args.config, db=args.db, host=args.host, port=args.port,
-        tokens=tuple(args.tokens) if args.tokens else None, trace=args.trace, log_level=args.log_level,
+        tokens=tuple(args.tokens) if args.tokens else None,
+        client_tokens=tuple(args.client_tokens) if args.client_tokens else None,
+        worker_tokens=tuple(args.worker_tokens) if args.worker_tokens else None,
+        token_file=args.token_file, trace=args.trace, log_level=args.log_level,
         log_format=args.log_format,
     )
     orch = Orchestrator(settings)

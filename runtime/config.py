@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from runtime.errors import RuntimeConfigError
+from runtime.token_files import read_role_tokens
 from spec.policies import DEFAULT_POLICIES, Policies
 
 #: Environment variable naming a config file when no ``--config`` flag is given.
@@ -46,7 +47,12 @@ class OrchestratorSettings(BaseSettings):
     db: Path = Field(Path("orchestrator.db"), description="SQLite database file (created if missing).")
     host: str = Field("127.0.0.1", min_length=1, description="Interface the HTTP listener binds to.")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
-    tokens: tuple[str, ...] = Field((), description="Bearer tokens accepted from workers and clients.")
+    tokens: tuple[str, ...] = Field((), description="Admin bearer tokens: every ability (docs/security.md).")
+    client_tokens: tuple[str, ...] = Field((), description="Client bearer tokens: submit, read, subscribe.")
+    worker_tokens: tuple[str, ...] = Field(
+        (), description="Worker bearer tokens: register only; registration answers with the worker's own token.")
+    token_file: Path | None = Field(
+        None, description="File of tokens, one per line as 'TOKEN' (admin) or 'ROLE TOKEN' (admin, client, worker).")
     trace: Path | None = Field(None, description="Append every machine transition to this .jsonl file.")
     log_level: str = Field("INFO", description="One of DEBUG, INFO, WARNING, ERROR.")
     log_format: str = Field("json", description="Log lines as 'json' (one object per line) or 'text'.")
@@ -58,7 +64,7 @@ class OrchestratorSettings(BaseSettings):
     )
     policies: Policies = Field(DEFAULT_POLICIES, description="Spec policies (timings, limits) with overrides.")
 
-    @field_validator("tokens")
+    @field_validator("tokens", "client_tokens", "worker_tokens")
     @classmethod
     def _tokens_non_blank(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         for value in values:
@@ -81,6 +87,15 @@ class OrchestratorSettings(BaseSettings):
         if lower not in LOG_FORMATS:
             raise ValueError(f"unknown log format {value!r}; use one of {', '.join(LOG_FORMATS)}")
         return lower
+
+    def role_tokens(self) -> dict[str, tuple[str, ...]]:
+        """Every configured token by role (``admin``, ``client``, ``worker``), the token file's included."""
+        from_file = read_role_tokens(self.token_file) if self.token_file is not None else {}
+        return {
+            "admin": self.tokens + from_file.get("admin", ()),
+            "client": self.client_tokens + from_file.get("client", ()),
+            "worker": self.worker_tokens + from_file.get("worker", ()),
+        }
 
     @classmethod
     def settings_customise_sources(
@@ -119,7 +134,9 @@ class OrchestratorSettings(BaseSettings):
         given = {k: v for k, v in flags.items() if v is not None}
         with _reading(path):
             try:
-                return cls(**given)
+                settings = cls(**given)
+                settings.role_tokens()  # an unreadable or malformed token file fails here, naming its line
+                return settings
             except ValidationError as exc:
                 raise RuntimeConfigError(describe_validation_error(exc, path)) from None
             except (ValueError, OSError) as exc:  # unparsable TOML/YAML or JSON in an env var

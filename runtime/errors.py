@@ -68,6 +68,16 @@ class UnavailableError(ApiError):
     status_code = 503
 
 
+class TooManyRequestsError(ApiError):
+    """The caller exceeds a per-caller rate from the spec's policies (429, with ``Retry-After``)."""
+
+    status_code = 429
+
+    def __init__(self, reason: str, *, retry_after_s: float, field: str | None = None) -> None:
+        super().__init__(reason, field=field)
+        self.retry_after_s = retry_after_s
+
+
 class InvalidInputError(ApiError):
     """A well-formed request whose value the API cannot accept (422)."""
 

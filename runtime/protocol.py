@@ -8,15 +8,47 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 #: Capability names: lowercase words joined by '.', '-' or '_' (e.g. "python", "ai.codegen").
 CAPABILITY_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
 MAX_CAPABILITIES = 64
 MAX_BODY_BYTES = 1_048_576
+#: Deepest nesting a JSON document may have: the recursion limit of pydantic-core's parser, which
+#: checks every body first (`runtime.orchestrator.ingress`).
+MAX_JSON_DEPTH = 200
+#: Largest integer the API accepts in a counter (fencing tokens, offsets, event ids): the largest
+#: every JSON client holds exactly (2^53 - 1), well inside a stored 64-bit column. Larger: 422.
+MAX_STORED_INT = 2**53 - 1
+#: Every per-worker token starts so (``registerResponse.workerToken``); the log redactor masks the shape.
+WORKER_TOKEN_PREFIX = "wt_"
+
+
+def _json_number(value: Any) -> Any:
+    """Numbers must be JSON numbers: ``true`` and ``"5"`` are refused, not read as 1 and 5."""
+    if isinstance(value, bool | str):
+        raise ValueError(f"must be a JSON number, not a {'boolean' if isinstance(value, bool) else 'string'}")
+    return value
+
+
+#: An integer field: a JSON integer (``3`` or ``3.0``), never a boolean or a string.
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+#: A number field: a JSON number, never a boolean or a string.
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+#: One capability name.
+Capability = Annotated[str, Field(pattern=CAPABILITY_PATTERN.pattern, max_length=128)]
 
 
 class WireModel(BaseModel):
@@ -52,8 +84,8 @@ MAX_WORKER_SLOTS = 256
 
 class RegisterRequest(WireModel):
     worker_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    capabilities: list[str] = Field(min_length=1)
-    max_concurrency: int = Field(1, ge=1, le=MAX_WORKER_SLOTS)
+    capabilities: list[Capability] = Field(min_length=1, max_length=MAX_CAPABILITIES)
+    max_concurrency: JsonInt = Field(1, ge=1, le=MAX_WORKER_SLOTS)
     hostname: str = Field("", max_length=255)
 
     @field_validator("capabilities")
@@ -64,6 +96,8 @@ class RegisterRequest(WireModel):
 
 class RegisterResponse(WireModel):
     worker_id: str
+    #: The bearer token only this worker id holds: send it on every later request of this worker.
+    worker_token: str
     heartbeat_interval_s: float
     heartbeat_timeout_s: float
     lease_ttl_s: float
@@ -71,10 +105,10 @@ class RegisterResponse(WireModel):
 
 class WorkerHealth(WireModel):
     status: str = Field("healthy", pattern=r"^(healthy|unhealthy)$")
-    cpu_percent: float = Field(0.0, ge=0)
-    memory_percent: float = Field(0.0, ge=0, le=100)
-    disk_percent: float = Field(0.0, ge=0, le=100)
-    running_tasks: int = Field(0, ge=0)
+    cpu_percent: JsonFloat = Field(0.0, ge=0, le=100_000)
+    memory_percent: JsonFloat = Field(0.0, ge=0, le=100)
+    disk_percent: JsonFloat = Field(0.0, ge=0, le=100)
+    running_tasks: JsonInt = Field(0, ge=0, le=MAX_WORKER_SLOTS)
 
 
 class HeartbeatRequest(WireModel):
@@ -83,7 +117,8 @@ class HeartbeatRequest(WireModel):
     #: The tasks this worker still holds (running, or reporting their outcome). Only their leases
     #: are renewed: a lease the worker gave up on (e.g. its outcome never got through) expires and
     #: the task is re-queued. Omitted (older workers): every lease the worker holds is renewed.
-    held_task_ids: list[str] | None = Field(None, max_length=MAX_WORKER_SLOTS)
+    held_task_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        None, max_length=MAX_WORKER_SLOTS)
 
 
 class HeartbeatResponse(WireModel):
@@ -114,7 +149,7 @@ class LeaseReport(WireModel):
 
     task_id: str = Field(min_length=1, max_length=128)
     worker_id: str = Field(min_length=1, max_length=128)
-    fencing_token: int = Field(ge=0)
+    fencing_token: JsonInt = Field(ge=0, le=MAX_STORED_INT)
 
 
 class TaskStarted(LeaseReport):
@@ -122,9 +157,12 @@ class TaskStarted(LeaseReport):
 
 
 class TaskProgress(LeaseReport):
-    percentage: float = Field(ge=0, le=100)
+    percentage: JsonFloat = Field(ge=0, le=100)
     step: str = Field("", max_length=200)
     details: dict[str, Any] = Field(default_factory=dict)
+    #: A significant milestone: always recorded. Others are coalesced to one per
+    #: `ProgressPolicy.interval_s` per task, by the worker and again by the orchestrator.
+    milestone: StrictBool = False
 
 
 class TaskCompleted(LeaseReport):
@@ -148,8 +186,8 @@ class TaskInterrupted(LeaseReport):
 class WorkflowRequest(WireModel):
     type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     payload: dict[str, Any] = Field(default_factory=dict)
-    priority: int = Field(5, ge=0, le=10)
-    required_capabilities: list[str] = Field(default_factory=list)
+    priority: JsonInt = Field(5, ge=0, le=10)
+    required_capabilities: list[Capability] = Field(default_factory=list, max_length=MAX_CAPABILITIES)
 
     @field_validator("required_capabilities")
     @classmethod
@@ -185,7 +223,7 @@ class SubscribeMessage(WireModel):
 
     type: str = Field(pattern=r"^subscribe$")
     workflow_id: str = Field(min_length=1, max_length=128)
-    last_event_id: int | None = Field(None, ge=0)
+    last_event_id: JsonInt | None = Field(None, ge=0, le=MAX_STORED_INT)
 
 
 # -- Orchestrator responses and listings (added with the orchestrator API) -------------------
@@ -210,9 +248,10 @@ class TaskView(WireModel):
     status: str
     priority: int
     required_capabilities: list[str]
+    #: Lease holder and fencing token: shown to admin and worker credentials only (null for clients).
     lease_worker: str | None
     lease_expires_at: float | None
-    fencing_token: int
+    fencing_token: int | None
     attempt: int
     progress: float
     progress_step: str
@@ -267,6 +306,8 @@ MAX_BATCH_REPORTS = MAX_WORKER_SLOTS
 
 
 class BatchedReport(LeaseReport):
+    """One report of a batch, as the store applies it; on the wire it is one of the three kinds below."""
+
     kind: ReportKind
     result: dict[str, Any] = Field(default_factory=dict)
     error: TaskError | None = None
@@ -278,6 +319,23 @@ class BatchedReport(LeaseReport):
         return self
 
 
+class StartedReport(BatchedReport):
+    kind: Literal[ReportKind.STARTED]
+
+
+class CompletedReport(BatchedReport):
+    kind: Literal[ReportKind.COMPLETED]
+
+
+class FailedReport(BatchedReport):
+    kind: Literal[ReportKind.FAILED]
+    error: TaskError
+
+
+#: A batched report, told apart by ``kind`` (so the schema says a failed one needs its error).
+AnyReport = Annotated[StartedReport | CompletedReport | FailedReport, Field(discriminator="kind")]
+
+
 class ReportBatch(WireModel):
     """Several lease reports in one transaction, then optionally a lease for `worker_id` (no wait).
 
@@ -285,9 +343,21 @@ class ReportBatch(WireModel):
     endpoint would, in order; a refused one is answered in its outcome and changes nothing.
     """
 
-    reports: list[BatchedReport] = Field(default_factory=list, max_length=MAX_BATCH_REPORTS)
-    worker_id: str | None = Field(None, min_length=1, max_length=128)
-    lease_max: int = Field(0, ge=0, le=MAX_BATCH_REPORTS)
+    #: Leasing needs to know for whom: a ``leaseMax`` without ``workerId`` is refused (422).
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"leaseMax": ["workerId"]}})
+
+    reports: list[AnyReport] = Field(default_factory=list, max_length=MAX_BATCH_REPORTS)
+    #: Omitted when the batch leases nothing; never ``null`` (the schema says a string).
+    worker_id: Annotated[str | None, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 128})] = Field(
+        None, min_length=1, max_length=128)
+    lease_max: JsonInt = Field(0, ge=0, le=MAX_BATCH_REPORTS)
+
+    @field_validator("worker_id", mode="before")
+    @classmethod
+    def _omitted_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("workerId may be omitted, not null")
+        return value
 
 
 class ReportOutcome(WireModel):

@@ -121,6 +121,12 @@ class ProgressPolicy(_Policy):
 
     interval_s: float = Field(5.0, gt=0, description="Longest gap between two progress reports.")
     report_on_milestone: bool = Field(True, description="Also report at once when a step completes.")
+    milestone_min_gap_s: float = Field(
+        0.1, ge=0, description="Shortest gap between two milestone reports of one task (the rest are coalesced).")
+    enforcement_slack: float = Field(
+        0.5, ge=0, lt=1,
+        description="The orchestrator refuses (429) a task's reports that come sooner than (1 - slack) x the gap "
+        "above: room for network jitter between a worker that obeys the policy and the orchestrator's clock.")
 
 
 class ResourceLimits(_Policy):
@@ -207,6 +213,11 @@ class WebSocketPolicy(_Policy):
 
     subscriber_buffer: int = Field(256, ge=1, description="Events queued per client before it is dropped.")
     replay_buffer: int = Field(1000, ge=0, description="Recent events kept per workflow for resume.")
+    subscribes_per_s: float = Field(
+        2.0, gt=0, description="Subscriptions (each a replay from the store) one connection may make per second.")
+    subscribe_burst: int = Field(10, ge=1, description="Subscriptions a connection may make at once before the "
+                                 "per-second rate applies.")
+    max_subscriptions: int = Field(256, ge=1, description="Workflows one connection may be subscribed to.")
 
 
 class AlertRule(_Policy):

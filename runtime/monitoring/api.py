@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from runtime.monitoring.metrics import CONTENT_TYPE
-from runtime.orchestrator.auth import require_token
+from runtime.orchestrator.auth import Caller
+from runtime.orchestrator.deps import error_responses
 
 if TYPE_CHECKING:
     from runtime.orchestrator.orchestrator import Orchestrator
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], responses=error_responses(401, 403, 503))
 
 
 def _orch(request: Request) -> Orchestrator:
@@ -32,15 +33,13 @@ def _orch(request: Request) -> Orchestrator:
     responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text exposition format."}},
 )
 async def metrics(request: Request) -> Response:
-    orch = _orch(request)
-    if orch.settings.metrics_require_token:
-        await require_token(request)
+    orch = _orch(request)  # with metrics_require_token, GuardMiddleware asked for a credential already
     await orch.monitoring.refresh(orch.db)
     return Response(orch.monitoring.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
-@router.get("/api/v1/alerts", dependencies=[Depends(require_token)])
-async def alerts(request: Request) -> dict[str, Any]:
+@router.get("/api/v1/alerts")
+async def alerts(request: Request, _credential: Caller) -> dict[str, Any]:
     """Alert series that are pending or firing (firing first), and every breaker's state."""
     orch = _orch(request)
     await orch.monitoring.refresh(orch.db)

@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from runtime.protocol import WORKER_TOKEN_PREFIX
+
 WORKFLOW_ID: ContextVar[str | None] = ContextVar("workflowId", default=None)
 TASK_ID: ContextVar[str | None] = ContextVar("taskId", default=None)
 WORKER_ID: ContextVar[str | None] = ContextVar("workerId", default=None)
@@ -37,7 +39,8 @@ _PATTERNS = (
     # password=..., "token": "...", api_key: ..., secret=..., ?token=...
     re.compile(
         r"""(?i)(\b(?!fencing)[\w-]*(?:password|passwd|secret|token|api[_-]?key)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+"""
-    ),
+    ),    # A per-worker token wherever it appears (the orchestrator issues them, so their shape is known).
+    re.compile(rf"(\b){WORKER_TOKEN_PREFIX}[A-Za-z0-9_-]{{16,}}"),
 )
 #: Keys whose values are secrets whatever they look like (fencing tokens are counters, not secrets).
 _SECRET_KEY = re.compile(r"(?i)^(?!fencing)[\w-]*(?:password|passwd|secret|token|api[_-]?key|authorization)s?$")

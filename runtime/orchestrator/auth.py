@@ -1,25 +1,27 @@
-"""Bearer-token authentication for workers and clients (issue 3 §2).
+"""Bearer-token authentication: where the token is read from, and the route dependency.
 
-Tokens come from configuration; comparison is constant-time. Without a valid token the
-answer is 401 naming the ``Authorization`` header. WebSocket clients may pass the token as
-``?token=`` because browsers cannot set headers on a WebSocket handshake.
+The check itself happens in `runtime.orchestrator.middleware.GuardMiddleware`, before any
+body is read (`runtime.orchestrator.access` says which ability a route needs). Routes declare
+:data:`Caller` to receive the authenticated `Credential`; it also puts the bearer scheme in the
+OpenAPI document. WebSocket clients may pass the token as ``?token=`` because browsers cannot
+set headers on a WebSocket handshake.
 """
 
 from __future__ import annotations
 
-import hmac
-from typing import TYPE_CHECKING
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from runtime.errors import ApiError
+from runtime.orchestrator.access import credential_of
+from runtime.orchestrator.credentials import Credential
 
-if TYPE_CHECKING:
-    from runtime.orchestrator.orchestrator import Orchestrator
-
-
-class UnauthorizedError(ApiError):
-    status_code = 401
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="An admin, client or worker token from the orchestrator's configuration, or the workerToken "
+    "a registration answered with (docs/security.md).",
+)
 
 
 def token_from(authorization: str | None, query_token: str | None = None) -> str | None:
@@ -31,16 +33,11 @@ def token_from(authorization: str | None, query_token: str | None = None) -> str
     return query_token
 
 
-def is_valid(orch: Orchestrator, token: str | None) -> bool:
-    if not token:
-        return False
-    return any(hmac.compare_digest(token.encode(), t.encode()) for t in orch.settings.tokens)
+async def caller(
+    request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> Credential:
+    return credential_of(request)
 
 
-async def require_token(request: Request) -> None:
-    orch: Orchestrator = request.app.state.orchestrator
-    header = request.headers.get("authorization")
-    token = token_from(header)
-    if not is_valid(orch, token):
-        reason = "missing bearer token" if not header else "invalid bearer token"
-        raise UnauthorizedError(reason, field="Authorization")
+#: The authenticated caller of a route.
+Caller = Annotated[Credential, Depends(caller)]

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from runtime.orchestrator.orchestrator import Orchestrator
+from runtime.protocol import ErrorResponse
 
 
 def get_orchestrator(request: Request) -> Orchestrator:
@@ -19,6 +20,4 @@ Orch = Annotated[Orchestrator, Depends(get_orchestrator)]
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI entries for the error bodies a router can answer with."""
-    from runtime.protocol import ErrorResponse
-
     return {code: {"model": ErrorResponse} for code in codes}

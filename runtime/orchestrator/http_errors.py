@@ -9,6 +9,7 @@ database is unchanged and the server keeps serving.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime.errors import ApiError
+from runtime.errors import ApiError, TooManyRequestsError
 from runtime.protocol import ErrorBody, ErrorResponse
 from spec.errors import IllegalTransitionError
 from spec.machines import WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
@@ -75,7 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status_code, exc.reason, exc.field)
+        headers = None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return error_response(exc.status_code, exc.reason, exc.field, headers)
 
     @app.exception_handler(IllegalTransitionError)
     async def _illegal(_request: Request, exc: IllegalTransitionError) -> JSONResponse:

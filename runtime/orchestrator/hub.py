@@ -26,6 +26,9 @@ log = logging.getLogger("runtime.orchestrator.hub")
 OVERFLOW_CLOSE_CODE = 1008
 GOING_AWAY_CLOSE_CODE = 1001
 
+#: Event payload keys that name a lease holder or its fencing token: withheld from client credentials.
+LEASE_KEYS = frozenset({"workerId", "fencingToken"})
+
 #: Fetches a workflow's stored events after an id (the replay on resume).
 Replay = Callable[[str, int], Awaitable[list[Event]]]
 
@@ -33,8 +36,11 @@ Replay = Callable[[str, int], Awaitable[list[Event]]]
 class Subscriber:
     """One connected client: its socket, session machine, buffer and sender task."""
 
-    def __init__(self, client_id: str, websocket: WebSocket, session: MachineInstance, buffer: int) -> None:
+    def __init__(self, client_id: str, websocket: WebSocket, session: MachineInstance, buffer: int, *,
+                 leases: bool = True) -> None:
         self.client_id = client_id
+        #: Lease holders in event payloads are shown to admin credentials only (docs/security.md).
+        self.leases = leases
         self.websocket = websocket
         self.session = session
         self.buffer = buffer
@@ -63,7 +69,10 @@ class Subscriber:
     async def _deliver(self, event: Event) -> None:
         if event.id <= self.last_sent.get(event.workflow_id, 0):
             return  # already delivered by the replay
-        await self.send_json(event.model_dump(mode="json", by_alias=True))
+        data = event.model_dump(mode="json", by_alias=True)
+        if not self.leases:
+            data["payload"] = {k: v for k, v in data["payload"].items() if k not in LEASE_KEYS}
+        await self.send_json(data)
         self.last_sent[event.workflow_id] = event.id
         if self.session.can_fire("event"):
             self.session.fire("event")

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.config import OrchestratorSettings
 from runtime.monitoring.service import MonitoringService
+from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.hub import Hub
@@ -36,6 +37,7 @@ from runtime.store.database import Database
 from runtime.tracing import TraceWriter
 from spec.machine import MachineInstance, StateRole
 from spec.machines import STARTUP
+from spec.rate_gates import ProgressGates
 
 T = TypeVar("T")
 log = logging.getLogger("runtime.orchestrator")
@@ -53,6 +55,10 @@ class Orchestrator:
         #: Distinguishes this process's machine instances in a trace shared across restarts.
         self.instance = uuid.uuid4().hex[:8]
         self.trace = TraceWriter(None)
+        #: Configured tokens by role and the per-worker tokens (docs/security.md).
+        self.credentials = CredentialStore(**settings.role_tokens())
+        #: Per-task progress rate, enforced (`ProgressPolicy`, the gate workers apply themselves).
+        self.progress_gates = ProgressGates(self.policies.progress)
         self.db = Database.for_path(settings.db)
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
@@ -186,3 +192,6 @@ class Orchestrator:
 
     def now(self) -> float:
         return time.time()
+
+    #: The clock of per-caller rates (progress gates, WebSocket subscription budgets); tests replace it.
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)

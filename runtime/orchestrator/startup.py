@@ -24,7 +24,7 @@ from runtime.errors import PortInUseError, RuntimeConfigError, StartupFailedErro
 from runtime.monitoring.logs import configure_logging
 from runtime.orchestrator.monitor import run_health_monitor
 from runtime.orchestrator.recovery import run_recovery
-from runtime.store.registry import grant_heartbeat_grace
+from runtime.store.registry import grant_heartbeat_grace, worker_token_digests
 from runtime.store.runs import begin_run, end_run
 from runtime.tracing import TraceWriter
 from spec.machine import MachineInstance
@@ -168,8 +168,9 @@ async def _async(fn: Callable[..., Any], *args: Any) -> Any:
 
 async def _check_config(orch: Orchestrator) -> str | None:
     settings = orch.settings
-    if not settings.tokens:
-        return "no bearer tokens configured: pass --token TOKEN or set ORCH_TOKENS='[\"TOKEN\"]'"
+    if not any(settings.role_tokens().values()):
+        return ("no bearer tokens configured: pass --token-file PATH (or --token TOKEN, --client-token, "
+                "--worker-token; ORCH_TOKENS='[\"TOKEN\"]')")
     if not settings.db.parent.exists():
         return f"database directory {settings.db.parent} does not exist"
     return None
@@ -178,7 +179,8 @@ async def _check_config(orch: Orchestrator) -> str | None:
 async def _setup_logger(orch: Orchestrator) -> None:
     """Seed 4.1 ``setupOutputs()`` and ``setupRedactors()``: JSON (or text) lines, tokens masked."""
     settings = orch.settings
-    configure_logging(settings.log_level, settings.log_format, settings.tokens)
+    configure_logging(settings.log_level, settings.log_format,
+                      [token for tokens in settings.role_tokens().values() for token in tokens])
 
 
 async def _open_database(orch: Orchestrator, machine: MachineInstance) -> None:
@@ -210,10 +212,12 @@ async def _start_task_queue(orch: Orchestrator) -> None:
 
 
 async def _start_worker_pool(orch: Orchestrator) -> None:
-    async def _grace(session: Any, _changes: Any) -> None:
+    """Seed 4.1 ``setupRegistry()``: workers' own tokens, and a heartbeat timeout of grace after a restart."""
+    async def _grace(session: Any, _changes: Any) -> list[tuple[str, str]]:
         await grant_heartbeat_grace(session, orch.now())
+        return await worker_token_digests(session)
 
-    await orch.transact(_grace)
+    orch.credentials.load_workers(await orch.transact(_grace))
     orch.monitor_task = asyncio.create_task(run_health_monitor(orch), name="health-monitor")
 
 

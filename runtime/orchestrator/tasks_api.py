@@ -14,12 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.errors import InvalidInputError
-from runtime.orchestrator.auth import require_token
+from runtime.errors import InvalidInputError, TooManyRequestsError
+from runtime.orchestrator.access import require_worker
+from runtime.orchestrator.auth import Caller
 from runtime.orchestrator.deps import error_responses
 from runtime.orchestrator.orchestrator import Orchestrator
 from runtime.orchestrator.views import task_view
 from runtime.protocol import (
+    MAX_STORED_INT,
     BatchedReport,
     ErrorBody,
     PollResponse,
@@ -39,7 +41,7 @@ from runtime.protocol import (
 )
 from runtime.store.changes import ChangeLog
 from runtime.store.models import TaskRow
-from runtime.store.queue import get_task, interrupt_task, lease_next_tasks, list_tasks, record_progress
+from runtime.store.queue import get_task, interrupt_task, lease_next_tasks, leased_task, list_tasks, record_progress
 from runtime.store.registry import assert_in_rotation
 from runtime.store.reports import ReportApplied, ReportRefused, apply_report, apply_reports
 from spec.errors import IllegalTransitionError
@@ -66,17 +68,19 @@ async def _orchestrator(request: Request) -> Orchestrator:
 
 Orch = Annotated[Orchestrator, Depends(_orchestrator)]
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[Depends(require_token)],
-                   responses=error_responses(400, 401, 404, 409, 413, 422, 503))
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"],
+                   responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503))
 
 
 @router.get("/poll", response_model=PollResponse, responses={204: {"description": "No task fits this worker."}})
 async def poll(
     orch: Orch,
+    credential: Caller,
     worker_id: Annotated[str, Query(alias="workerId", min_length=1, max_length=128)],
     wait: Annotated[float | None, Query(ge=0, le=MAX_WAIT_S, description="Long-poll seconds.")] = None,
     max_tasks: Annotated[int, Query(alias="max", ge=1, description="Lease up to this many tasks.")] = 1,
 ) -> Response:
+    require_worker(credential, worker_id)
     wait_s = orch.policies.poll.long_poll_s if wait is None else wait
     deadline = time.monotonic() + wait_s
     while True:
@@ -118,13 +122,24 @@ async def _report(orch: Orchestrator, report: BatchedReport) -> TaskAck:
 
 
 @router.post("/started", response_model=TaskAck)
-async def started(body: TaskStarted, orch: Orch) -> TaskAck:
+async def started(body: TaskStarted, orch: Orch, credential: Caller) -> TaskAck:
+    require_worker(credential, body.worker_id)
     return await _report(orch, BatchedReport.model_construct(kind=ReportKind.STARTED, **dict(body)))
 
 
 @router.post("/progress", response_model=TaskAck)
-async def progress(body: TaskProgress, orch: Orch) -> TaskAck:
+async def progress(body: TaskProgress, orch: Orch, credential: Caller) -> TaskAck:
+    """Progress, at most at `ProgressPolicy`'s rate per task (429 with ``Retry-After`` beyond it)."""
+    require_worker(credential, body.worker_id)
     async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
+        await leased_task(session, body)  # 404/409 first: only a lease holder's reports count against its rate
+        admission = orch.progress_gates.admit(body.task_id, orch.monotonic(), body.milestone)
+        if not admission.allowed:
+            kind = "milestones" if body.milestone else "progress reports"
+            raise TooManyRequestsError(
+                f"task {body.task_id}: {kind} arrive faster than ProgressPolicy allows "
+                f"(interval_s, milestone_min_gap_s); retry in {admission.retry_after_s:.2f} s",
+                retry_after_s=admission.retry_after_s, field="milestone" if body.milestone else "percentage")
         task = await record_progress(session, changes, body, body.percentage, body.step, body.details, orch.now(),
                                      orch.policies.lease.lease_ttl_s)
         return _ack(task)
@@ -133,18 +148,21 @@ async def progress(body: TaskProgress, orch: Orch) -> TaskAck:
 
 
 @router.post("/completed", response_model=TaskAck)
-async def completed(body: TaskCompleted, orch: Orch) -> TaskAck:
+async def completed(body: TaskCompleted, orch: Orch, credential: Caller) -> TaskAck:
+    require_worker(credential, body.worker_id)
     return await _report(orch, BatchedReport.model_construct(kind=ReportKind.COMPLETED, **dict(body)))
 
 
 @router.post("/failed", response_model=TaskAck)
-async def failed(body: TaskFailed, orch: Orch) -> TaskAck:
+async def failed(body: TaskFailed, orch: Orch, credential: Caller) -> TaskAck:
+    require_worker(credential, body.worker_id)
     return await _report(orch, BatchedReport.model_construct(kind=ReportKind.FAILED, **dict(body)))
 
 
 @router.post("/interrupted", response_model=TaskAck)
-async def interrupted(body: TaskInterrupted, orch: Orch) -> TaskAck:
+async def interrupted(body: TaskInterrupted, orch: Orch, credential: Caller) -> TaskAck:
     """A stopping worker hands its task back (``interrupt`` then ``requeue``) with its saved state."""
+    require_worker(credential, body.worker_id)
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
         return _ack(await interrupt_task(session, changes, body, body.state, orch.now()))
@@ -164,15 +182,19 @@ def _outcome(answer: ReportApplied | ReportRefused) -> ReportOutcome:
 
 
 @router.post("/reports", response_model=ReportBatchResponse)
-async def reports(body: ReportBatch, orch: Orch) -> Response:
+async def reports(body: ReportBatch, orch: Orch, credential: Caller) -> Response:
     """Lease reports in one transaction, then optionally the next lease (issue 3 "Performance").
 
     Each report goes through the same checks and `task_lifecycle` transitions as its single
     endpoint, in order; a refused one is answered in its outcome with the status the single
     endpoint would have sent, and changes nothing. Everything answered here is committed.
     """
-    if body.lease_max and body.worker_id is None:
+    if "lease_max" in body.model_fields_set and body.worker_id is None:  # the schema's dependentRequired
         raise InvalidInputError("leaseMax needs the leasing workerId", field="workerId")
+    if body.worker_id is not None:
+        require_worker(credential, body.worker_id)
+    for index, report in enumerate(body.reports):
+        require_worker(credential, report.worker_id, field=f"reports.{index}.workerId")
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> ReportBatchResponse:
         answers = await apply_reports(session, changes, body.reports, orch.now(), orch.policies.lease.lease_ttl_s)
@@ -187,22 +209,26 @@ async def reports(body: ReportBatch, orch: Orch) -> Response:
 
 
 @router.get("/{taskId}", response_model=TaskView)
-async def task(orch: Orch, task_id: Annotated[str, Path(alias="taskId", min_length=1, max_length=128)]) -> TaskView:
+async def task(
+    orch: Orch, credential: Caller, task_id: Annotated[str, Path(alias="taskId", min_length=1, max_length=128)]
+) -> TaskView:
     async with orch.db.read() as session:
-        return task_view(await get_task(session, task_id))
+        return task_view(await get_task(session, task_id), leases=credential.sees_leases)
 
 
 @router.get("", response_model=TaskList)
 async def tasks(
     orch: Orch,
-    status: Annotated[str | None, Query(description="Filter by task_lifecycle state.")] = None,
+    credential: Caller,
+    status: Annotated[str | None, Query(description="Filter by task_lifecycle state.",
+                                        pattern=f"^({'|'.join(TASK_LIFECYCLE.state_names)})$")] = None,
     workflow_id: Annotated[str | None, Query(alias="workflowId", max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
 ) -> TaskList:
     if status is not None and status not in TASK_LIFECYCLE.state_names:
         raise InvalidInputError(f"unknown task state {status!r}; states: {', '.join(TASK_LIFECYCLE.state_names)}",
                                 field="status")
     async with orch.db.read() as session:
         rows = await list_tasks(session, status, workflow_id, limit, offset)
-    return TaskList(tasks=[task_view(r) for r in rows])
+    return TaskList(tasks=[task_view(r, leases=credential.sees_leases) for r in rows])

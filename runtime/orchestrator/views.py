@@ -8,21 +8,23 @@ from runtime.protocol import TaskView, WorkerView, WorkflowView
 from runtime.store.models import TaskRow, WorkerRow, WorkflowRow
 
 
-def task_view(task: TaskRow) -> TaskView:
+def task_view(task: TaskRow, *, leases: bool) -> TaskView:
+    """`leases`: show the lease holder and fencing token (admin and worker credentials; never clients)."""
     return TaskView(
         task_id=task.id, workflow_id=task.workflow_id, type=task.type, status=task.status, priority=task.priority,
-        required_capabilities=list(task.required_capabilities), lease_worker=task.lease_worker,
-        lease_expires_at=task.lease_expires_at, fencing_token=task.fencing_token, attempt=task.attempt,
+        required_capabilities=list(task.required_capabilities), lease_worker=task.lease_worker if leases else None,
+        lease_expires_at=task.lease_expires_at, fencing_token=task.fencing_token if leases else None,
+        attempt=task.attempt,
         progress=task.progress, progress_step=task.progress_step, result=task.result, error=task.error,
         enqueued_at=task.enqueued_at, updated_at=task.updated_at, saved_state=task.saved_state or {},
     )
 
 
-def workflow_view(workflow: WorkflowRow, tasks: Iterable[TaskRow]) -> WorkflowView:
+def workflow_view(workflow: WorkflowRow, tasks: Iterable[TaskRow], *, leases: bool) -> WorkflowView:
     return WorkflowView(
         workflow_id=workflow.id, type=workflow.type, status=workflow.status, priority=workflow.priority,
         payload=workflow.payload, created_at=workflow.created_at, updated_at=workflow.updated_at,
-        tasks=[task_view(t) for t in tasks],
+        tasks=[task_view(t, leases=leases) for t in tasks],
     )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import InvalidInputError
-from runtime.orchestrator.auth import require_token
+from runtime.orchestrator.access import require_worker
+from runtime.orchestrator.auth import Caller
+from runtime.orchestrator.credentials import new_worker_token, token_digest
 from runtime.orchestrator.deps import Orch, error_responses
 from runtime.orchestrator.views import worker_view
 from runtime.protocol import (
@@ -19,27 +21,42 @@ from runtime.protocol import (
     WorkerList,
 )
 from runtime.store.changes import ChangeLog
-from runtime.store.registry import HeartbeatOutcome, deregister_worker, list_workers, record_heartbeat, register_worker
+from runtime.store.registry import (
+    HeartbeatOutcome,
+    Registration,
+    deregister_worker,
+    list_workers,
+    record_heartbeat,
+    register_worker,
+)
 from spec.machines import WORKER_LIFECYCLE
 
-ERRORS = error_responses(400, 401, 404, 409, 413, 422, 503)
-router = APIRouter(prefix="/api/v1/workers", tags=["workers"], dependencies=[Depends(require_token)], responses=ERRORS)
+ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
+router = APIRouter(prefix="/api/v1/workers", tags=["workers"], responses=ERRORS)
 WORKER_ID = Path(min_length=1, max_length=128, alias="workerId")
 
 
 @router.post("/register", response_model=RegisterResponse)
-async def register(body: RegisterRequest, orch: Orch) -> RegisterResponse:
+async def register(body: RegisterRequest, orch: Orch, credential: Caller) -> RegisterResponse:
+    """Register (a worker or admin credential); the answer's ``workerToken`` is the worker's from now on."""
+    token = new_worker_token()
+    digest = token_digest(token)
+    heartbeat = orch.policies.heartbeat
+    registration = Registration(body, digest, credential.may_act_for, heartbeat.timeout_s)
+
     async def _work(session: AsyncSession, changes: ChangeLog) -> str:
-        return (await register_worker(session, changes, body, orch.now())).id
+        return (await register_worker(session, changes, registration, orch.now())).id
 
     worker_id = await orch.transact(_work)
-    heartbeat = orch.policies.heartbeat
-    return RegisterResponse(worker_id=worker_id, heartbeat_interval_s=heartbeat.interval_s,
+    orch.credentials.grant(worker_id, digest)
+    return RegisterResponse(worker_id=worker_id, worker_token=token, heartbeat_interval_s=heartbeat.interval_s,
                             heartbeat_timeout_s=heartbeat.timeout_s, lease_ttl_s=orch.policies.lease.lease_ttl_s)
 
 
 @router.post("/heartbeat", response_model=HeartbeatResponse)
-async def heartbeat(body: HeartbeatRequest, orch: Orch) -> HeartbeatResponse:
+async def heartbeat(body: HeartbeatRequest, orch: Orch, credential: Caller) -> HeartbeatResponse:
+    require_worker(credential, body.worker_id)
+
     async def _work(session: AsyncSession, changes: ChangeLog) -> HeartbeatOutcome:
         return await record_heartbeat(session, changes, body, orch.now(), orch.policies.lease.lease_ttl_s)
 
@@ -49,18 +66,24 @@ async def heartbeat(body: HeartbeatRequest, orch: Orch) -> HeartbeatResponse:
 
 
 @router.delete("/{workerId}", status_code=204, response_class=Response)
-async def deregister(orch: Orch, worker_id: Annotated[str, WORKER_ID]) -> Response:
+async def deregister(orch: Orch, credential: Caller, worker_id: Annotated[str, WORKER_ID]) -> Response:
+    """A worker leaving (its own token), or an operator removing one (admin)."""
+    require_worker(credential, worker_id)
+
     async def _work(session: AsyncSession, changes: ChangeLog) -> None:
         await deregister_worker(session, changes, worker_id, orch.now())
 
     await orch.transact(_work)
+    orch.credentials.revoke(worker_id)
     return Response(status_code=204)
 
 
 @router.get("", response_model=WorkerList)
 async def workers(
     orch: Orch,
-    status: Annotated[str | None, Query(description="Filter by worker_lifecycle state.")] = None,
+    _credential: Caller,
+    status: Annotated[str | None, Query(description="Filter by worker_lifecycle state.",
+                                        pattern=f"^({'|'.join(WORKER_LIFECYCLE.state_names)})$")] = None,
 ) -> WorkerList:
     if status is not None and status not in WORKER_LIFECYCLE.state_names:
         raise InvalidInputError(f"unknown worker state {status!r}; states: {', '.join(WORKER_LIFECYCLE.state_names)}",

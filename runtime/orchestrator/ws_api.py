@@ -1,35 +1,44 @@
-"""The ``/ws`` endpoint (issue 3 §3): authenticate, subscribe, resume, receive events.
+"""The ``/ws`` endpoint (seed 4.3 ``connect``/``authenticate``/``subscribe``): subscribe, resume, receive events.
 
-Each connection is a `websocket_session` machine, traced under ``ws:<n>``. Client messages::
+Each authenticated connection is a `websocket_session` machine, traced under ``ws:<n>``. The
+token is checked before anything is traced, so an unauthenticated connection costs one hash and
+writes nothing (it is closed with 4401; a worker token gets 4403). Client messages::
 
     {"type": "subscribe", "workflowId": "wf-...", "lastEventId": 12}
 
 ``lastEventId`` resumes after that event (omitted: from the oldest retained event, at most
-``WebSocketPolicy.replay_buffer`` of them). Bad messages get ``{"type": "error", "error":
-{"field", "reason"}}`` and the connection stays open.
+``WebSocketPolicy.replay_buffer`` of them). Each connection may subscribe ``subscribe_burst``
+times at once, then ``subscribes_per_s`` (each one a replay from the store), to at most
+``max_subscriptions`` workflows; a repeated subscription to a workflow already streaming reads
+nothing. Bad messages — binary frames, malformed or non-strict JSON, invalid fields, too many
+subscriptions — get ``{"type": "error", "error": {"field", "reason"}}`` and the connection stays open.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.websockets import WebSocketState
 
 from runtime.errors import NotFoundError
-from runtime.orchestrator.auth import is_valid, token_from
+from runtime.orchestrator.access import Ability, allows
+from runtime.orchestrator.auth import token_from
 from runtime.orchestrator.hub import Subscriber
+from runtime.orchestrator.ingress import check_json
 from runtime.orchestrator.orchestrator import Orchestrator
 from runtime.protocol import Event, SubscribeMessage
 from runtime.store.event_log import events_since
 from runtime.store.queue import get_workflow
 from spec.machines import WEBSOCKET_SESSION
+from spec.rate_gates import TokenBucket
 
 log = logging.getLogger("runtime.orchestrator.ws")
 router = APIRouter()
 
 UNAUTHORIZED_CLOSE_CODE = 4401
+FORBIDDEN_CLOSE_CODE = 4403
 TRY_AGAIN_LATER_CLOSE_CODE = 1013
 
 
@@ -44,22 +53,34 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if not hub.accepting:
         await websocket.close(TRY_AGAIN_LATER_CLOSE_CODE, "orchestrator is not accepting WebSocket connections")
         return
+    token = token_from(websocket.headers.get("authorization"), websocket.query_params.get("token"))
+    credential = orch.credentials.authenticate(token)
+    if credential is None or not allows(credential, Ability.READ):
+        await websocket.accept()
+        if credential is None:
+            await websocket.close(UNAUTHORIZED_CLOSE_CODE, "missing or invalid bearer token")
+        else:
+            await websocket.close(FORBIDDEN_CLOSE_CODE, f"a {credential.role.value} credential may not subscribe")
+        return
     client_id = hub.new_client_id()
     session = WEBSOCKET_SESSION.bind(listener=orch.trace.listener(client_id))
     session.fire("connect")
     await websocket.accept()
-    token = token_from(websocket.headers.get("authorization"), websocket.query_params.get("token"))
-    if not is_valid(orch, token):
-        session.fire("authentication_failed")
-        await websocket.close(UNAUTHORIZED_CLOSE_CODE, "missing or invalid bearer token")
-        return
     session.fire("authenticated")
-    subscriber = Subscriber(client_id, websocket, session, hub.subscriber_buffer)
+    subscriber = Subscriber(client_id, websocket, session, hub.subscriber_buffer, leases=credential.sees_leases)
+    policy = orch.policies.websocket
+    budget = TokenBucket(policy.subscribes_per_s, policy.subscribe_burst, orch.monotonic())
     hub.add(subscriber)
     try:
-        while True:
-            text = await websocket.receive_text()
-            await _handle(orch, subscriber, text)
+        while websocket.application_state == WebSocketState.CONNECTED:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                await subscriber.send_json(_error("message", "binary frames are not accepted; send JSON text"))
+                continue
+            await _handle(orch, subscriber, budget, text)
     except WebSocketDisconnect:
         pass
     except RuntimeError:  # the server closed the socket (overflow, shutdown) while we were reading
@@ -71,21 +92,37 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await subscriber.close(1000, "bye")
 
 
-async def _handle(orch: Orchestrator, subscriber: Subscriber, text: str) -> None:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        await subscriber.send_json(_error("message", f"malformed JSON: {exc.msg}"))
+async def _handle(orch: Orchestrator, subscriber: Subscriber, budget: TokenBucket, text: str) -> None:
+    problem = check_json(text, root="message")
+    if problem is not None:
+        await subscriber.send_json(_error(problem.field, problem.reason))
         return
     try:
-        message = SubscribeMessage.model_validate(raw)
+        message = SubscribeMessage.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         await subscriber.send_json(_error(".".join(str(p) for p in first["loc"]) or "message", first["msg"]))
         return
+    workflow_id = message.workflow_id
+    after = message.last_event_id or 0
+    policy = orch.policies.websocket
+    if workflow_id in subscriber.last_sent and after >= subscriber.last_sent[workflow_id]:
+        # Already streaming, and nothing stored that the client has not been sent: nothing to read.
+        await subscriber.send_json({"type": "subscribed", "workflowId": workflow_id})
+        return
+    if workflow_id not in subscriber.last_sent and len(subscriber.last_sent) >= policy.max_subscriptions:
+        await subscriber.send_json(_error("workflowId", f"at most {policy.max_subscriptions} subscriptions per "
+                                                        "connection (WebSocketPolicy.max_subscriptions)"))
+        return
+    admission = budget.take(orch.monotonic())
+    if not admission.allowed:
+        await subscriber.send_json(_error(
+            "type", f"too many subscriptions: at most {policy.subscribes_per_s:g} per second per connection "
+                    f"(WebSocketPolicy.subscribes_per_s); retry in {admission.retry_after_s:.2f} s"))
+        return
     try:
         async with orch.db.read() as session:
-            await get_workflow(session, message.workflow_id)
+            await get_workflow(session, workflow_id)
     except NotFoundError as exc:
         await subscriber.send_json(_error(exc.field, exc.reason))
         return
@@ -93,12 +130,12 @@ async def _handle(orch: Orchestrator, subscriber: Subscriber, text: str) -> None
     if not subscriber.session.can_fire(trigger):
         return
     subscriber.session.fire(trigger)
-    orch.hub.subscribe(subscriber, message.workflow_id)
-    await subscriber.send_json({"type": "subscribed", "workflowId": message.workflow_id})
-    limit = orch.policies.websocket.replay_buffer
+    orch.hub.subscribe(subscriber, workflow_id)
+    await subscriber.send_json({"type": "subscribed", "workflowId": workflow_id})
+    limit = policy.replay_buffer
 
     async def fetch(workflow_id: str, after: int) -> list[Event]:
         async with orch.db.read() as session:
             return await events_since(session, workflow_id, after, limit)
 
-    await subscriber.replay(message.workflow_id, message.last_event_id or 0, fetch)
+    await subscriber.replay(workflow_id, after, fetch)

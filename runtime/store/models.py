@@ -89,6 +89,8 @@ class WorkerRow(Base):
     #: Bumped when a process registers again under the same id: each incarnation is its own
     #: `worker_lifecycle` instance in traces (``worker:<id>``, then ``worker:<id>~2``, ...).
     incarnation: Mapped[int] = mapped_column(Integer, default=1)
+    #: SHA-256 of the worker's own bearer token (`runtime.orchestrator.credentials`); never the token.
+    token_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class EventRow(Base):

@@ -153,7 +153,7 @@ def check_lease(task_id: str, holder: str | None, fencing_token: int, report: Le
         )
 
 
-async def _leased_task(session: AsyncSession, report: LeaseReport) -> TaskRow:
+async def leased_task(session: AsyncSession, report: LeaseReport) -> TaskRow:
     """The task a report is about, provided the reporter still holds its lease."""
     task = await get_task(session, report.task_id)
     if await session.get(WorkerRow, report.worker_id) is None:
@@ -173,7 +173,7 @@ async def record_progress(
     session: AsyncSession, changes: ChangeLog, report: LeaseReport, percentage: float, step: str,
     details: dict[str, object], now: float, ttl: float,
 ) -> TaskRow:
-    task = await _leased_task(session, report)
+    task = await leased_task(session, report)
     task.status = changes.advance(TASK, task_component(task.id), task.status, "progress",
                                   {"percentage": percentage, "step": step})
     task.progress = percentage
@@ -189,7 +189,7 @@ async def interrupt_task(
     session: AsyncSession, changes: ChangeLog, report: LeaseReport, state: dict[str, object], now: float
 ) -> TaskRow:
     """A stopping worker hands its task back with its saved state (seed 4.4 ``reportTaskInterrupted``)."""
-    task = await _leased_task(session, report)
+    task = await leased_task(session, report)
     task.saved_state = dict(state)
     if task.status == RUNNING:
         task.status = changes.advance(TASK, task_component(task.id), task.status, "interrupt")

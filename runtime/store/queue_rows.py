@@ -88,6 +88,12 @@ class QueueRows(Protocol):
     async def update_workflows(self, rows: list[tuple[str, str, float]]) -> None: ...
     async def update_workers(self, rows: list[tuple[str, str, int]]) -> None: ...
     async def insert_events(self, rows: list[dict[str, Any]]) -> Iterable[EventKey]: ...
+    async def outcomes(self, task_ids: Sequence[str]) -> dict[str, TaskOutcome]:
+        """Stored ``(result, error)`` of settled tasks: what a redelivered report is compared with."""
+
+
+#: (result, error) as stored
+TaskOutcome = tuple["dict[str, Any] | None", "dict[str, Any] | None"]
 
 
 async def queue_rows(session: AsyncSession) -> QueueRows:
@@ -105,6 +111,8 @@ _LOAD_WORKERS = select(*(WORKERS.c[c] for c in _WORKER_COLUMNS)).where(
     WORKERS.c.id.in_(bindparam("ids", expanding=True)))
 _LOAD_WORKFLOWS = select(WORKFLOWS.c.id, WORKFLOWS.c.status).where(
     WORKFLOWS.c.id.in_(bindparam("ids", expanding=True)))
+_LOAD_OUTCOMES = select(TASKS.c.id, TASKS.c.result, TASKS.c.error).where(
+    TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE_WORKFLOWS = update(WORKFLOWS).where(WORKFLOWS.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), updated_at=bindparam("v_updated_at"))
 _UPDATE_WORKERS = update(WORKERS).where(WORKERS.c.id == bindparam("k_id")).values(
@@ -180,6 +188,9 @@ class CoreQueueRows:
     async def insert_events(self, rows: list[dict[str, Any]]) -> Iterable[EventKey]:
         return [tuple(r) for r in await self.session.execute(_INSERT_EVENTS, rows)]
 
+    async def outcomes(self, task_ids: Sequence[str]) -> dict[str, TaskOutcome]:
+        return {i: (r, e) for i, r, e in await self.session.execute(_LOAD_OUTCOMES, {"ids": list(task_ids)})}
+
 
 # -- SQLite-native: the same statements on the session's sqlite3 connection ------------------
 
@@ -238,3 +249,8 @@ class SqliteQueueRows:
         placeholders = ", ".join([_in(_EVENT_COLUMNS)] * len(rows))
         return self.db.execute(f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES {placeholders} "
                                "RETURNING id, workflow_id, task_id, type", values).fetchall()
+
+    async def outcomes(self, task_ids: Sequence[str]) -> dict[str, TaskOutcome]:
+        rows = self.db.execute(f"SELECT id, result, error FROM tasks WHERE id IN {_in(task_ids)}",
+                               list(task_ids)).fetchall()
+        return {i: (None if r is None else json.loads(r), None if e is None else json.loads(e)) for i, r, e in rows}

@@ -9,8 +9,9 @@ leased tasks back to the queue through `runtime.store.queue.requeue_worker_tasks
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,12 +40,45 @@ async def get_worker(session: AsyncSession, worker_id: str) -> WorkerRow:
     return row
 
 
-async def register_worker(session: AsyncSession, changes: ChangeLog, request: RegisterRequest, now: float) -> WorkerRow:
-    """Register (or re-register after a restart) a worker with validated capabilities."""
+def is_silent(last_heartbeat: Any, now: float, timeout_s: float) -> Any:
+    """No heartbeat for longer than `timeout_s` (`HeartbeatPolicy.timeout_s`): out of rotation, id free.
+
+    Takes a stored time (answers a bool) or the ``last_heartbeat`` column (answers a SQL condition).
+    """
+    return last_heartbeat < now - timeout_s
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Who registers, under which new token, and whether they may take over a live id."""
+
+    request: RegisterRequest
+    token_digest: str
+    #: True for an admin or the id's own token: a live registration under that id may be replaced.
+    may_replace: Callable[[str], bool]
+    heartbeat_timeout_s: float
+
+
+async def register_worker(session: AsyncSession, changes: ChangeLog, registration: Registration,
+                          now: float) -> WorkerRow:
+    """Register (or re-register after a restart) a worker with validated capabilities.
+
+    An id that is live — registered, not deregistered, heard from within the heartbeat timeout —
+    belongs to its token: anyone else registering it gets 409, so one worker credential cannot
+    take over another worker's leases.
+    """
+    request = registration.request
     worker_id = request.worker_id or f"w-{uuid.uuid4().hex[:12]}"
     row = await session.get(WorkerRow, worker_id)
     incarnation = 1
     if row is not None:
+        live = (WORKER_LIFECYCLE.state(row.status).role is not StateRole.TERMINAL
+                and not is_silent(row.last_heartbeat, now, registration.heartbeat_timeout_s))
+        if live and row.token_digest is not None and not registration.may_replace(worker_id):
+            raise ConflictError(
+                f"worker id {worker_id!r} is registered and live under another token; choose another --worker-id, "
+                "register with that worker's own workerToken, or deregister it with an admin token first",
+                field="workerId")
         if WORKER_LIFECYCLE.state(row.status).role is not StateRole.TERMINAL:
             # Same id, new process: the previous incarnation is gone, and so are its leases.
             changes.advance(WORKER, worker_component(worker_id, row.incarnation), row.status, "deregister",
@@ -66,6 +100,7 @@ async def register_worker(session: AsyncSession, changes: ChangeLog, request: Re
     row.last_heartbeat = now
     row.registered_at = now
     row.incarnation = incarnation
+    row.token_digest = registration.token_digest
     return row
 
 
@@ -111,7 +146,8 @@ async def mark_silent_workers(session: AsyncSession, changes: ChangeLog, now: fl
     """Workers silent for `timeout_s` leave rotation (``heartbeats_missed``); their tasks are re-queued."""
     silent = (
         await session.scalars(
-            select(WorkerRow).where(WorkerRow.status.in_(IN_ROTATION), WorkerRow.last_heartbeat < now - timeout_s)
+            select(WorkerRow).where(WorkerRow.status.in_(IN_ROTATION),
+                                    is_silent(WorkerRow.last_heartbeat, now, timeout_s))
         )
     ).all()
     for row in silent:
@@ -127,6 +163,14 @@ async def deregister_worker(session: AsyncSession, changes: ChangeLog, worker_id
     row = await get_worker(session, worker_id)
     row.status = changes.advance(WORKER, worker_component(row.id, row.incarnation), row.status, "deregister")
     await requeue_worker_tasks(session, changes, row.id, now, reason="worker deregistered")
+
+
+async def worker_token_digests(session: AsyncSession) -> list[tuple[str, str]]:
+    """``(worker_id, token_digest)`` of every worker not deregistered: the tokens that still work."""
+    rows = await session.execute(
+        select(WorkerRow.id, WorkerRow.token_digest)
+        .where(WorkerRow.status != GONE, WorkerRow.token_digest.is_not(None)))
+    return [(worker_id, digest) for worker_id, digest in rows.all() if digest is not None]
 
 
 async def grant_heartbeat_grace(session: AsyncSession, now: float) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runtime.errors import ApiError
+from runtime.errors import ApiError, ConflictError
 from runtime.protocol import BatchedReport, Event, EventType, ReportKind
 from runtime.store.changes import ChangeLog, task_component, workflow_component
 from runtime.store.queue import (
@@ -36,8 +36,13 @@ from runtime.store.queue import (
     unknown_task,
     unknown_worker,
 )
-from runtime.store.queue_rows import QueueRows, queue_rows
+from runtime.store.queue_rows import QueueRows, TaskOutcome, queue_rows
 from spec.errors import IllegalTransitionError
+from spec.machine import StateRole
+from spec.machines import TASK_LIFECYCLE
+
+#: Task states no report leaves: a completed or failed report about one is a redelivery, or refused.
+SETTLED = tuple(s.name for s in TASK_LIFECYCLE.states if s.role is StateRole.TERMINAL)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class _Batch:
         self.workers: dict[str, _Worker] = {}
         self.workflows: dict[str, _Workflow] = {}
         self.events: list[dict[str, Any]] = []
+        self.outcomes: dict[str, TaskOutcome] = {}
 
     async def load(self, rows: QueueRows, reports: Sequence[BatchedReport]) -> None:
         # Every task of the reported tasks' workflows: "was that the workflow's last task?" needs no query.
@@ -112,6 +118,11 @@ class _Batch:
             self.workers[w.id] = _Worker(w.id, w.status, w.running, w.incarnation)
         for workflow_id, status in await rows.workflows(list(self.siblings)):
             self.workflows[workflow_id] = _Workflow(workflow_id, status)
+        # Outcome reports about tasks already settled: redeliveries to compare (rare, so loaded only then).
+        settled = [r.task_id for r in reports if r.kind is not ReportKind.STARTED and r.task_id in self.tasks
+                   and self.tasks[r.task_id].status in SETTLED]
+        if settled:
+            self.outcomes = await rows.outcomes(settled)
 
     def apply(self, report: BatchedReport) -> ReportAnswer:
         try:
@@ -153,7 +164,30 @@ class _Batch:
         task.changed["lease_expires_at"] = self.now + self.ttl
         task.changed["updated_at"] = self.now
 
+    def _redelivered(self, task: _Task, report: BatchedReport) -> bool:
+        """A repeated outcome report from the lease holder whose first answer was lost (issue: SIGKILL after commit).
+
+        Same content: answered as the first one was (200), nothing changes. Different content:
+        409 naming the field that differs — the task settled otherwise.
+        """
+        if task.status not in SETTLED or task.id not in self.outcomes:
+            return False
+        result, error = self.outcomes[task.id]
+        if report.kind is ReportKind.COMPLETED:
+            if task.status == COMPLETED and result == report.result:
+                return True
+            field = "result" if task.status == COMPLETED else "kind"
+        else:
+            sent = report.error.model_dump(by_alias=True) if report.error is not None else None
+            if task.status != COMPLETED and error == sent:
+                return True
+            field = "error" if task.status != COMPLETED else "kind"
+        raise ConflictError(f"task {task.id} already {task.status} with another {field} under this lease; "
+                            "the first report was applied, this one changes nothing", field=field)
+
     def _complete(self, task: _Task, report: BatchedReport) -> None:
+        if self._redelivered(task, report):
+            return
         self._advance_task(task, "complete", {})
         task.changed.update(result=dict(report.result), progress=100.0)
         self._release_lease(task)
@@ -165,6 +199,8 @@ class _Batch:
 
     def _fail(self, task: _Task, report: BatchedReport) -> None:
         assert report.error is not None  # BatchedReport validates it
+        if self._redelivered(task, report):
+            return
         self._advance_task(task, failure_trigger(task.status, report.error.code), {"code": report.error.code})
         error = report.error.model_dump(by_alias=True)
         task.changed["error"] = error

@@ -30,11 +30,13 @@ from pathlib import Path
 
 import httpx
 
+from runtime.errors import RuntimeConfigError
 from runtime.protocol import HeartbeatRequest, RegisterRequest, TaskAssignment, TaskInterrupted, WorkerHealth
 from runtime.worker.capabilities import detect_capabilities, validate_capabilities
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason
 from runtime.worker.errors import (
+    AuthenticationError,
     CapabilitiesRejectedError,
     LeaseLostError,
     NotFoundError,
@@ -63,6 +65,7 @@ class Worker:
         orchestrator_url: str,
         *,
         token: str | None = None,
+        token_source: Callable[[], str | None] | None = None,
         capabilities: list[str] | None = None,
         worker_id: str | None = None,
         policies: Policies = DEFAULT_POLICIES,
@@ -81,7 +84,9 @@ class Worker:
         self.recorder = TraceRecorder(trace_path, keep=keep_trace)  # keep: events also in memory (tests)
         self.workspaces = WorkspaceRoot(workspace_root or default_workspace_root())
         self._url = orchestrator_url
-        self._token = token
+        #: Re-reads the credential after a 401 (the CLI's token file or environment); `token` is the first value.
+        self._token_source = token_source
+        self._token = token if token is not None or token_source is None else token_source()
         self._transport = transport
         self._incarnation = 0
         self.lifecycle: MachineInstance = self._bind_lifecycle()
@@ -219,10 +224,12 @@ class Worker:
             task_id, worker_id, token = meta.get("taskId"), meta.get("workerId"), meta.get("fencingToken")
             if not (isinstance(task_id, str) and isinstance(worker_id, str) and isinstance(token, int)):
                 continue
+            dead_token = meta.get("workerToken")  # the dead process's own credential for its lease
             report = TaskInterrupted(task_id=task_id, worker_id=worker_id, fencing_token=token,
                                      state={"reason": "worker process died", "recoveredBy": self.worker_id})
-            with contextlib.suppress(LeaseLostError):  # already re-queued after the heartbeat timeout
-                await self._runner.deliver(report)
+            # Already re-queued after the heartbeat timeout (409), or its token is gone with its registration.
+            with contextlib.suppress(LeaseLostError, AuthenticationError):
+                await self._runner.deliver(report, token=dead_token if isinstance(dead_token, str) else None)
 
     async def _register(self, *, persistent: bool = False) -> None:
         """POST /workers/register, retrying an unreachable orchestrator per BackoffPolicy.
@@ -252,6 +259,7 @@ class Worker:
                 log.warning("registration failed (%s); retry %d in %.1f s", exc, retries, self._delay(retries))
                 await asyncio.sleep(self._delay(retries))
         self.worker_id = response.worker_id
+        self._client.use_worker_token(response.worker_token)
         self.heartbeat_interval_s = response.heartbeat_interval_s  # the orchestrator's interval wins
         self._needs_registration = False
         self.lifecycle.fire("capabilities_accepted")
@@ -272,14 +280,13 @@ class Worker:
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
                     worker_id=self.worker_id, health=health, held_task_ids=sorted(self._runner.held)))
-            except NotFoundError:
-                if not self._stopping:
-                    log.warning("the orchestrator no longer knows %s; registering again", self.worker_id)
+            except OrchestratorError as exc:
+                if not isinstance(exc, NotFoundError) and not self._token_refused(exc):
+                    log.warning("heartbeat failed: %s", exc)
+                elif not self._stopping:
+                    log.warning("the orchestrator no longer knows %s or its token; registering again", self.worker_id)
                     self._needs_registration = True
                     self._wake.set()
-                continue
-            except OrchestratorError as exc:
-                log.warning("heartbeat failed: %s", exc)
                 continue
             if self.lifecycle.can_fire("heartbeat"):
                 self.lifecycle.fire("heartbeat")
@@ -324,7 +331,8 @@ class Worker:
                                                 max_tasks=self.tasks_per_poll)
             except OrchestratorError as exc:
                 self._fire_if_legal("no_task_available")
-                if isinstance(exc, NotFoundError | LeaseLostError):  # forgotten (404) or deregistered (409)
+                if isinstance(exc, NotFoundError | LeaseLostError) or self._token_refused(exc):
+                    # forgotten (404), deregistered (409), or our workerToken no longer works (401)
                     self._needs_registration = True
                     continue
                 failures += 1
@@ -353,6 +361,22 @@ class Worker:
             if outcome.state == "completed":
                 self.completed_tasks += 1
         self._fire_if_legal("task_finished")
+
+    def _token_refused(self, exc: OrchestratorError) -> bool:
+        """A 401 on the worker's own token: clear it, re-read the credential, register again (seed 4.5 auth flow).
+
+        Registration itself answering 401 is final (`_register` raises): the configured credential is wrong.
+        """
+        if not (isinstance(exc, AuthenticationError) and exc.status == 401):
+            return False
+        assert self._client is not None
+        self._client.use_worker_token(None)
+        if self._token_source is not None:
+            try:
+                self._client.use_credential(self._token_source())
+            except RuntimeConfigError as err:  # the file is being rewritten or went away: keep the old one
+                log.warning("cannot re-read the worker credential (%s); registering with the previous one", err)
+        return True
 
     def _delay(self, retry: int) -> float:
         """BackoffPolicy delay for `retry`, which stays at max_delay_s however long the outage lasts."""

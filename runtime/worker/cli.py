@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from runtime.errors import RuntimeServiceError
+from runtime.token_files import read_single_token
 from runtime.worker.agent import Worker, default_workspace_root
 from runtime.worker.builtin_tasks import ShellTask, noop_task, parse_shell_commands, sleep_task
 from runtime.worker.capabilities import detect_capabilities
@@ -28,6 +30,7 @@ from spec.policies import DEFAULT_POLICIES, Policies
 
 EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG, EXIT_REJECTED, EXIT_FORCED = 0, 1, 2, 3, 4
 TOKEN_ENV = "RUNTIME_TOKEN"
+TOKEN_FILE_ENV = "RUNTIME_TOKEN_FILE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Register with an orchestrator, poll for tasks and run them (noop, sleep, shell).",
     )
     parser.add_argument("--orchestrator", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
-    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV), help=f"bearer token (default: ${TOKEN_ENV})")
+    parser.add_argument("--token", default=None,
+                        help=f"bearer token (default: ${TOKEN_ENV}); visible in `ps` — prefer --token-file")
+    parser.add_argument("--token-file", type=Path, default=None, metavar="PATH",
+                        help=f"file holding the bearer token (default: ${TOKEN_FILE_ENV}); re-read after a 401")
     parser.add_argument("--capability", action="append", default=[], metavar="NAME",
                         help="add a capability (repeatable); detected ones are added unless --no-detect")
     parser.add_argument("--no-detect", action="store_true", help="advertise only the --capability names")
@@ -117,12 +123,24 @@ def _merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
             into[key] = value
 
 
+def token_source(flag: str | None, path: Path | None) -> Callable[[], str | None] | None:
+    """The credential, re-read after a 401: --token, else --token-file, $RUNTIME_TOKEN_FILE, $RUNTIME_TOKEN."""
+    if flag is not None:
+        return None
+    file = path or (Path(os.environ[TOKEN_FILE_ENV]) if os.environ.get(TOKEN_FILE_ENV) else None)
+    if file is not None:
+        read_single_token(file)  # fail now, naming the file, rather than at the first request
+        return lambda: read_single_token(file)
+    return lambda: os.environ.get(TOKEN_ENV)
+
+
 def build_worker(args: argparse.Namespace) -> Worker:
     """A `Worker` with the built-in task types, configured from parsed arguments."""
     capabilities = list(args.capability) if args.no_detect else [*detect_capabilities(), *args.capability]
     worker = Worker(
         args.orchestrator,
         token=args.token,
+        token_source=token_source(args.token, args.token_file),
         capabilities=capabilities,
         worker_id=args.worker_id,
         policies=load_policies(args.policies, args.policy),

@@ -93,7 +93,7 @@ def error_for_response(response: httpx.Response) -> OrchestratorError:
     where = f"{response.request.method} {response.request.url.path}"
     text = f"{where} -> {status}: {reason}" + (f" (field {field!r})" if field else "")
     if status in (401, 403):
-        return AuthenticationError(text + "; check the worker's --token", status=status, field=field)
+        return AuthenticationError(text + "; check the worker's --token / --token-file", status=status, field=field)
     if status == 404:
         return NotFoundError(text, status=status, field=field)
     if status == 409:
@@ -117,12 +117,30 @@ class OrchestratorClient:
         timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
-        )
+        #: The configured credential (registers); after registration the worker's own token does the rest.
+        self._credential = token
+        self._worker_token: str | None = None
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport)
+
+    def use_credential(self, token: str | None) -> None:
+        """Replace the configured credential (re-read after a 401, seed 4.5 "request re-authentication")."""
+        self._credential = token
+
+    def use_worker_token(self, token: str | None) -> None:
+        """Send `token` (the registration's ``workerToken``) on every request but registration."""
+        self._worker_token = token
+
+    @property
+    def worker_token(self) -> str | None:
+        return self._worker_token
+
+    def _authorization(self, path: str, token: str | None) -> dict[str, str]:
+        if token is None:
+            registering = path == "/workers/register" or self._worker_token is None
+            token = self._credential if registering else self._worker_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -141,9 +159,12 @@ class OrchestratorClient:
         body: BaseModel | None = None,
         params: dict[str, Any] | None = None,
         timeout_s: float | None = None,
+        token: str | None = None,
     ) -> httpx.Response:
         content = body.model_dump_json(by_alias=True) if body is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        headers = self._authorization(path, token)
+        if content is not None:
+            headers["Content-Type"] = "application/json"
         try:
             response = await self._http.request(
                 method,
@@ -193,9 +214,12 @@ class OrchestratorClient:
             return []
         return self._parse(PollResponse, response).tasks
 
-    async def report(self, report: LeaseReport) -> None:
-        """POST a lease report to /tasks/started|progress|completed|failed|interrupted."""
-        await self._request("POST", f"/tasks/{_REPORT_PATHS[type(report)]}", body=report)
+    async def report(self, report: LeaseReport, *, token: str | None = None) -> None:
+        """POST a lease report to /tasks/started|progress|completed|failed|interrupted.
+
+        `token`: another worker's token, for a lease a dead worker process left behind (recovery).
+        """
+        await self._request("POST", f"/tasks/{_REPORT_PATHS[type(report)]}", body=report, token=token)
 
     # -- client endpoints (seed 4.3), used by tools and tests -------------------------------
 

@@ -30,6 +30,9 @@ MAX_MESSAGE_CHARS = _wire_max_length(TaskError, "message")
 
 
 def task_error(code: FailureCode, error_class: ErrorClass, message: str) -> TaskError:
+    # An exception's text may hold lone surrogates, which are not JSON: the orchestrator would refuse
+    # the report and the task would run again forever. Replace them, so the failure always goes out.
+    message = message.encode("utf-8", "replace").decode("utf-8")
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
     return TaskError(code=code.value, error_class=error_class.value, message=message)

@@ -1,9 +1,11 @@
 """Progress reporting "every 5 seconds or on significant milestones" (seed "Task Execution Workflow").
 
-A handler calls :meth:`ProgressReporter.update` as often as it likes; a report goes out when it
-marks a milestone or when ``ProgressPolicy.interval_s`` has passed since the last one. While the
-handler is silent, :meth:`ProgressReporter.run_periodic` repeats the latest state every interval,
-so clients see the task alive and the orchestrator's lease stays fresh.
+A handler calls :meth:`ProgressReporter.update` as often as it likes; whether a report goes out
+is `spec.rate_gates.ProgressGate`'s decision — the same gate the orchestrator enforces: one per
+``ProgressPolicy.interval_s``, milestones one per ``milestone_min_gap_s``. A coalesced update is
+not lost: :meth:`ProgressReporter.run_periodic` sends the latest state as soon as the gate
+allows, and repeats it every interval while the handler is silent, so clients see the task alive
+and the orchestrator's lease stays fresh.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spec.policies import ProgressPolicy
+from spec.rate_gates import ProgressGate
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,31 @@ class ProgressUpdate:
 
 ProgressSender = Callable[[ProgressUpdate], Awaitable[None]]
 
+#: Streamed text in ``details``: the text, and where it starts in the whole stream.
+STREAM_TEXT, STREAM_OFFSET = "chunk", "offset"
+
+
+def carry_stream(unsent: ProgressUpdate, update: ProgressUpdate) -> ProgressUpdate:
+    """`update`, carrying along the streamed text of `unsent` (coalesced, never delivered).
+
+    Progress may be coalesced, streamed output may not: a code chunk that did not go out is
+    prepended to the next update's chunk (or carried by an update without one), so clients
+    that join the ``chunk`` fields in ``offset`` order still get the whole stream.
+    """
+    text = unsent.details.get(STREAM_TEXT)
+    if not isinstance(text, str):
+        return update
+    details = dict(update.details)
+    following = details.get(STREAM_TEXT)
+    if isinstance(following, str) and details.get(STREAM_OFFSET) == unsent.details.get(STREAM_OFFSET, 0) + len(text):
+        details[STREAM_TEXT] = text + following
+        details[STREAM_OFFSET] = unsent.details.get(STREAM_OFFSET, 0)
+    elif following is None:
+        details[STREAM_TEXT] = text
+        details[STREAM_OFFSET] = unsent.details.get(STREAM_OFFSET, 0)
+    # Otherwise the stream restarted (offset 0 again: a retried call); the unsent text is superseded.
+    return ProgressUpdate(update.percentage, update.step, details, update.milestone or unsent.milestone)
+
 
 class ProgressReporter:
     """Rate-limits one task's progress reports to the policy's interval, milestones excepted."""
@@ -48,36 +76,53 @@ class ProgressReporter:
         self._policy = policy
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._gate = ProgressGate(policy)
         self.latest: ProgressUpdate | None = None
-        self.last_sent_at: float | None = None
+        #: The latest update was coalesced and still waits to go out.
+        self.pending = False
         self.sent = 0
+
+    @property
+    def last_sent_at(self) -> float | None:
+        return self._gate.last_sent
 
     def is_due(self) -> bool:
         """True when no report went out within the last ``interval_s``."""
-        return self.last_sent_at is None or self._clock() - self.last_sent_at >= self._policy.interval_s
+        return self._gate.decide(self._clock(), False).allowed
 
     async def update(
         self, percentage: float, step: str = "", details: dict[str, Any] | None = None, *, milestone: bool = False
     ) -> bool:
-        """Record the task's progress; send it now if it is a milestone or a report is due. Return if sent."""
-        self.latest = ProgressUpdate(float(percentage), step, dict(details or {}), milestone)
-        if (milestone and self._policy.report_on_milestone) or self.is_due():
+        """Record the task's progress; send it now if the gate allows. Return if sent."""
+        update = ProgressUpdate(float(percentage), step, dict(details or {}), milestone)
+        if self.pending and self.latest is not None:
+            update = carry_stream(self.latest, update)
+        self.latest = update
+        if self._gate.decide(self._clock(), milestone).allowed:
             await self._deliver(self.latest)
             return True
+        self.pending = True
         return False
 
     async def _deliver(self, update: ProgressUpdate) -> None:
         async with self._lock:
-            self.last_sent_at = self._clock()
+            self._gate.sent(self._clock(), update.milestone)
+            self.pending = False
             self.sent += 1
             await self._send(update)
 
+    def _next_wait(self) -> float:
+        now = self._clock()
+        if self.pending and self.latest is not None:
+            wait = self._gate.decide(now, self.latest.milestone).retry_after_s
+        else:
+            wait = self._gate.decide(now, False).retry_after_s or self._gate.interval_s
+        return max(wait, 0.0)
+
     async def run_periodic(self) -> None:
-        """Repeat the latest progress whenever ``interval_s`` passes without a report; runs until cancelled."""
+        """Send a coalesced update once the gate allows, and repeat the latest every ``interval_s``; until cancelled."""
         while True:
-            wait = self._policy.interval_s if self.last_sent_at is None else max(
-                0.0, self.last_sent_at + self._policy.interval_s - self._clock()
-            )
-            await asyncio.sleep(wait)
-            if self.is_due():
-                await self._deliver(self.latest or ProgressUpdate(0.0, "running"))
+            await asyncio.sleep(self._next_wait())
+            latest = self.latest or ProgressUpdate(0.0, "running")
+            if self._gate.decide(self._clock(), latest.milestone and self.pending).allowed:
+                await self._deliver(latest)

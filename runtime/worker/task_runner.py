@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import PydanticSerializationError
+
 from runtime.protocol import (
     LeaseReport,
     TaskAssignment,
@@ -102,16 +104,17 @@ class TaskRunner:
 
     # -- reports ------------------------------------------------------------------------------
 
-    async def deliver(self, report: LeaseReport) -> bool:
+    async def deliver(self, report: LeaseReport, *, token: str | None = None) -> bool:
         """POST `report`, retrying transport failures per BackoffPolicy. False if it never got through.
 
         A lost lease (409/404) raises `LeaseLostError`: the task belongs to someone else now.
+        `token` overrides the worker's own (a dead process's lease, handed back at recovery).
         """
         backoff = self._policies.backoff
         retries = 0
         while True:
             try:
-                await self._client.report(report)
+                await self._client.report(report, token=token)
                 return True
             except (LeaseLostError, NotFoundError) as exc:
                 raise LeaseLostError(str(exc), status=exc.status) from exc
@@ -163,6 +166,8 @@ class TaskRunner:
             workspace = self._workspaces.create(
                 task_id, workerId=lease["worker_id"], fencingToken=assignment.fencing_token,
                 workflowId=assignment.workflow_id, type=assignment.type,
+                # So a restarted process can hand this lease back (worker_recovery); the directory is 0700.
+                workerToken=self._client.worker_token,
             )
         except (OSError, ValueError) as exc:
             code = FailureCode.RESOURCE_EXHAUSTED if isinstance(exc, OSError) else FailureCode.TASK_ERROR
@@ -250,7 +255,8 @@ class TaskRunner:
         async def send(update: ProgressUpdate) -> None:
             if machine.state != "running":
                 return
-            report = TaskProgress(**lease, percentage=update.percentage, step=update.step, details=update.details)
+            report = TaskProgress(**lease, percentage=update.percentage, step=update.step, details=update.details,
+                                  milestone=update.milestone)
             try:
                 await self._client.report(report)
             except (LeaseLostError, NotFoundError):
@@ -278,6 +284,16 @@ class TaskRunner:
             delivered = await self.deliver(report)
         except LeaseLostError:
             return self._abandon(machine, report.task_id, f"lease lost; {trigger} not accepted")
+        except PydanticSerializationError as exc:
+            if not isinstance(report, TaskCompleted):
+                raise
+            # The handler's result is not JSON (a lone surrogate, an object of an unknown type):
+            # report that, rather than crash the worker and leave the task to run again forever.
+            error = task_error(FailureCode.TASK_ERROR, ErrorClass.VALIDATION,
+                               f"the handler's result is not JSON text: {exc}")
+            failed = TaskFailed(task_id=report.task_id, worker_id=report.worker_id,
+                                fencing_token=report.fencing_token, error=error)
+            return await self._finish(machine, "fail", failed, error=error)
         if delivered:
             machine.fire(trigger)
         else:

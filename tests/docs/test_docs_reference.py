@@ -43,11 +43,13 @@ def test_the_http_page_lists_every_operation_with_its_authentication() -> None:
     text = expand("{{ openapi() }}", "docs/reference/http-api.md")
     for path, item in document["paths"].items():
         for method in item:
-            auth = "bearer token" if protected[(method, path)] else "none"
+            auth = ", ".join(protected[(method, path)]) or "none"
             assert f"| {method.upper()} | `{path}` | {item[method]['summary']} | {auth} |" in text
             assert f"### {method.upper()} `{path}`" in text
-    assert protected[("get", "/health/live")] is False
-    assert protected[("post", "/api/v1/workers/register")] is True
+    assert protected[("get", "/health/live")] == ()
+    assert protected[("post", "/api/v1/workers/register")] == ("admin token", "worker token")
+    assert protected[("post", "/api/v1/tasks/completed")] == ("admin token", "the worker's own workerToken")
+    assert protected[("post", "/api/v1/workflows")] == ("admin token", "client token")
     for name in document["components"]["schemas"]:
         assert f"### {name} {{#schema-{name.lower()}}}" in text
     assert "| `/ws` |" in text  # the WebSocket endpoint, which OpenAPI cannot describe
@@ -71,8 +73,8 @@ DOCUMENT: dict[str, Any] = {
 
 
 def test_a_hand_made_document_renders_endpoints_parameters_and_schemas() -> None:
-    text = render_openapi(DOCUMENT, {("get", "/things/{id}"): True})
-    assert "| GET | `/things/{id}` | Thing | bearer token | — | 200 [Thing](#schema-thing) |" in text
+    text = render_openapi(DOCUMENT, {("get", "/things/{id}"): ("admin token",)})
+    assert "| GET | `/things/{id}` | Thing | admin token | — | 200 [Thing](#schema-thing) |" in text
     assert "| `id` | path | yes | string | max length `8` |" in text
     assert "| `tags` | list of string | no |" in text
     assert "| `parent` | [Thing](#schema-thing) or null | no |" in text

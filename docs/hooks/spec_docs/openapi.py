@@ -4,8 +4,8 @@ The document is the one the running orchestrator serves at ``/openapi.json``: th
 builds the same FastAPI application (``create_app``) around an `Orchestrator` that is never
 started, so no socket, database file or server is opened, and renders every endpoint (method,
 path, summary, authentication, parameters, request and response schemas) and every schema.
-Authentication is not declared in the document (the routers depend on ``require_token``), so
-it is read from each route's dependencies rather than typed into the page.
+Who may call each endpoint is not declared in the document; it is read from the orchestrator's
+access table (``runtime.orchestrator.access``) rather than typed into the page.
 """
 
 from __future__ import annotations
@@ -53,18 +53,18 @@ def _dependency_calls(dependant: Any) -> Iterator[Any]:
         yield from _dependency_calls(sub)
 
 
-def token_protected(app: Any) -> dict[tuple[str, str], bool]:
-    """``{(method, path): True if the route depends on the bearer-token check}``."""
-    require_token = importlib.import_module("runtime.orchestrator.auth").require_token
-    found: dict[tuple[str, str], bool] = {}
+def token_protected(app: Any) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``{(method, path): who may call it}`` from the orchestrator's access table (empty: no credential)."""
+    access = importlib.import_module("runtime.orchestrator.access")
+    metrics_open = not app.state.orchestrator.settings.metrics_require_token
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
     for route in _routes(list(app.routes)):
-        dependant = getattr(route, "dependant", None)
         methods = getattr(route, "methods", None)
-        if dependant is None or not methods:
+        if getattr(route, "dependant", None) is None or not methods:
             continue
-        protected = require_token in set(_dependency_calls(dependant))
         for method in methods:
-            found[(method.lower(), route.path)] = protected
+            found[(method.lower(), route.path)] = access.holders(
+                access.required_ability(method, route.path, metrics_open=metrics_open))
     return found
 
 
@@ -142,10 +142,10 @@ def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
                 yield method, path, item[method]
 
 
-def _auth(protected: dict[tuple[str, str], bool], method: str, path: str) -> str:
+def _auth(protected: dict[tuple[str, str], tuple[str, ...]], method: str, path: str) -> str:
     if (method, path) not in protected:
         raise ValueError(f"{method.upper()} {path} is in the OpenAPI document but not among the app's routes")
-    return "bearer token" if protected[(method, path)] else "none"
+    return ", ".join(protected[(method, path)]) or "none"
 
 
 def _success(operation: dict[str, Any]) -> str:
@@ -197,7 +197,7 @@ def _schema_section(name: str, schema: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_openapi(document: dict[str, Any], protected: dict[tuple[str, str], bool],
+def render_openapi(document: dict[str, Any], protected: dict[tuple[str, str], tuple[str, ...]],
                    websockets: Sequence[tuple[str, str]] = ()) -> str:
     """Markdown for an OpenAPI 3 document: overview table, one section per endpoint, the schemas."""
     operations = list(_operations(document))
@@ -233,3 +233,19 @@ def openapi() -> str:
     """The orchestrator's HTTP API from its OpenAPI document: endpoints, authentication, schemas."""
     app = build_app()
     return render_openapi(app.openapi(), token_protected(app), websocket_routes(app))
+
+
+@directive
+def access_table() -> str:
+    """Who may call what: the orchestrator's access table (``runtime.orchestrator.access``), first match wins."""
+    access = importlib.import_module("runtime.orchestrator.access")
+    metrics_open = not importlib.import_module("runtime.config").OrchestratorSettings.model_fields[
+        "metrics_require_token"].default
+    rows = []
+    for method, pattern, ability in access.rules():
+        if metrics_open and pattern == "/metrics":
+            ability = access.required_ability(method, pattern, metrics_open=True)
+        rows.append([method, code(pattern), ability.value, ", ".join(access.holders(ability)) or "anyone"])
+    admin = access.Ability.ADMIN
+    rows.append(["any other", "any other", admin.value, ", ".join(access.holders(admin))])
+    return table(["Method", "Path (regular expression)", "Needs", "Who may"], rows)

@@ -23,7 +23,11 @@ import httpx
 from spec.trace import TraceEvent, read_trace
 
 REPO = Path(__file__).resolve().parents[3]
+#: The admin token (the tests' own API calls); workers get the worker-role token. Both reach the
+#: processes through token files, never the command line.
 TOKEN = "e2e-token"
+WORKER_TOKEN = "e2e-worker-token"
+CLIENT_TOKEN = "e2e-client-token"
 #: Generous upper bound for anything that should happen "soon" on a loaded machine.
 DEADLINE_S = 60.0
 #: Test timings: short heartbeats so a killed worker is detected in seconds (issue 3 §5).
@@ -64,10 +68,16 @@ class Orchestrator:
             f"[policies.heartbeat]\ninterval_s = {HEARTBEAT_INTERVAL_S}\ntimeout_s = {HEARTBEAT_TIMEOUT_S}\n",
             encoding="utf-8",
         )
+        self.token_file = tmp / "orchestrator.tokens"
+        self.token_file.write_text(f"admin {TOKEN}\nclient {CLIENT_TOKEN}\nworker {WORKER_TOKEN}\n", encoding="utf-8")
+        self.token_file.chmod(0o600)
+        self.worker_token_file = tmp / "worker.token"
+        self.worker_token_file.write_text(WORKER_TOKEN + "\n", encoding="utf-8")
+        self.worker_token_file.chmod(0o600)
         self.log = open(tmp / "orchestrator.err", "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runtime", "orchestrator", "--config", str(config), "--db", str(self.db),
-             "--host", "127.0.0.1", "--port", "0", "--token", TOKEN, "--trace", str(self.trace)],
+             "--host", "127.0.0.1", "--port", "0", "--token-file", str(self.token_file), "--trace", str(self.trace)],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=_env(), cwd=tmp,
         )
         self.url = self._read_url()
@@ -148,11 +158,12 @@ class Worker:
         self.err_path = tmp / f"{name}.err"
         self.log = open(self.err_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runtime", "worker", "--orchestrator", orchestrator.url, "--token", TOKEN,
+            [sys.executable, "-m", "runtime", "worker", "--orchestrator", orchestrator.url,
              "--worker-id", self.worker_id, "--workspace-root", str(self.workspace_root),
              "--trace", str(self.trace), "--capability", "e2e",
              "--policy", "poll.min_interval_s=0.05", "--policy", "poll.max_interval_s=0.25", *args],
-            stdout=self.log, stderr=self.log, env=_env(), cwd=tmp,
+            stdout=self.log, stderr=self.log, env={**_env(), "RUNTIME_TOKEN_FILE": str(orchestrator.worker_token_file)},
+            cwd=tmp,
         )
 
     def events(self) -> list[TraceEvent]:

@@ -21,6 +21,7 @@ from runtime.monitoring.logs import (
     bind_ids,
     configure_logging,
 )
+from runtime.orchestrator.credentials import new_worker_token
 from tests.runtime.monitoring.monitoring_helpers import run_one_task, running
 from tests.runtime.orchestrator.orch_helpers import TOKEN
 
@@ -145,6 +146,15 @@ def test_credentials_are_masked_by_shape_without_being_configured(secret: str) -
     redactor = Redactor()
     for shape in ("Authorization: Bearer {s}", "password={s}", "GET /ws?token={s}", '"secret": "{s}"'):
         assert secret not in redactor.redact(shape.format(s=secret)), shape
+
+
+@settings(max_examples=50, deadline=None)
+@given(prose=st.sampled_from(["worker w-1 re-registered with {t}", "{t}", "lease report refused ({t})",
+                              "payload={{'a': '{t}'}}"]))
+def test_a_per_worker_token_is_masked_by_its_shape(prose: str) -> None:
+    """Per-worker tokens are issued at registration, after logging is configured: the shape masks them."""
+    token = new_worker_token()
+    assert token not in Redactor().redact(prose.format(t=token))
 
 
 def test_configure_logging_is_idempotent_and_accumulates_tokens() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from runtime.config import OrchestratorSettings
-from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies, ShutdownPolicy
+from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies, ProgressPolicy, ShutdownPolicy
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -20,12 +20,15 @@ FAST_HEARTBEAT = HeartbeatPolicy(interval_s=0.2, timeout_s=0.6)
 PATIENT_HEARTBEAT = HeartbeatPolicy(interval_s=1.0, timeout_s=30.0)
 #: Stopping the orchestrator after each test takes a fraction of a second, not the seed's deadlines.
 QUICK_SHUTDOWN = ShutdownPolicy(drain_deadline_s=0.2, check_interval_s=0.05, cancel_grace_s=0.2)
+#: Tests post progress reports back to back; the progress-rate tests set their own policy.
+UNTHROTTLED_PROGRESS = ProgressPolicy(interval_s=0.001, milestone_min_gap_s=0)
 
 
 def make_settings(tmp_path: Path, **policy_overrides: Any) -> OrchestratorSettings:
     """Spec policies, except patient heartbeats and a quick shutdown unless a test overrides them."""
     policies = DEFAULT_POLICIES.model_copy(
-        update={"heartbeat": PATIENT_HEARTBEAT, "shutdown": QUICK_SHUTDOWN, **policy_overrides})
+        update={"heartbeat": PATIENT_HEARTBEAT, "shutdown": QUICK_SHUTDOWN, "progress": UNTHROTTLED_PROGRESS,
+                **policy_overrides})
     return OrchestratorSettings(
         db=tmp_path / "orch.db", port=0, tokens=(TOKEN,), trace=tmp_path / "trace.jsonl",
         policies=Policies.model_validate(policies.model_dump()),

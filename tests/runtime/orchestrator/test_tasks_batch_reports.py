@@ -70,8 +70,14 @@ async def test_refused_reports_are_answered_one_by_one_and_change_nothing(
     assert (await client.get(f"/api/v1/tasks/{a['taskId']}")).json()["status"] == "assigned"
     again = (await client.post("/api/v1/tasks/reports", json={"reports": _reports([b], "w1", "completed")})).json()
     assert again["outcomes"][0]["status"] == "completed"
+    # A redelivery (its answer was lost) gets the first answer again; never a second completion.
     twice = (await client.post("/api/v1/tasks/reports", json={"reports": _reports([b], "w1", "completed")})).json()
-    assert twice["outcomes"][0]["code"] == 409  # never completed twice
+    assert (twice["outcomes"][0]["code"], twice["outcomes"][0]["status"]) == (200, "completed")
+    other = _reports([b], "w1", "completed", result={"different": True})
+    changed = (await client.post("/api/v1/tasks/reports", json={"reports": other})).json()["outcomes"][0]
+    assert (changed["code"], changed["error"]["field"]) == (409, "result")
+    events = [e for e in read_trace(orch.settings.trace) if e.component == f"task:{b['taskId']}"]
+    assert [e.trigger for e in events].count("complete") == 1
     assert_conforms(orch.settings)
 
 

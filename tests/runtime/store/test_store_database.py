@@ -23,7 +23,7 @@ async def test_open_migrates_a_new_file_and_uses_wal(tmp_path: Path) -> None:
         async with db.read() as session:
             assert (await session.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
             version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0001"
+        assert version == "0002"
         assert await db.check_integrity() == "ok"
     finally:
         await db.close()

@@ -27,9 +27,8 @@ from runtime.store.models import WorkerRow
 from runtime.store.queue import expire_stale_leases, get_task, lease_next_tasks, sort_key, submit_workflow
 from runtime.store.registry import get_worker, mark_silent_workers, record_heartbeat, register_worker
 from runtime.store.reports import apply_report
-from spec.errors import IllegalTransitionError
 from spec.policies import DEFAULT_POLICIES
-from tests.runtime.store.store_helpers import transact
+from tests.runtime.store.store_helpers import by_admin, transact
 
 AGING = DEFAULT_POLICIES.lease.aging_interval_s
 TTL = DEFAULT_POLICIES.lease.lease_ttl_s
@@ -46,8 +45,8 @@ async def open_db(path: Path) -> Database:
 
 async def add_worker(db: Database, worker_id: str, caps: list[str], now: float = 0.0, slots: int = 1) -> None:
     async def work(session, changes):  # type: ignore[no-untyped-def]
-        await register_worker(session, changes,
-                              RegisterRequest(worker_id=worker_id, capabilities=caps, max_concurrency=slots), now)
+        request = RegisterRequest(worker_id=worker_id, capabilities=caps, max_concurrency=slots)
+        await register_worker(session, changes, by_admin(request), now)
 
     await transact(db, work)
 
@@ -137,11 +136,14 @@ async def test_lease_fencing_rejects_stale_reports_and_double_completion(tmp_pat
     await transact(db, lambda s, c: apply_report(s, c, report_of(ReportKind.STARTED, fresh), TTL + 4, TTL))
     done_once = report_of(ReportKind.COMPLETED, fresh, result={"n": 1})
     await transact(db, lambda s, c: apply_report(s, c, done_once, TTL + 5, TTL))
+    # A redelivery (the reply was lost) is acknowledged again and changes nothing.
+    _, redelivered = await transact(db, lambda s, c: apply_report(s, c, done_once, TTL + 6, TTL))
+    assert redelivered.transitions == [] and redelivered.event_rows == []
     done_twice = report_of(ReportKind.COMPLETED, fresh, result={"n": 2})
-    with pytest.raises(IllegalTransitionError):
+    with pytest.raises(ConflictError, match="result"):
         await transact(db, lambda s, c: apply_report(s, c, done_twice, TTL + 6, TTL))
     failed_after = report_of(ReportKind.FAILED, fresh, error=TaskError(code="TASK_ERROR"))
-    with pytest.raises(IllegalTransitionError):
+    with pytest.raises(ConflictError, match="completed"):
         await transact(db, lambda s, c: apply_report(s, c, failed_after, TTL + 6, TTL))
     async with db.read() as session:
         task = await get_task(session, task_id)

@@ -28,6 +28,7 @@ from runtime.store.queue_rows import CoreQueueRows, SqliteQueueRows, queue_rows
 from runtime.store.registry import register_worker
 from runtime.store.reports import ReportApplied, apply_reports
 from spec.policies import DEFAULT_POLICIES
+from tests.runtime.store.store_helpers import by_admin
 
 CAPABILITIES = ["python", "node", "gpu"]
 TTL = DEFAULT_POLICIES.lease.lease_ttl_s
@@ -54,8 +55,8 @@ async def _run(path: Path, native: bool, workers: list[Any], tasks: list[Any], o
     try:
         for i, (caps, slots) in enumerate(workers):
             async with db.write() as s:
-                await register_worker(s, ChangeLog(), RegisterRequest(worker_id=f"w{i}", capabilities=caps,
-                                                                      max_concurrency=slots), 0.0)
+                request = RegisterRequest(worker_id=f"w{i}", capabilities=caps, max_concurrency=slots)
+                await register_worker(s, ChangeLog(), by_admin(request), 0.0)
         for i, (priority, caps) in enumerate(tasks):
             async with db.write() as s:
                 workflow, (task,) = await submit_workflow(

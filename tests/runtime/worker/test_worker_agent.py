@@ -40,6 +40,9 @@ class ScriptedOrchestrator:
         self.cancel: list[str] = []
         self.shutting_down = False
         self.registrations = 0
+        self.bearers: list[str] = []
+        self.refuse_tokens = False
+        self.registration_bearers: list[str] = []
 
     def paths(self, suffix: str) -> list[dict[str, Any]]:
         return [body for method, path, body in self.calls if path.endswith(suffix)]
@@ -52,9 +55,15 @@ class ScriptedOrchestrator:
             if self.reject_capabilities:
                 return httpx.Response(422, json={"error": {"field": "capabilities", "reason": "unknown capability"}})
             self.registrations += 1
-            self.forget_worker = False
+            self.forget_worker = self.refuse_tokens = False
+            self.registration_bearers.append(request.headers.get("authorization", ""))
             return httpx.Response(200, json={"workerId": body["workerId"], "heartbeatIntervalS": 0.05,
-                                             "heartbeatTimeoutS": 5, "leaseTtlS": 60})
+                                             "heartbeatTimeoutS": 5, "leaseTtlS": 60,
+                                             "workerToken": f"wt_issued_{self.registrations}"})
+        # Everything after registration carries the token the registration issued.
+        self.bearers.append(request.headers.get("authorization", ""))
+        if self.refuse_tokens:  # e.g. the orchestrator lost its database: issued tokens are unknown
+            return httpx.Response(401, json={"error": {"field": "Authorization", "reason": "invalid bearer token"}})
         if path.endswith("/heartbeat"):
             if self.forget_worker:
                 return httpx.Response(404, json={"error": {"field": "workerId", "reason": "unknown worker"}})
@@ -138,6 +147,25 @@ async def test_a_forgotten_worker_registers_again(tmp_path: Path) -> None:
     await asyncio.wait_for(run, DEADLINE_S)
     components = {e.component for e in worker.recorder.events if e.machine == "worker_lifecycle"}
     assert components == {"worker:w-test", "worker:w-test#2"}
+    # Each incarnation works with the token its own registration issued, never the configured one.
+    assert set(orch.bearers) == {"Bearer wt_issued_1", "Bearer wt_issued_2"}
+    assert orch.bearers[-1] == "Bearer wt_issued_2"
+
+
+async def test_a_refused_worker_token_re_reads_the_credential_and_registers_again(tmp_path: Path) -> None:
+    orch = ScriptedOrchestrator()
+    credentials = iter(["first-credential", "rotated-credential"])
+    worker = Worker("http://orch.test", token_source=lambda: next(credentials), capabilities=["python"],
+                    worker_id="w-test", policies=POLICIES, workspace_root=tmp_path,
+                    transport=httpx.MockTransport(orch))
+    run = asyncio.create_task(worker.run())
+    await _until(lambda: orch.registrations == 1 and orch.paths("/poll"), "registration and a poll")
+    orch.refuse_tokens = True
+    await _until(lambda: orch.registrations == 2, "registration with the re-read credential")
+    worker.request_stop()
+    await asyncio.wait_for(run, DEADLINE_S)
+    assert orch.registration_bearers == ["Bearer first-credential", "Bearer rotated-credential"]
+    assert orch.bearers[-1] == "Bearer wt_issued_2"
 
 
 async def test_a_draining_orchestrator_gets_no_polls(tmp_path: Path) -> None:

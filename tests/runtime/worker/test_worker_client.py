@@ -35,12 +35,19 @@ async def test_register_sends_camel_case_json_with_the_bearer_token() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"workerId": "w-1", "heartbeatIntervalS": 0.2, "heartbeatTimeoutS": 0.6,
-                                         "leaseTtlS": 5})
+        if request.url.path.endswith("/register"):
+            return httpx.Response(200, json={"workerId": "w-1", "heartbeatIntervalS": 0.2, "heartbeatTimeoutS": 0.6,
+                                             "leaseTtlS": 5, "workerToken": "wt_own"})
+        return httpx.Response(204)
 
     async with _client(handler) as client:
         response = await client.register(RegisterRequest(worker_id="w-1", capabilities=["python"]))
-    assert response.heartbeat_interval_s == 0.2
+        client.use_worker_token(response.worker_token)
+        await client.poll("w-1")
+        await client.register(RegisterRequest(worker_id="w-1", capabilities=["python"]))
+    assert response.heartbeat_interval_s == 0.2 and response.worker_token == "wt_own"
+    # Polls carry the issued token; registering again uses the configured credential.
+    assert [r.headers["Authorization"] for r in seen] == ["Bearer secret", "Bearer wt_own", "Bearer secret"]
     request = seen[0]
     assert request.method == "POST" and request.url.path == "/api/v1/workers/register"
     assert request.headers["Authorization"] == "Bearer secret"

@@ -265,3 +265,33 @@ async def test_payload_commands_need_allow_any_command(tmp_path: Path) -> None:
     runner, _ = _runner(tmp_path, orch, {"shell": ShellTask({}, allow_any_command=True)})
     await runner.execute(_assignment("shell", {"command": ["echo", "hi"]}))
     assert orch.last("completed")["result"]["stdout"].strip() == "hi"
+
+
+@pytest.mark.parametrize("result", [{"text": "\ud800"}, {"when": object()}])
+async def test_a_result_that_is_not_json_fails_the_task_instead_of_the_worker(
+    tmp_path: Path, result: dict[str, Any]
+) -> None:
+    """Issue 10: a result the orchestrator must refuse would otherwise run again forever."""
+    orch = Orchestrator()
+
+    async def handler(ctx: TaskContext) -> dict[str, Any]:
+        return result
+
+    runner, recorder = _runner(tmp_path, orch, {"t": handler})
+    outcome = await runner.execute(_assignment("t"))
+    assert outcome.state == "failed"
+    error = orch.last("failed")["error"]
+    assert (error["code"], error["errorClass"]) == ("TASK_ERROR", "validation")
+    assert "not JSON" in error["message"]
+    assert _triggers(recorder) == ["start", "fail"]
+
+
+async def test_an_exception_text_with_a_lone_surrogate_is_still_reported(tmp_path: Path) -> None:
+    orch = Orchestrator()
+
+    async def handler(ctx: TaskContext) -> dict[str, Any]:
+        raise ValueError("bad byte \ud800 in input")
+
+    runner, _ = _runner(tmp_path, orch, {"t": handler})
+    assert (await runner.execute(_assignment("t"))).state == "failed"
+    assert orch.last("failed")["error"]["message"] == "ValueError: bad byte ? in input"

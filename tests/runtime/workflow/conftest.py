@@ -59,7 +59,8 @@ def make_task(tmp_path: Path) -> Iterator[Any]:
 
         assignment = TaskAssignment(task_id=task_id, workflow_id="wf-1", type="ai_coding", payload=payload,
                                     priority=0, fencing_token=1, lease_expires_at=0.0, attempt=1)
-        reporter = ProgressReporter(send, policies.progress)
+        # Every milestone reaches `sent` (the gap between milestones is the reporter's business, tested there).
+        reporter = ProgressReporter(send, policies.progress.model_copy(update={"milestone_min_gap_s": 0.0}))
         ctx = TaskContext(assignment, "worker-1", workspace.path, TaskLimits.from_policy(policies.resources), reporter)
         rig = TaskRig(ctx, workspace)
         return rig

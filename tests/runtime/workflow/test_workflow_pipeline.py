@@ -36,7 +36,7 @@ from spec.trace import TraceEvent
 
 SEED_SEQUENCE = [(1, 10.0), (1, 50.0), (2, 90.0), (3, 100.0), (4, 25.0), (4, 50.0), (4, 75.0), (4, 100.0)]
 #: Every line counts as due, so build and test output is reported line by line.
-CHATTY = DEFAULT_POLICIES.model_copy(update={"progress": ProgressPolicy(interval_s=1e-9)})
+CHATTY = DEFAULT_POLICIES.model_copy(update={"progress": ProgressPolicy(interval_s=1e-9, milestone_min_gap_s=0)})
 
 
 def services_for(demo: DemoRepository, ai: ScriptedAIProvider, clock: Any, trace: list[TraceEvent] | None = None,

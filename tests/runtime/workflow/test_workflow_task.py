@@ -107,13 +107,15 @@ def test_a_real_worker_delivers_one_workflow_streams_its_code_and_fails_another_
 
     events, completed, failed = asyncio.run(scenario())
 
-    # The client saw every generated chunk as it streamed, and progress that ends at 100.
+    # The client saw every generated chunk as it streamed (coalesced chunks are joined, never
+    # dropped), and progress that only rises; the outcome supersedes an update still held back by
+    # ProgressPolicy.milestone_min_gap_s, so the task ends at 100.
     progress = [e["payload"] for e in events if e["type"] == "TASK_PROGRESS"]
     chunks = [p["details"]["chunk"] for p in progress if "chunk" in p.get("details", {})]
     assert parse_patch("".join(chunks)).files == ("calc.py", "tests/test_calc.py")
-    assert progress[-1]["percentage"] == 100.0
-    assert progress[-1]["details"] == {"step": 4, "progress": 100.0, "pullRequest": 1,
-                                       "location": str(demo.pulls_dir / "1.json")}
+    percentages = [p["percentage"] for p in progress]
+    assert percentages == sorted(percentages), percentages
+    assert completed["progress"] == 100.0
     # The task's result names a branch that really is in the bare repository, with its pull request.
     result = completed["result"]
     assert demo.branch_commit(result["branch"]) == result["commit"]
