@@ -10,9 +10,11 @@
  *
  *   - `useMaxWidth: false` for every diagram type: natural size, 16 px text, and the block
  *     scrolls horizontally (docs/stylesheets/wide.css) instead of shrinking;
+ *   - the page's diagram font, so Mermaid sizes label boxes for the font the labels are drawn in;
  *   - CSS appended to Material's theme CSS: Mermaid 11 names sequence markers
- *     `<diagram id>-arrowhead` (Material styles `#arrowhead`), and draws alt/else section labels
- *     with a fixed dark fill; both follow the page's colour variables here.
+ *     `<diagram id>-arrowhead` (Material styles `#arrowhead`), and gives the labels of the
+ *     second and later branches of an alt block the class `sectionTitle` with a black fill;
+ *     both follow the page's colour variables here.
  *
  * Clicking a diagram opens it in a full-window view (scrolling both ways, scaled up when it is
  * narrower than the window); clicking again or Escape closes it.
@@ -24,7 +26,7 @@
     '[id$="-arrowhead"] path, [id$="-crosshead"] path, [id$="-filled-head"] path {' +
       " fill: var(--md-mermaid-sequence-message-line-color) !important;" +
       " stroke: var(--md-mermaid-sequence-message-line-color) !important; }",
-    ".loopText, .loopText > tspan, text.loopText { fill: var(--md-mermaid-sequence-loop-fg-color) !important; }",
+    ".loopText, .loopText > tspan, .sectionTitle, .sectionTitle > tspan { fill: var(--md-mermaid-sequence-loop-fg-color) !important; }",
     ".labelText, .labelText > tspan { fill: var(--md-mermaid-sequence-label-fg-color) !important; }",
     ".noteText, .noteText > tspan { fill: var(--md-mermaid-sequence-note-fg-color) !important; }",
     ".messageText { fill: var(--md-mermaid-sequence-message-fg-color) !important; }",
@@ -33,11 +35,25 @@
 
   const DIAGRAM_TYPES = ["flowchart", "sequence", "state", "class", "er", "gantt", "journey", "pie", "gitGraph"];
 
+  // Material's CSS draws labels in --md-mermaid-font-family; Mermaid must measure them in the
+  // same font, or a label wider than its measured box runs into its neighbour ("YesNo").
+  function pageFont() {
+    const family = getComputedStyle(document.body).getPropertyValue("--md-mermaid-font-family").trim();
+    return family || undefined;
+  }
+
   function naturalSize(config) {
     const merged = Object.assign({}, config || {});
+    const font = pageFont();
+    if (font) {
+      merged.fontFamily = font;
+      merged.themeVariables = Object.assign({}, merged.themeVariables || {}, { fontFamily: font });
+    }
     for (const type of DIAGRAM_TYPES) {
       merged[type] = Object.assign({}, merged[type] || {}, { useMaxWidth: false });
     }
+    // Wider than Mermaid's 50 px: the "Yes" and "No" labels of a decision's two edges touched.
+    merged.flowchart.nodeSpacing = 80;
     merged.themeCSS = (merged.themeCSS || "") + "\n" + THEME_CSS;
     return merged;
   }
