@@ -54,7 +54,10 @@
     }
     // Wider than Mermaid's 50 px: the "Yes" and "No" labels of a decision's two edges touched.
     merged.flowchart.nodeSpacing = 80;
-    merged.themeCSS = (merged.themeCSS || "") + "\n" + THEME_CSS;
+    // Material paints every `rect` block of a sequence diagram in one colour; the spec-vs-actual
+    // diagrams shade spec-only and run-only messages in two, given in the diagram source.
+    const material = (merged.themeCSS || "").replace(/rect\.rect\s*\{[^}]*\}/g, "");
+    merged.themeCSS = material + "\n" + THEME_CSS;
     return merged;
   }
 

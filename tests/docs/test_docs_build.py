@@ -59,7 +59,7 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
         assert (site / path / "index.html").is_file(), path
     startup = page(project, "seed/startup")
     assert '<script src="../../js/mermaid.min.js">' in startup  # local copy, linked relative to the page
-    assert startup.count('<pre class="mermaid">') == 4  # sequence + state, and spec vs recorded run
+    assert startup.count('<pre class="mermaid">') == 3  # sequence, state, and the story merged with its run
     assert "stateDiagram-v2" in startup and "sequenceDiagram" in startup
     every_page = "".join(p.read_text(encoding="utf-8") for p in site.rglob("index.html"))
     for name, machine in MACHINES.items():

@@ -23,6 +23,8 @@ _ARROW = re.compile(r"^\s*(\w+)(->>|-->>|-\))(\w+): (.+)$")
 _NOTE_OVER = re.compile(r"^\s*Note over (\w+)(?:,(\w+))?: (.+)$")
 _NOTE_SIDE = re.compile(r"^\s*Note (?:left|right) of (\w+): (.+)$")
 _BLOCK = re.compile(r"^\s*(loop|alt|opt|else|end)\b ?(.*)$")
+#: A shaded block (spec vs actual): a colour, never a label.
+_RECT = re.compile(r"^\s*rect rgba\(\d+, \d+, \d+, [\d.]+\)$")
 
 
 def assert_clean(text: str, forbidden: set[str]) -> None:
@@ -57,6 +59,8 @@ def check_sequence(diagram: str) -> dict[str, str]:
         elif m := _NOTE_SIDE.match(line):
             assert m.group(1) in declared, line
             assert_clean(m.group(2), SEQUENCE_FORBIDDEN)
+        elif _RECT.match(line):
+            stack.append("rect")
         elif m := _BLOCK.match(line):
             keyword, label = m.groups()
             assert_clean(label, SEQUENCE_FORBIDDEN)
