@@ -137,3 +137,33 @@ def test_a_rebuild_in_the_same_process_reads_the_changed_spec(project: Path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FIRST-20S False" in result.stdout
     assert "SECOND-20S True" in result.stdout
+
+
+def test_a_rebuild_in_the_same_process_reimports_the_simulator(project: Path) -> None:
+    """`mkdocs serve` after a spec edit: `sim` is re-imported too, so its plots read the new spec."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from mkdocs.commands.build import build
+        from mkdocs.config import load_config
+
+        project = Path({str(project)!r})
+        config = lambda: load_config(config_file=str(project / "mkdocs.yml"), site_dir=str(project / "site"),
+                                     strict=True)
+        build(config())
+        first = sys.modules["sim.plots"]
+        policies = project / "spec" / "policies.py"
+        policies.write_text(policies.read_text() + "\\nDEFAULT_POLICIES = Policies("
+                            "heartbeat=HeartbeatPolicy(interval_s=20.0, timeout_s=60.0))\\n")
+        build(config())
+        second = sys.modules["sim.plots"]
+        print("SIM-REIMPORTED", first is not second)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=_environment(project), capture_output=True, text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SIM-REIMPORTED True" in result.stdout
