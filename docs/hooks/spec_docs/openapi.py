@@ -1,4 +1,4 @@
-"""The ``openapi`` directive: the orchestrator's HTTP API page, from its OpenAPI document (issue 6, §5).
+"""The ``openapi`` directive: the orchestrator's HTTP API page, from its OpenAPI document.
 
 The document is the one the running orchestrator serves at ``/openapi.json``: the directive
 builds the same FastAPI application (``create_app``) around an `Orchestrator` that is never
@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from spec_docs.docstring_roles import without_issue_refs
 from spec_docs.formatting import code, table
 from spec_docs.registry import directive
 
@@ -113,6 +114,13 @@ def type_text(schema: dict[str, Any]) -> str:
     return str(kind) if kind else "any"
 
 
+def _limit(value: Any) -> str:
+    """``256.0`` → ``256``: a whole-number limit reads as one (pydantic writes float bounds)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _constraints(schema: dict[str, Any]) -> str:
     words = []
     for key, label in (("minLength", "min length"), ("maxLength", "max length"), ("minimum", "≥"),
@@ -120,7 +128,7 @@ def _constraints(schema: dict[str, Any]) -> str:
                        ("minItems", "min items"), ("maxItems", "max items"), ("pattern", "pattern")):
         for part in [schema, *schema.get("anyOf", [])]:
             if key in part:
-                words.append(f"{label} {code(str(part[key]))}")
+                words.append(f"{label} {code(_limit(part[key]))}")
     if "default" in schema:
         words.append(f"default {code(repr(schema['default']))}")
     return ", ".join(words)
@@ -232,4 +240,5 @@ def render_openapi(document: dict[str, Any], protected: dict[tuple[str, str], bo
 def openapi() -> str:
     """The orchestrator's HTTP API from its OpenAPI document: endpoints, authentication, schemas."""
     app = build_app()
-    return render_openapi(app.openapi(), token_protected(app), websocket_routes(app))
+    # Route docstrings are written for developers and cite the project's issues; readers get them without.
+    return without_issue_refs(render_openapi(app.openapi(), token_protected(app), websocket_routes(app)))
