@@ -75,6 +75,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         sim_plots.render(docs_dir)
     except sim_plots.SimulationPlotError as exc:
         raise PluginError(str(exc)) from exc
+    optimisation = importlib.import_module("spec_docs.optimisation")
+    try:
+        optimisation.render(docs_dir)
+    except optimisation.RecommendationError as exc:
+        raise PluginError(str(exc)) from exc
     return config
 
 

@@ -8,6 +8,7 @@ named by ``MERMAID_JS``: the hook's job is to copy it, not to run it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -68,6 +69,16 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
             assert f"<code>{transition.trigger}</code>" in every_page
     heartbeats = page(project, "heartbeats")
     assert f"every <strong>{DEFAULT_POLICIES.heartbeat.interval_s:g} s</strong>" in heartbeats
+    # The optimisation page is computed by the build: its text and its plots.
+    optimisation = page(project, "optimisation")
+    assert "Recommendation:" in optimisation and "Workers for a target queue wait" in optimisation
+    for plot in ("workers", "heartbeat", "breaker", "retry"):
+        assert f'src="{plot}.png"' in optimisation, plot
+        assert (site / "optimisation" / f"{plot}.png").stat().st_size > 0, plot
+    # Developers' references to the project's issues stay out of what readers see.
+    visible = re.sub(r"<[^>]+>", " ", every_page)
+    cited = re.findall(r"\bissue \d+\s*(?:§|,|\)|\"|;)", visible, re.IGNORECASE)
+    assert not cited, cited[:5]
 
 
 def test_a_changed_policy_in_spec_changes_the_site_with_no_other_edit(project: Path) -> None:
