@@ -31,9 +31,13 @@ CLASSES = {"heartbeat": "HeartbeatPolicy", "backoff": "BackoffPolicy", "rate_lim
            "shutdown": "ShutdownPolicy", "startup": "StartupPolicy", "circuit_breaker": "CircuitBreakerPolicy"}
 #: Phrases the pages once typed by hand, each made of old defaults only.
 OLD_PHRASES = ["[30, 40] s", "drain 60 s", "cancel grace 10 s", "= 90 s", "= 130 s", "90 + 30 + 10", "287.0 s",
-               "else 60 s", "1, 2, 4 s", "database ≤ 30 s", "services ≤ 60 s"]
-#: Pages that describe policies in prose (the seed pages quote the seed's own numbers on purpose).
-PAGES = ["simulation", "runtime", "worker", "resilience", "heartbeats", "policies", "monitoring", ""]
+               "else 60 s", "1, 2, 4 s", "database ≤ 30 s", "services ≤ 60 s",
+               # ... and docstrings once repeated (the API reference renders them).
+               "1 s, 2 s, 4 s, cap 30 s", "within 60 s open it for 300 s", "10 s / 30 s", "[1.0, 2.0, 4.0]"]
+#: Pages that describe policies in prose (the seed pages quote the seed's own numbers on purpose),
+#: the API reference (docstrings) and the optimisation page (it compares with the current policy).
+PAGES = ["simulation", "runtime", "worker", "resilience", "heartbeats", "policies", "monitoring", "",
+         "reference/spec", "reference/sim", "optimisation"]
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(?:p|li|tr|h[1-6]|div|pre)>")
 
