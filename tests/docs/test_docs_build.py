@@ -56,7 +56,8 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
     assert not (site / "hooks").exists(), "the hook's sources must not be published"
     for path in ["", "seed/startup", "seed/registration", "seed/execution", "seed/shutdown-recovery", "seed/errors",
                  "workflows/startup", "workflows/task-execution", "workflows/error-recovery", "heartbeats",
-                 "policies", "metrics", "departures", "testing", "contributing"]:
+                 "policies", "metrics", "departures", "testing", "contributing", "getting-started", "glossary",
+                 "optimisation"]:
         assert (site / path / "index.html").is_file(), path
     startup = page(project, "seed/startup")
     assert '<script src="../../js/mermaid.min.js">' in startup  # local copy, linked relative to the page

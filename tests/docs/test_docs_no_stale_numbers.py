@@ -37,7 +37,7 @@ OLD_PHRASES = ["[30, 40] s", "drain 60 s", "cancel grace 10 s", "= 90 s", "= 130
 #: Pages that describe policies in prose (the seed pages quote the seed's own numbers on purpose),
 #: the API reference (docstrings) and the optimisation page (it compares with the current policy).
 PAGES = ["simulation", "runtime", "worker", "resilience", "heartbeats", "policies", "monitoring", "",
-         "reference/spec", "reference/sim", "optimisation"]
+         "reference/spec", "reference/sim", "optimisation", "glossary", "getting-started"]
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(?:p|li|tr|h[1-6]|div|pre)>")
 
