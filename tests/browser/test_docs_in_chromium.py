@@ -49,6 +49,15 @@ class SiteVisit:
     render_failures: dict[str, list[str]] = field(default_factory=dict)
     measures: list[DiagramMeasure] = field(default_factory=list)
     diagram_pages: list[str] = field(default_factory=list)
+    #: Per page, the code names in table cells drawn on more than one line.
+    broken_code: dict[str, list[str]] = field(default_factory=dict)
+
+
+#: Code spans inside table cells that the browser laid out on two or more lines.
+BROKEN_CODE = (
+    "() => [...document.querySelectorAll('.md-typeset table code')]"
+    ".filter(c => c.getClientRects().length > 1).map(c => c.textContent)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +124,9 @@ def light_visit(built_site: Path, browser_page: Any) -> SiteVisit:
                 visit.measures.extend(measure_diagrams(browser_page, name))
             if problems:
                 visit.render_failures[url] = problems
+            broken = browser_page.evaluate(BROKEN_CODE)
+            if broken:
+                visit.broken_code[name] = broken
     return visit
 
 
@@ -128,6 +140,22 @@ def test_every_diagram_is_legible_at_1440_by_900(light_visit: SiteVisit) -> None
     assert len(light_visit.measures) >= 20
     problems = [p for m in light_visit.measures for p in m.problems]
     assert not problems, "\n".join(problems)
+
+
+def test_no_code_name_breaks_across_lines_in_a_table(light_visit: SiteVisit) -> None:
+    assert not light_visit.broken_code, light_visit.broken_code
+
+
+def test_a_code_name_broken_across_lines_is_caught(tmp_path: Path, browser_page: Any) -> None:
+    """The check above can fail: a narrow cell that breaks its code mid-word is reported."""
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><html><body><div class="md-typeset"><table style="width: 80px"><tr><td>'
+        '<code style="word-break: break-all">health_check_timeout_s</code></td></tr></table></div></body></html>',
+        encoding="utf-8",
+    )
+    with serve_directory(tmp_path) as base:
+        browser_page.goto(base, wait_until="load")
+        assert browser_page.evaluate(BROKEN_CODE) == ["health_check_timeout_s"]
 
 
 def test_dark_scheme_arrowheads_and_labels_contrast(built_site: Path, browser: Any, light_visit: SiteVisit) -> None:
