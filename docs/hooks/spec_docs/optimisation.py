@@ -63,9 +63,11 @@ def render(docs_dir: Path) -> list[Path]:
 @directive
 def recommendations() -> str:
     """Worker count, heartbeat, breaker and retry recommendations for the stated workload, with their runs and plots."""
-    if not _current:
-        raise RecommendationError("the recommendations were not computed: the hook's on_config did not run render()")
+    from sim.recommend import recommend
     from sim.recommend_report import markdown
+
+    if not _current:  # expanded without the hook (a page on its own): compute it, without plots
+        _current.append(recommend())
 
     text: str = markdown(_current[0], image_dir=IMAGE_DIR)
     return text
