@@ -1,4 +1,4 @@
-"""``python -m sim``: list, run, fuzz, erlang, plots and bench (issue 5, "Deliver").
+"""``python -m sim``: list, run, fuzz, erlang, plots, recommend and bench.
 
 Exit codes: 0 all runs passed, 1 a check failed (or a fuzz search found a failure),
 2 bad input (unknown scenario, invalid scenario file).
@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     plots = sub.add_parser("plots", help="timeline plots (breaker, queue depth, liveness, latency) as PNG")
     plots.add_argument("scenarios", nargs="*", metavar="SCENARIO")
     plots.add_argument("--out", type=Path, default=Path("docs/simulation"))
+    recommend = sub.add_parser("recommend", help="policy and sizing recommendations for the stated workload (Markdown)")
+    recommend.add_argument("--plots", type=Path, default=None, help="also write the four plots to this directory")
     sub.add_parser("bench", help="print performance figures")
     return parser
 
@@ -107,6 +109,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             for path in write_plots(_scenarios(args.scenarios), args.out):
                 print(path)
+            return 0
+        if args.command == "recommend":
+            from sim.recommend import recommend
+            from sim.recommend_report import markdown
+            from sim.recommend_report import write_plots as write_recommendation_plots
+
+            recommendations = recommend()
+            print(markdown(recommendations, image_dir=str(args.plots or "optimisation")))
+            if args.plots is not None:
+                for path in write_recommendation_plots(recommendations, args.plots):
+                    print(path, file=sys.stderr)
             return 0
         if args.command == "bench":
             from sim.bench import bench_command

@@ -1,4 +1,4 @@
-"""Validation against queueing theory: simulated M/M/c queue waits vs the Erlang C formula (issue 5, §6).
+"""Validation against queueing theory: simulated M/M/c queue waits vs the Erlang C formula.
 
 With Poisson arrivals (rate λ), exponential work (mean 1/μ), c workers and no faults, the model
 is an M/M/c queue provided idle workers are waiting at the queue when a task arrives: the
@@ -54,8 +54,8 @@ def erlang_c_wait(servers: int, arrival_rate: float, service_rate: float) -> flo
     return erlang_c_probability(servers, offered) / (servers * service_rate - arrival_rate)
 
 
-def mm_c_scenario(rho: float, workers: int, tasks: int, seed: int) -> Scenario:
-    rate = rho * workers / MEAN_SERVICE_S
+def mm_c_scenario(rho: float, workers: int, tasks: int, seed: int, mean_service_s: float = MEAN_SERVICE_S) -> Scenario:
+    rate = rho * workers / mean_service_s
     policies = DEFAULT_POLICIES.model_copy(update={
         "poll": DEFAULT_POLICIES.poll.model_copy(update={"long_poll_s": 60.0, "min_interval_s": 1e-9,
                                                            "max_interval_s": 1e-9}),
@@ -68,7 +68,7 @@ def mm_c_scenario(rho: float, workers: int, tasks: int, seed: int) -> Scenario:
         settle_timeout_s=3600.0,
         topology=Topology(workers=workers, latency_s=0.0, db_op_s=0.0, service_call_s=0.0, startup_phase_s=0.0),
         workload=Workload(tasks=tasks, start_s=5.0, arrival="poisson", rate_per_s=rate, service="exponential",
-                          mean_service_s=MEAN_SERVICE_S, ai_calls=0, git_calls=0),
+                          mean_service_s=mean_service_s, ai_calls=0, git_calls=0),
         policies=policies,
     )
 
@@ -100,9 +100,10 @@ class ErlangRow:
         return abs(self.simulated_wait_s - self.formula_wait_s) / self.formula_wait_s
 
 
-def measure(rho: float, *, workers: int = 4, tasks: int = 200_000, seed: int = 1, warmup: float = 0.01) -> ErlangRow:
+def measure(rho: float, *, workers: int = 4, tasks: int = 200_000, seed: int = 1, warmup: float = 0.01,
+            mean_service_s: float = MEAN_SERVICE_S) -> ErlangRow:
     began = time.perf_counter()
-    model = Model(mm_c_scenario(rho, workers, tasks, seed))
+    model = Model(mm_c_scenario(rho, workers, tasks, seed, mean_service_s))
     run = model.run()
     accepted = run.ledger.accepted
     assigned: dict[str, float] = {}
@@ -116,7 +117,7 @@ def measure(rho: float, *, workers: int = 4, tasks: int = 200_000, seed: int = 1
     skip = int(len(waits) * warmup)
     kept = waits[skip:]
     simulated = math.fsum(kept) / len(kept)
-    formula = erlang_c_wait(workers, rho * workers / MEAN_SERVICE_S, 1 / MEAN_SERVICE_S)
+    formula = erlang_c_wait(workers, rho * workers / mean_service_s, 1 / mean_service_s)
     return ErlangRow(rho, workers, len(kept), simulated, formula, time.perf_counter() - began, not_fcfs)
 
 

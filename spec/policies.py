@@ -34,7 +34,8 @@ class _Policy(BaseModel):
 
 
 class BackoffPolicy(_Policy):
-    """Exponential backoff for retryable errors (seed 4.5, network errors): 1 s, 2 s, 4 s, cap 30 s."""
+    """Exponential backoff for retryable errors (seed 4.5, network errors): ``base_delay_s`` times ``factor``
+    per retry, capped at ``max_delay_s``, for ``max_retries`` retries."""
 
     base_delay_s: float = Field(1.0, gt=0, description="Delay before the first retry.")
     factor: float = Field(2.0, ge=1, description="Multiplier between consecutive delays.")
@@ -55,7 +56,7 @@ class BackoffPolicy(_Policy):
         return capped_exponential(self.base_delay_s, self.factor, retry - 1, self.max_delay_s)
 
     def schedule(self) -> list[float]:
-        """All delays of one call that keeps failing: ``[1.0, 2.0, 4.0]`` by default."""
+        """All delays of one call that keeps failing, one per retry up to ``max_retries``."""
         return [self.delay_s(n) for n in range(1, self.max_retries + 1)]
 
     def should_retry(self, retries_done: int) -> bool:
@@ -63,7 +64,8 @@ class BackoffPolicy(_Policy):
 
 
 class RateLimitPolicy(_Policy):
-    """429 handling (seed 4.5): honour Retry-After, else 60 s; 1 retry; escalate after 5 minutes."""
+    """429 handling (seed 4.5): honour Retry-After, else wait ``default_delay_s``; ``max_retries`` retries;
+    escalate after ``escalate_after_s``."""
 
     honour_retry_after: bool = Field(True, description="Wait what the server asks in Retry-After.")
     default_delay_s: float = Field(60.0, gt=0, description="Wait when the 429 carries no Retry-After.")
@@ -79,7 +81,8 @@ class RateLimitPolicy(_Policy):
 
 
 class CircuitBreakerPolicy(_Policy):
-    """Breaker thresholds (seed 4.5): 5 failures within 60 s open it for 300 s; 1 half-open trial."""
+    """Breaker thresholds (seed 4.5): ``failure_threshold`` failures within ``window_s`` open it for
+    ``open_duration_s``; then ``half_open_max_trials`` trial calls."""
 
     failure_threshold: int = Field(5, ge=1, description="Failures within the window that open the breaker.")
     window_s: float = Field(60.0, gt=0, description="Sliding window in which failures are counted.")
@@ -90,8 +93,8 @@ class CircuitBreakerPolicy(_Policy):
 class StartupPolicy(_Policy):
     """Orchestrator startup timeouts (seed "Orchestrator Startup Workflow").
 
-    The per-phase timeouts add up to 130 s while the total is 120 s: the seed means the total as
-    an overall cap on top of the per-phase caps, and so do we.
+    The seed's per-phase timeouts add up to more than its total: the seed means ``total_timeout_s``
+    as an overall cap on top of the per-phase caps, and so do we.
     """
 
     config_timeout_s: float = Field(10.0, gt=0, description="Loading and validating configuration.")
@@ -112,12 +115,12 @@ class StartupPolicy(_Policy):
         return self
 
     def database_retry_delays_s(self) -> list[float]:
-        """Delays between database attempts: ``[1.0, 2.0]`` for 3 attempts."""
+        """Delays between database attempts: ``database_attempts - 1`` delays of ``database_backoff``."""
         return [self.database_backoff.delay_s(n) for n in range(1, self.database_attempts)]
 
 
 class ProgressPolicy(_Policy):
-    """Progress reporting (seed "Task Execution Workflow"): every 5 s or on a milestone."""
+    """Progress reporting (seed "Task Execution Workflow"): every ``interval_s`` or on a milestone."""
 
     interval_s: float = Field(5.0, gt=0, description="Longest gap between two progress reports.")
     report_on_milestone: bool = Field(True, description="Also report at once when a step completes.")
@@ -136,11 +139,11 @@ class ResourceLimits(_Policy):
     cpu_cores: float = Field(2.0, gt=0, description="CPU a task may use.")
     disk_bytes: int = Field(10 * GIB, gt=0, description="Temporary workspace space per task.")
     network_bits_per_s: int = Field(1_000_000_000, gt=0, description="Bandwidth per task.")
-    max_duration_s: float = Field(1800.0, gt=0, description="30 minutes maximum execution time.")
+    max_duration_s: float = Field(1800.0, gt=0, description="Longest execution time of a task.")
 
 
 class HeartbeatPolicy(_Policy):
-    """Worker liveness. The seed gives no numbers; see docs "Heartbeats" for why 10 s / 30 s.
+    """Worker liveness. The seed gives no numbers; see docs "Heartbeats" for why these defaults.
 
     The health monitor sweeps once per interval, so a silent worker is detected between
     ``timeout_s`` and ``timeout_s + interval_s`` after its last heartbeat.

@@ -6,8 +6,9 @@ changes the site with no other edit. A directive that cannot be expanded stops t
 the page, line and reason. The hook also puts Mermaid's JavaScript next to the pages
 (`spec_docs.mermaid_js`) so the site works offline.
 
-Wired in mkdocs.yml as ``hooks: [docs/hooks/spec_pages.py]``; ``watch: [spec]`` makes
-``mkdocs serve`` rebuild on spec changes, and `spec_reload` makes the rebuild re-import them.
+Wired in mkdocs.yml as ``hooks: [docs/hooks/spec_pages.py]``; ``watch: [spec, sim]`` makes
+``mkdocs serve`` rebuild on spec and simulator changes, and `spec_reload` makes the rebuild
+re-import them.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def _load_generator(root: Path) -> ModuleType:
         if path not in sys.path:
             sys.path.insert(0, path)
     spec_reload = importlib.import_module("spec_reload")
-    spec_reload.forget_stale_modules("spec_pages", [root / "spec", HOOKS_DIR / "spec_docs"], ["spec", "spec_docs"])
+    # `sim` too: it draws the plots and recommendations from `spec`, and a `sim` kept from the
+    # first build would keep the first build's `spec` objects (and write stale plots).
+    spec_reload.forget_stale_modules(
+        "spec_pages", [root / "spec", root / "sim", HOOKS_DIR / "spec_docs"], ["spec", "sim", "spec_docs"]
+    )
     try:
         return importlib.import_module("spec_docs.expand")
     except Exception as exc:  # a broken spec must stop the build with its own message
@@ -69,6 +74,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     try:
         sim_plots.render(docs_dir)
     except sim_plots.SimulationPlotError as exc:
+        raise PluginError(str(exc)) from exc
+    optimisation = importlib.import_module("spec_docs.optimisation")
+    try:
+        optimisation.render(docs_dir)
+    except optimisation.RecommendationError as exc:
         raise PluginError(str(exc)) from exc
     return config
 

@@ -1,9 +1,10 @@
-"""Re-importing `spec` when its sources change, so ``mkdocs serve`` shows the current machines.
+"""Re-importing `spec` and `sim` when their sources change, so ``mkdocs serve`` shows the current machines.
 
 ``mkdocs serve`` rebuilds in one long-lived process: without help, the second build would
 reuse the `spec` modules imported by the first and show yesterday's timeouts. This module
-remembers a fingerprint of the sources it last imported and, when they change, drops `spec`
-and the page generator from ``sys.modules`` so the next import reads the files again.
+remembers a fingerprint of the sources it last imported and, when they change, drops `spec`,
+`sim` (whose plots read `spec`) and the page generator from ``sys.modules`` so the next import
+reads the files again.
 
 It lives outside `spec_docs` because it must survive that purge. On the first build of a
 process nothing is dropped: a test session that imported `spec` keeps its module objects.

@@ -4,7 +4,7 @@ The seed is inconsistent: the table says "Max retries: 1 attempt after waiting p
 the flowchart loops back to "Extract Retry-After" until the limit "persisted". We take both:
 each call gets ``RateLimitPolicy.max_retries`` (1) retry after waiting; a call whose retry is
 also refused fails with a rate-limit error, and once a service has stayed rate-limited for
-more than ``escalate_after_s`` (5 minutes) the failure escalates.
+more than ``escalate_after_s`` the failure escalates.
 """
 
 from __future__ import annotations

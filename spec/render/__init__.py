@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from spec.render.comparison import render_comparison
 from spec.render.flowchart import render_error_flowchart
 from spec.render.sequence import render_sequence
 from spec.render.state import render_state
 from spec.render.trace import render_trace
 
-__all__ = ["render_error_flowchart", "render_sequence", "render_state", "render_trace"]
+__all__ = ["render_comparison", "render_error_flowchart", "render_sequence", "render_state", "render_trace"]

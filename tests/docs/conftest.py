@@ -21,12 +21,17 @@ for _path in (str(ROOT), str(HOOKS)):
 
 
 def copy_project(destination: Path) -> Path:
-    """A copy of what the docs build reads: mkdocs.yml, docs/ (without the Mermaid copy), spec/ and sim/."""
+    """A copy of what the docs build reads: mkdocs.yml, docs/ (without the Mermaid copy), spec/, sim/, runtime/.
+
+    runtime/ is copied too: the HTTP page reads its routes, and without a copy Python would
+    import whatever ``runtime`` is installed (another checkout's) instead of this one.
+    """
     ignore = shutil.ignore_patterns("__pycache__", "mermaid.min.js")
     shutil.copy2(ROOT / "mkdocs.yml", destination / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", destination / "docs", ignore=ignore)
     shutil.copytree(ROOT / "spec", destination / "spec", ignore=ignore)
     shutil.copytree(ROOT / "sim", destination / "sim", ignore=ignore)  # the docs build draws its plots
+    shutil.copytree(ROOT / "runtime", destination / "runtime", ignore=ignore)
     return destination
 
 

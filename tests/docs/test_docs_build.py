@@ -8,6 +8,7 @@ named by ``MERMAID_JS``: the hook's job is to copy it, not to run it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -55,11 +56,12 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
     assert not (site / "hooks").exists(), "the hook's sources must not be published"
     for path in ["", "seed/startup", "seed/registration", "seed/execution", "seed/shutdown-recovery", "seed/errors",
                  "workflows/startup", "workflows/task-execution", "workflows/error-recovery", "heartbeats",
-                 "policies", "metrics", "departures", "testing", "contributing"]:
+                 "policies", "metrics", "departures", "testing", "contributing", "getting-started", "glossary",
+                 "optimisation"]:
         assert (site / path / "index.html").is_file(), path
     startup = page(project, "seed/startup")
     assert '<script src="../../js/mermaid.min.js">' in startup  # local copy, linked relative to the page
-    assert startup.count('<pre class="mermaid">') == 4  # sequence + state, and spec vs recorded run
+    assert startup.count('<pre class="mermaid">') == 3  # sequence, state, and the story merged with its run
     assert "stateDiagram-v2" in startup and "sequenceDiagram" in startup
     every_page = "".join(p.read_text(encoding="utf-8") for p in site.rglob("index.html"))
     for name, machine in MACHINES.items():
@@ -68,6 +70,16 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
             assert f"<code>{transition.trigger}</code>" in every_page
     heartbeats = page(project, "heartbeats")
     assert f"every <strong>{DEFAULT_POLICIES.heartbeat.interval_s:g} s</strong>" in heartbeats
+    # The optimisation page is computed by the build: its text and its plots.
+    optimisation = page(project, "optimisation")
+    assert "Recommendation:" in optimisation and "Workers for a target queue wait" in optimisation
+    for plot in ("workers", "heartbeat", "breaker", "retry"):
+        assert f'src="{plot}.png"' in optimisation, plot
+        assert (site / "optimisation" / f"{plot}.png").stat().st_size > 0, plot
+    # Developers' references to the project's issues stay out of what readers see.
+    visible = re.sub(r"<[^>]+>", " ", every_page)
+    cited = re.findall(r"\bissue \d+\s*(?:§|,|\)|\"|;)", visible, re.IGNORECASE)
+    assert not cited, cited[:5]
 
 
 def test_a_changed_policy_in_spec_changes_the_site_with_no_other_edit(project: Path) -> None:
@@ -137,3 +149,33 @@ def test_a_rebuild_in_the_same_process_reads_the_changed_spec(project: Path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FIRST-20S False" in result.stdout
     assert "SECOND-20S True" in result.stdout
+
+
+def test_a_rebuild_in_the_same_process_reimports_the_simulator(project: Path) -> None:
+    """`mkdocs serve` after a spec edit: `sim` is re-imported too, so its plots read the new spec."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from mkdocs.commands.build import build
+        from mkdocs.config import load_config
+
+        project = Path({str(project)!r})
+        config = lambda: load_config(config_file=str(project / "mkdocs.yml"), site_dir=str(project / "site"),
+                                     strict=True)
+        build(config())
+        first = sys.modules["sim.plots"]
+        policies = project / "spec" / "policies.py"
+        policies.write_text(policies.read_text() + "\\nDEFAULT_POLICIES = Policies("
+                            "heartbeat=HeartbeatPolicy(interval_s=20.0, timeout_s=60.0))\\n")
+        build(config())
+        second = sys.modules["sim.plots"]
+        print("SIM-REIMPORTED", first is not second)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=_environment(project), capture_output=True, text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SIM-REIMPORTED True" in result.stdout

@@ -8,7 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from spec_docs import DirectiveError, expand
-from spec_docs.recorded import Differences, compare, differences_markdown, recording
+from spec_docs.recorded import (
+    DIVERGENCE,
+    EXPECTED,
+    RECORDING_TOOLS,
+    Differences,
+    branch_steps,
+    compare,
+    differences_markdown,
+    recording,
+    recording_tool,
+    verdict_rows,
+)
 
 from spec.machines import MACHINES
 from spec.sequences import STORIES
@@ -47,11 +58,32 @@ def test_missing_extra_and_reordered_triggers_are_reported_per_machine() -> None
     assert diff.only_in_spec == (("worker_lifecycle", "task_received"),)
     assert diff.only_in_recording == (("worker_lifecycle", "heartbeat"),)
     assert diff.out_of_order == (("worker_lifecycle", "poll", "capabilities_accepted"),)
-    text = differences_markdown(diff)
-    assert "1 transition(s) only in the spec, 1 only in the recording, 1 out of order" in text
-    assert "| `worker_lifecycle` | `task_received` | yes | no |" in text
-    assert "| `worker_lifecycle` | `heartbeat` | no | yes |" in text
+    text = differences_markdown(diff, STORY)
+    assert "1 transition(s) only in the spec, 1 only in the recording, 1 out of order; 3 to look at" in text
+    assert f"| `worker_lifecycle` | `task_received` | yes | no | {DIVERGENCE} |" in text  # on the main path
+    assert f"| `worker_lifecycle` | `heartbeat` | no | yes | {DIVERGENCE} |" in text
     assert "`poll` before `capabilities_accepted`" in text
+
+
+def test_a_failure_branch_the_run_skipped_is_expected_and_a_main_path_gap_is_not() -> None:
+    found = STORIES["retry_backoff"]
+    optional = branch_steps(found)
+    assert ("retry", "give_up") in optional and ("retry", "attempt") not in optional
+    diff = compare(found, [event("retry", "attempt"), event("retry", "succeed")])
+    verdicts = {row[1]: row[-1] for row in verdict_rows(found, diff)}
+    assert verdicts["`give_up`"] == EXPECTED
+    assert verdicts["`fail_retryable`"] == DIVERGENCE  # the loop is on the main path
+
+
+def test_every_recorded_story_names_the_tool_that_writes_it() -> None:
+    root = Path(__file__).resolve().parents[2]
+    recorded = sorted(p.stem for p in (root / "docs" / "recorded").glob("*.jsonl"))
+    assert sorted(s for stories in RECORDING_TOOLS.values() for s in stories) == recorded
+    for tool, stories in RECORDING_TOOLS.items():
+        source = (root / tool).read_text(encoding="utf-8")
+        for story in stories:
+            assert recording_tool(story) == tool
+            assert f"\"{story}\"" in source or f"``{story}``" in source, f"{tool} does not mention {story}"
 
 
 @given(st.data())
@@ -99,9 +131,12 @@ def test_the_directive_fails_clearly_for_a_story_without_recording_or_an_unknown
 
 @pytest.mark.parametrize("story", ["orchestrator_startup", "worker_registration", "task_execution",
                                    "orchestrator_shutdown", "worker_shutdown"])
-def test_the_committed_recordings_render_next_to_the_spec(story: str) -> None:
+def test_the_committed_recordings_render_merged_with_the_spec(story: str) -> None:
     text = expand(f'{{{{ spec_vs_actual("{story}", level=3) }}}}', "docs/p.md")
     assert text.startswith("### Spec vs actual")
-    assert text.count("```mermaid\nsequenceDiagram") == 2
+    assert text.count("```mermaid\nsequenceDiagram") == 1  # one merged diagram
     assert "**Differences:**" in text
     assert "out of order" in text or "none" in text
+    assert f"recorded by `{recording_tool(story)}`" in text
+    components = {e.component for e in recording(story)}
+    assert not [c for c in components if c in text]  # short names, not recorded component ids

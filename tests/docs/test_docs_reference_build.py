@@ -39,5 +39,5 @@ def test_strict_build_renders_the_reference_pages_and_the_spec_vs_actual_section
                          "seed/errors": 4}
     for path, sections in sections_per_page.items():
         html = page(project, path)
-        assert html.count('class="spec-vs-actual"') == sections, path
+        assert html.count('class="spec-vs-actual__legend"') == sections, path
         assert "Differences:" in html

@@ -56,3 +56,10 @@ def test_bad_input_exits_2_before_running(tmp_path: Path) -> None:
     assert f"{bad}: field 'faults[0].at'" in out.stderr
     unknown = _sim("run", "no_such_scenario")
     assert unknown.returncode == 2 and "the catalogue holds" in unknown.stderr
+
+
+def test_recommend_prints_the_recommendations_and_writes_the_plots(tmp_path: Path) -> None:
+    out = _sim("recommend", "--plots", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("**Recommendation:") == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["breaker.png", "heartbeat.png", "retry.png", "workers.png"]

@@ -56,8 +56,8 @@ def test_the_exact_check_catches_a_model_that_is_not_mmc(monkeypatch: pytest.Mon
 
     exact = sim.erlang.mm_c_scenario
 
-    def with_latency(rho: float, workers: int, tasks: int, seed: int) -> Scenario:
-        scenario = exact(rho, workers, tasks, seed)
+    def with_latency(rho: float, workers: int, tasks: int, seed: int, mean_service_s: float = 1.0) -> Scenario:
+        scenario = exact(rho, workers, tasks, seed, mean_service_s)
         return scenario.model_copy(update={"topology": scenario.topology.model_copy(update={"latency_s": 0.05})})
 
     monkeypatch.setattr(sim.erlang, "mm_c_scenario", with_latency)

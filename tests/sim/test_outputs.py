@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim import RunResult, run_checks
+from sim.catalogue import resolve
 from sim.outcome import Outcome
-from sim.plots import breaker_series, latency_points, liveness_series, plot_run, queue_depth_series
+from sim.plots import breaker_series, fault_spans, latency_points, liveness_series, plot_run, queue_depth_series
 from sim.report import write_json, write_mermaid
 
 
@@ -21,6 +22,16 @@ def test_timeline_series_follow_the_trace(runs: dict[str, RunResult]) -> None:
 def test_plot_is_written_as_png(runs: dict[str, RunResult], tmp_path: Path) -> None:
     path = plot_run(runs["worker_crash"], tmp_path / "plots" / "worker_crash.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fault_spans_are_bands_for_windows_and_instants_for_crashes() -> None:
+    spans = {name: (start, end) for name, start, end in fault_spans(resolve("bad_day"))}
+    scenario = resolve("bad_day")
+    outage = next(f for f in scenario.faults if f.kind == "database_outage")
+    crash = next(f for f in scenario.faults if f.kind == "worker_crash")
+    assert spans["database outage"] == (outage.at, outage.at + outage.duration)
+    assert spans["worker crash"] == (crash.at, None)
+    assert fault_spans(resolve("baseline")) == []
 
 
 def test_json_results(runs: dict[str, RunResult], tmp_path: Path) -> None:

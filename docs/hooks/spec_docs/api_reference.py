@@ -1,4 +1,4 @@
-"""The ``api_reference`` directive: mkdocstrings blocks for a package's public API (issue 6, §5).
+"""The ``api_reference`` directive: mkdocstrings blocks for a package's public API.
 
 The members come from the package's ``__all__``, grouped by the module that defines them, so a
 name added to or dropped from ``__all__`` changes the reference page with no edit to it. The

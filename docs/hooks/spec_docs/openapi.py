@@ -1,4 +1,4 @@
-"""The ``openapi`` directive: the orchestrator's HTTP API page, from its OpenAPI document (issue 6, §5).
+"""The ``openapi`` directive: the orchestrator's HTTP API page, from its OpenAPI document.
 
 The document is the one the running orchestrator serves at ``/openapi.json``: the directive
 builds the same FastAPI application (``create_app``) around an `Orchestrator` that is never
@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from spec_docs.docstring_roles import without_issue_refs
+from spec_docs.examples import event_example, event_payload_keys, json_block, request_example, response_example
 from spec_docs.formatting import code, table
 from spec_docs.registry import directive
 
@@ -113,6 +115,13 @@ def type_text(schema: dict[str, Any]) -> str:
     return str(kind) if kind else "any"
 
 
+def _limit(value: Any) -> str:
+    """``256.0`` → ``256``: a whole-number limit reads as one (pydantic writes float bounds)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _constraints(schema: dict[str, Any]) -> str:
     words = []
     for key, label in (("minLength", "min length"), ("maxLength", "max length"), ("minimum", "≥"),
@@ -120,7 +129,7 @@ def _constraints(schema: dict[str, Any]) -> str:
                        ("minItems", "min items"), ("maxItems", "max items"), ("pattern", "pattern")):
         for part in [schema, *schema.get("anyOf", [])]:
             if key in part:
-                words.append(f"{label} {code(str(part[key]))}")
+                words.append(f"{label} {code(_limit(part[key]))}")
     if "default" in schema:
         words.append(f"default {code(repr(schema['default']))}")
     return ", ".join(words)
@@ -157,7 +166,8 @@ def _success(operation: dict[str, Any]) -> str:
     return ", ".join(parts) or "—"
 
 
-def _endpoint_section(method: str, path: str, operation: dict[str, Any], auth: str) -> str:
+def _endpoint_section(method: str, path: str, operation: dict[str, Any], auth: str,
+                      components: dict[str, Any] | None = None) -> str:
     lines = [f"### {method.upper()} `{path}`", ""]
     summary = operation.get("summary", "")
     description = " ".join(operation.get("description", "").split())
@@ -175,6 +185,11 @@ def _endpoint_section(method: str, path: str, operation: dict[str, Any], auth: s
                  for status, r in sorted(operation.get("responses", {}).items())]
     if responses:
         lines += ["", table(["Status", "Meaning", "Body"], responses)]
+    if components is not None:
+        lines += ["", "Example request:", "", request_example(method, path, operation, components, auth != "none")]
+        answer = response_example(operation, components)
+        if answer is not None:
+            lines += ["", f"Example response ({answer[0]}):", "", json_block(answer[1])]
     return "\n".join(lines)
 
 
@@ -220,7 +235,9 @@ def render_openapi(document: dict[str, Any], protected: dict[tuple[str, str], tu
         parts += ["WebSocket endpoints (not described by OpenAPI):",
                   table(["Path", "Description"], [[code(p), d] for p, d in websockets])]
     parts.append("## Endpoints")
-    parts += [_endpoint_section(method, path, op, _auth(protected, method, path)) for method, path, op in operations]
+    components = document.get("components", {}).get("schemas", {})
+    parts += [_endpoint_section(method, path, op, _auth(protected, method, path), components)
+              for method, path, op in operations]
     schemas = document.get("components", {}).get("schemas", {})
     if schemas:
         parts.append("## Schemas")
@@ -228,11 +245,34 @@ def render_openapi(document: dict[str, Any], protected: dict[tuple[str, str], tu
     return "\n\n".join(p for p in parts if p)
 
 
+def websocket_events(subscribe_schema: dict[str, Any], payload_keys: dict[str, list[str]],
+                     event_types: Sequence[str]) -> str:
+    """The WebSocket messages: the client's subscribe message, then one example per event type."""
+    from spec_docs.examples import example
+
+    lines = ["## WebSocket messages", "",
+             "After connecting to `/ws` (with `Authorization: Bearer <token>`), a client subscribes to a workflow; "
+             "`lastEventId` resumes after the last event it saw:", "",
+             json_block(example(subscribe_schema, subscribe_schema.get("$defs", {})))]
+    for event_type in event_types:
+        if event_type not in payload_keys:
+            raise ValueError(f"no call in the runtime emits EventType.{event_type} with a payload literal")
+        task = event_type.startswith("TASK_") or event_type == "WORKFLOW_FAILED"
+        lines += ["", f"### {event_type}", "", json_block(event_example(event_type, payload_keys[event_type], task))]
+    return "\n".join(lines)
+
+
 @directive
 def openapi() -> str:
     """The orchestrator's HTTP API from its OpenAPI document: endpoints, authentication, schemas."""
     app = build_app()
-    return render_openapi(app.openapi(), token_protected(app), websocket_routes(app))
+    # Route docstrings are written for developers and cite the project's issues; readers get them without.
+    protocol = importlib.import_module("runtime.protocol")
+    runtime_dir = Path(str(protocol.__file__)).resolve().parent
+    events = websocket_events(protocol.SubscribeMessage.model_json_schema(by_alias=True),
+                              event_payload_keys(runtime_dir), [t.value for t in protocol.EventType])
+    page = render_openapi(app.openapi(), token_protected(app), websocket_routes(app)) + "\n\n" + events
+    return without_issue_refs(page)
 
 
 @directive

@@ -121,6 +121,35 @@ def _poll_idle_waits() -> str:
     return with_unit(waits, "s")
 
 
+def _detection_window() -> str:
+    low, high = policies.DEFAULT_POLICIES.heartbeat.detection_window_s()
+    return f"[{number(low)}, {number(high)}] s"
+
+
+def _recovery_bound_s() -> float:
+    st = policies.DEFAULT_POLICIES.startup
+    return st.database_timeout_s + st.services_timeout_s
+
+
+def _recovery_bound() -> str:
+    return seconds(_recovery_bound_s())
+
+
+def _requeue_bound() -> str:
+    hb = policies.DEFAULT_POLICIES.heartbeat
+    return seconds(_recovery_bound_s() + hb.timeout_s + hb.sweep_interval_s)
+
+
+def _requeue_bound_sum() -> str:
+    hb = policies.DEFAULT_POLICIES.heartbeat
+    return " + ".join(number(v) for v in (_recovery_bound_s(), hb.timeout_s, hb.sweep_interval_s))
+
+
+def _breaker_trial_in(elapsed_s: float = 13.0) -> str:
+    """The wait a ``CircuitOpenError`` message quotes `elapsed_s` after the breaker opened."""
+    return f"{policies.DEFAULT_POLICIES.circuit_breaker.open_duration_s - elapsed_s:.1f} s"
+
+
 def _lease_heartbeat_ratio() -> str:
     pol = policies.DEFAULT_POLICIES
     return number(pol.lease.lease_ttl_s / pol.heartbeat.timeout_s)
@@ -135,6 +164,11 @@ FIGURES: dict[str, Callable[..., str]] = {
     "backoff_attempts": _backoff_attempts,
     "poll_idle_waits": _poll_idle_waits,
     "lease_heartbeat_ratio": _lease_heartbeat_ratio,
+    "detection_window": _detection_window,
+    "recovery_bound": _recovery_bound,
+    "requeue_bound": _requeue_bound,
+    "requeue_bound_sum": _requeue_bound_sum,
+    "breaker_trial_in": _breaker_trial_in,
 }
 
 
@@ -144,7 +178,9 @@ def figure(name: str, **params: Any) -> str:
 
     Figures: ``heartbeat_losses_tolerated``, ``heartbeat_timeout_intervals``, ``heartbeat_load``
     (``workers``), ``startup_phase_sum``, ``backoff_total_wait``, ``backoff_attempts``,
-    ``poll_idle_waits``, ``lease_heartbeat_ratio``.
+    ``poll_idle_waits``, ``lease_heartbeat_ratio``, ``detection_window`` (``[30, 40] s``),
+    ``recovery_bound`` and ``requeue_bound`` (after an orchestrator restart), ``requeue_bound_sum``
+    (its terms), ``breaker_trial_in`` (``elapsed_s``: the wait a ``CircuitOpenError`` quotes).
     """
     compute = FIGURES.get(name)
     if compute is None:

@@ -23,6 +23,8 @@ _ARROW = re.compile(r"^\s*(\w+)(->>|-->>|-\))(\w+): (.+)$")
 _NOTE_OVER = re.compile(r"^\s*Note over (\w+)(?:,(\w+))?: (.+)$")
 _NOTE_SIDE = re.compile(r"^\s*Note (?:left|right) of (\w+): (.+)$")
 _BLOCK = re.compile(r"^\s*(loop|alt|opt|else|end)\b ?(.*)$")
+#: A shaded block (spec vs actual): a colour, never a label.
+_RECT = re.compile(r"^\s*rect rgba\(\d+, \d+, \d+, [\d.]+\)$")
 
 
 def assert_clean(text: str, forbidden: set[str]) -> None:
@@ -57,6 +59,8 @@ def check_sequence(diagram: str) -> dict[str, str]:
         elif m := _NOTE_SIDE.match(line):
             assert m.group(1) in declared, line
             assert_clean(m.group(2), SEQUENCE_FORBIDDEN)
+        elif _RECT.match(line):
+            stack.append("rect")
         elif m := _BLOCK.match(line):
             keyword, label = m.groups()
             assert_clean(label, SEQUENCE_FORBIDDEN)
@@ -78,6 +82,8 @@ _STATE_LINE = re.compile(
     r"\[\*\] --> (?P<initial>\w+)"
     r"|(?P<final>\w+) --> \[\*\]"
     r"|(?P<src>\w+) --> (?P<dst>\w+) : (?P<trigger>.+)"
+    r"|(?P<bare_src>\w+) --> (?P<bare_dst>\w+)"
+    r"|note left of (?P<noted>\w+) : (?P<note>.+)"
     r'|state "(?P<shown>[^"]+)" as (?P<alias>\w+)'
     r"|(?P<described>\w+) : (?P<description>.+)"
     r")$"
@@ -85,7 +91,11 @@ _STATE_LINE = re.compile(
 
 
 def check_state(diagram: str) -> list[tuple[str, str, str]]:
-    """Validate a stateDiagram-v2's structure; return its (source, dest, label) edges."""
+    """Validate a stateDiagram-v2's structure; return its (source, dest, trigger) edges.
+
+    An edge labelled with several triggers (``a<br/>b``) counts once per trigger; an
+    unlabelled edge counts once, with the trigger ``""``.
+    """
     lines = diagram.rstrip("\n").split("\n")
     assert lines[0] == "stateDiagram-v2"
     assert diagram.endswith("\n")
@@ -94,8 +104,13 @@ def check_state(diagram: str) -> list[tuple[str, str, str]]:
         m = _STATE_LINE.match(line)
         assert m, f"line is not a known stateDiagram-v2 statement: {line!r}"
         if m.group("trigger") is not None:
-            assert_clean(m.group("trigger"), STATE_FORBIDDEN)
-            edges.append((m.group("src"), m.group("dst"), m.group("trigger")))
+            for trigger in m.group("trigger").split("<br/>"):
+                assert_clean(trigger, STATE_FORBIDDEN)
+                edges.append((m.group("src"), m.group("dst"), trigger))
+        if m.group("bare_src") is not None:
+            edges.append((m.group("bare_src"), m.group("bare_dst"), ""))
+        if m.group("note") is not None:
+            assert_clean(m.group("note"), STATE_FORBIDDEN)
         if m.group("description") is not None:
             assert_clean(m.group("description"), STATE_FORBIDDEN)
         if m.group("shown") is not None:
