@@ -127,3 +127,8 @@ WORKER_LIFECYCLE = MachineSpec(
                    reply(REG, W, "deregistration complete")),
     ),
 )
+
+#: States of a worker in rotation: the ones a missed heartbeat can take it out of.
+LIVE_STATES: frozenset[str] = frozenset(WORKER_LIFECYCLE.transition_for(S.IDLE, T.HEARTBEATS_MISSED).source)
+#: Triggers that prove a worker alive and restart its heartbeat timeout.
+LIVENESS_TRIGGERS: frozenset[str] = frozenset({T.CAPABILITIES_ACCEPTED, T.HEARTBEAT, T.HEALTH_RESTORED})
