@@ -19,6 +19,10 @@ from sim.lifecycle_checks import (
 )
 from sim.model import RunResult
 from sim.recorder import Entry
+from spec.decisions.liveness import LivenessRules
+from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay
+from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS
+from spec.trace import TraceKey
 
 __all__ = [
     "CHECKS",
@@ -41,103 +45,66 @@ __all__ = [
 
 
 def check_retry_schedule(run: RunResult) -> CheckResult:
+    """Every backoff wait within the schedule's jitter range, and no give-up with retries left (`RetryReplay`)."""
     policy = run.scenario.policies.backoff
     violations: list[str] = []
     delays: set[float] = set()
     seen = 0
     for component, events in by_component(run.entries, "retry").items():
-        retries = 0
-        for before, after in zip(events, events[1:], strict=False):
-            if before.trigger == "fail_retryable":
-                retries += 1
-            if before.trigger != "fail_retryable" or after.trigger != "retry":
-                continue
-            seen += 1
-            measured = after.time - before.time
-            expected = policy.delay_s(retries)
-            delays.add(round(measured, 6))
-            spread = expected * policy.jitter + EPS
-            if abs(measured - expected) > spread:
-                violations.append(f"{component}: retry {retries} waited {measured:.6g} s, policy says {expected:g} s")
-        if events and events[-1].trigger == "give_up" and retries != policy.max_retries:
-            violations.append(f"{component}: gave up after {retries} retries, policy allows {policy.max_retries}")
+        replay = RetryReplay(policy)
+        for e in events:
+            violation = replay.observe(e.trigger, e.time)
+            if violation is not None:
+                violations.append(f"{component} at {e.time:.3f}: {violation}")
+        seen += len(replay.waits)
+        delays.update(round(w, 6) for w in replay.waits)
     return result("retry_schedule", seen, f"{seen} backoff waits; delays {sorted(delays)}",
-                   f"delays {policy.schedule()} (jitter {policy.jitter})", violations)
+                   f"delays {policy.schedule()} (jitter {policy.jitter}, cap {policy.max_delay_s:g} s)", violations)
 
 
 def check_breaker(run: RunResult) -> CheckResult:
+    """Trips, trials and rejections of every breaker against the spec's window and open duration (`BreakerReplay`)."""
     policy = run.scenario.policies.circuit_breaker
     violations: list[str] = []
     trips = 0
-    shortest_open: float | None = None
+    open_periods: list[float] = []
     for component, events in by_component(run.entries, "circuit_breaker").items():
-        failures: list[float] = []
-        opened_at = 0.0
+        replay = BreakerReplay(policy)
         for e in events:
-            if e.trigger in ("record_failure", "trip"):
-                failures = [f for f in failures if e.time - f <= policy.window_s] + [e.time]
-                count = len(failures)
-                if e.trigger == "trip":
-                    trips += 1
-                    opened_at = e.time
-                    if count != policy.failure_threshold:
-                        violations.append(f"{component}: opened at {e.time:.3f} on failure {count} within "
-                                          f"{policy.window_s:g} s, threshold is {policy.failure_threshold}")
-                    failures = []
-                elif count >= policy.failure_threshold:
-                    violations.append(f"{component}: failure {count} within the window at {e.time:.3f} did not open it")
-            elif e.trigger == "reject" and e.time - opened_at >= policy.open_duration_s - EPS:
-                violations.append(f"{component}: call rejected at {e.time:.3f}, {e.time - opened_at:.3f} s after "
-                                  f"opening; the open duration is {policy.open_duration_s:g} s")
-            elif e.trigger == "probe":
-                held = e.time - opened_at
-                shortest_open = held if shortest_open is None else min(shortest_open, held)
-                if held < policy.open_duration_s - EPS:
-                    violations.append(f"{component}: trial after {held:.3f} s open, open duration is "
-                                      f"{policy.open_duration_s:g} s")
-            elif e.trigger == "trial_failed":
-                opened_at = e.time
-            elif e.trigger == "trial_succeeded":
-                failures = []
-        trials_in_flight = 0
-        for e in events:
-            if e.trigger == "probe":
-                trials_in_flight += 1
-            elif e.trigger in ("trial_succeeded", "trial_failed"):
-                trials_in_flight -= 1
-            if trials_in_flight > policy.half_open_max_trials:
-                violations.append(f"{component}: {trials_in_flight} trials in flight at {e.time:.3f}")
-    measured = f"{trips} trips; shortest open period {shortest_open if shortest_open is not None else '-'} s"
+            violation = replay.observe(e.trigger, e.time)
+            if violation is not None:
+                violations.append(f"{component} at {e.time:.3f}: {violation}")
+        trips += replay.trips
+        open_periods.extend(replay.open_periods)
+    shortest = f"{min(open_periods):.6g}" if open_periods else "-"
+    measured = f"{trips} trips; shortest open period {shortest} s"
     expected = (f"open on failure {policy.failure_threshold} within {policy.window_s:g} s; open "
                 f"{policy.open_duration_s:g} s; {policy.half_open_max_trials} trial")
     return result("breaker", trips, measured, expected, violations)
 
 
 def check_rate_limit_wait(run: RunResult) -> CheckResult:
+    """Every wait after a 429 is the honoured Retry-After or the default (`RateLimitReplay`)."""
     policy = run.scenario.policies.rate_limit
     violations: list[str] = []
     waits: set[float] = set()
     seen = 0
     for component, events in by_component(run.entries, "rate_limit").items():
-        for before, after in zip(events, events[1:], strict=False):
-            if not before.trigger.startswith("limited_") or after.trigger != "retry":
-                continue
-            seen += 1
-            retry_after = data_of(before, "retry_after_s")
-            expected = policy.wait_s(float(retry_after) if isinstance(retry_after, int | float) else None)
-            measured = after.time - before.time
-            waits.add(round(measured, 6))
-            if abs(measured - expected) > EPS:
-                violations.append(f"{component}: waited {measured:.6g} s after a 429 "
-                                  f"(Retry-After {retry_after}), policy says {expected:g} s")
+        replay = RateLimitReplay(policy)
+        for e in events:
+            violation = replay.observe(e.trigger, e.time, data_of(e, TraceKey.RETRY_AFTER_S))
+            if violation is not None:
+                violations.append(f"{component} at {e.time:.3f}: {violation}")
+        seen += len(replay.waits)
+        waits.update(round(w, 6) for w in replay.waits)
     return result("rate_limit_wait", seen, f"{seen} waits; {sorted(waits)} s",
                    f"Retry-After when sent, else {policy.default_delay_s:g} s", violations)
 
 
-_LIVENESS = frozenset({"heartbeat", "capabilities_accepted", "health_restored"})
+
 #: States in which a (re)started orchestrator serves again and gives every worker a fresh timeout.
 _SERVING = frozenset({"running", "degraded", "recovered"})
-_LIVE = frozenset({"idle", "polling", "busy"})
+
 _TASK_END = frozenset({"complete", "fail", "time_out", "allocation_failed", "interrupt", "lease_lost"})
 
 
@@ -148,7 +115,7 @@ def _holders_at_detection(entries: list[Entry]) -> tuple[list[tuple[Entry, list[
     for e in entries:
         if e.machine == "task_lifecycle":
             if e.trigger == "assign":
-                holder[e.component] = str(data_of(e, "worker"))
+                holder[e.component] = str(data_of(e, TraceKey.WORKER_ID))
             elif e.trigger in _TASK_END:
                 holder.pop(e.component, None)
                 if e.trigger == "lease_lost":
@@ -161,13 +128,14 @@ def _holders_at_detection(entries: list[Entry]) -> tuple[list[tuple[Entry, list[
 
 def check_heartbeat_detection(run: RunResult) -> CheckResult:
     hb = run.scenario.policies.heartbeat
+    rules = LivenessRules(hb, run.scenario.policies.lease)
     low, high = hb.detection_window_s()
     violations: list[str] = []
     last_live: dict[str, float] = {}
     resets: list[float] = []
     gaps: list[float] = []
     for e in run.entries:
-        if e.machine == "worker_lifecycle" and e.trigger in _LIVENESS:
+        if e.machine == "worker_lifecycle" and e.trigger in LIVENESS_TRIGGERS:
             last_live[e.component] = e.time
         elif e.dest in _SERVING and e.machine in ("orchestrator_recovery", "orchestrator_startup"):
             resets.append(e.time)
@@ -175,7 +143,7 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
             last = max([last_live.get(e.component, 0.0)] + [r for r in resets if r <= e.time])
             gap = e.time - last
             gaps.append(gap)
-            if not low - EPS <= gap <= high + EPS:
+            if not rules.detected_in_time(gap, EPS):
                 violations.append(f"{e.component}: detected {gap:.3f} s after its last heartbeat, "
                                   f"window is [{low:g}, {high:g}] s")
     detections, requeued = _holders_at_detection(run.entries)
@@ -191,10 +159,10 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
     for worker, downs in run.ledger.worker_down.items():
         for start, end in downs:
             before = [e for e in run.entries if e.component == f"worker:{worker}" and e.time <= start]
-            live = bool(before) and before[-1].dest in _LIVE
+            live = bool(before) and before[-1].dest in LIVE_STATES
             # Detection is due `high` after the later of its last heartbeat and any restart of the
             # orchestrator that gave every worker a fresh timeout before then.
-            base = max([e.time for e in before if e.trigger in _LIVENESS], default=start)
+            base = max([e.time for e in before if e.trigger in LIVENESS_TRIGGERS], default=start)
             while (later := max([base] + [r for r in resets if r <= base + high])) != base:
                 base = later
             limit = base + high
@@ -218,7 +186,7 @@ def check_exactly_once(run: RunResult) -> CheckResult:
         if e.trigger == "complete":
             completes[e.component] += 1
         elif e.trigger in ("fail", "time_out", "allocation_failed"):
-            reasons[e.component] = str(data_of(e, "reason") or "")
+            reasons[e.component] = str(data_of(e, TraceKey.REASON) or "")
     violations: list[str] = []
     completed = failed = 0
     for task_id in run.ledger.accepted:

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from sim.catalogue import catalogue_files, resolve
+from sim.catalogue import CHECK_SEEDS, catalogue_files, resolve
 from sim.errors import SimError
 from sim.outcome import Outcome, evaluate
 from sim.report import print_report, write_json, write_mermaid
@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenarios (default: the whole catalogue) and check the spec's properties")
     run.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="catalogue name or scenario file path")
     run.add_argument("--seed", type=int, default=None, help="override every scenario's seed")
+    run.add_argument("--every-seed", action="store_true",
+                     help="also run every scenario under each of sim.catalogue.CHECK_SEEDS")
     run.add_argument("--json", type=Path, default=None, help="write JSON results here")
     run.add_argument("--mermaid", type=Path, default=None, help="write trace diagrams to this directory")
     run.add_argument("--traces", type=Path, default=None, help="write each run's trace (.jsonl) to this directory")
@@ -61,10 +63,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     outcomes: list[Outcome] = []
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("simulating", total=len(scenarios))
-        for scenario in scenarios:
-            progress.update(bar, description=f"simulating {scenario.name}")
-            outcomes.append(evaluate(scenario, args.seed, determinism=not args.no_determinism))
-            progress.advance(bar)
+        seeds = [args.seed, *CHECK_SEEDS] if args.every_seed else [args.seed]
+        progress.update(bar, total=len(scenarios) * len(seeds))
+        for seed in seeds:
+            for scenario in scenarios:
+                progress.update(bar, description=f"simulating {scenario.name}")
+                outcomes.append(evaluate(scenario, seed, determinism=not args.no_determinism))
+                progress.advance(bar)
     print_report(console, outcomes, verbose=args.verbose)
     if args.json is not None:
         write_json(args.json, outcomes)

@@ -22,7 +22,7 @@ from sim.links import EXTERNAL_SERVICES
 from sim.orchestrator import Orchestrator
 from sim.orchestrator_lifecycle import Lifecycle
 from sim.recorder import Entry, TraceRecorder
-from sim.resilience import SharedBreaker
+from sim.resilience import SharedService
 from sim.scenario import Scenario
 from sim.worker import Worker
 from sim.world import ORCH_ID, WORKER_ID, Ledger, World
@@ -58,7 +58,7 @@ class Model:
         self.world = World(scenario, self.seed)
         self.orchestrator = Orchestrator(self.world)
         self.lifecycle = Lifecycle(self.orchestrator)
-        breakers = {s.id: SharedBreaker(self.world, s.id) for s in EXTERNAL_SERVICES}
+        breakers = {s.id: SharedService(self.world, s.id) for s in EXTERNAL_SERVICES}
         self.workers = [Worker(self.world, self.orchestrator, i, breakers)
                         for i in range(1, scenario.topology.workers + 1)]
         by_id = {w.id: w for w in self.workers}

@@ -18,8 +18,11 @@ import simpy
 
 from sim.recorder import TracedMachine
 from sim.world import DB_ID, ORCH_ID, Reply, World
+from spec.machines.task_lifecycle import TaskTrigger
+from spec.machines.worker_lifecycle import LIVE_STATES, WorkerState, WorkerTrigger
+from spec.trace import TraceKey
 
-LIVE = frozenset({"idle", "polling", "busy"})
+LIVE = LIVE_STATES
 LEASED = frozenset({"assigned", "running"})
 #: Report kinds a worker sends about its task, mapped to the task_lifecycle trigger they fire.
 FINAL_REPORTS = frozenset({"complete", "fail", "time_out", "allocation_failed"})
@@ -110,14 +113,19 @@ class Orchestrator:
             if not event.triggered:
                 event.succeed(None)
 
-    def go_live(self) -> None:
-        """Serve again. Heartbeat times were lost with the old process: every worker gets a fresh timeout."""
+    def start_liveness(self) -> None:
+        """The worker pool starts (``HEARTBEAT_GRACE_TRIGGER``): heartbeat times were lost with the old
+        process, so every worker gets a fresh timeout, and sweeping begins."""
         for worker in self.workers.values():
             worker.last_seen = self.env.now
+        self._oldest_seen = self.env.now
+        self.env.process(self._sweep_loop(self.incarnation))
+
+    def go_live(self) -> None:
+        """Serve again: leases, submissions, polls."""
         self.up = True
         self.leasing = True
         self.accepting_submissions = True
-        self.env.process(self._sweep_loop(self.incarnation))
         self._dispatch()
 
     # -- queue and leases -------------------------------------------------------------------
@@ -130,8 +138,8 @@ class Orchestrator:
         task.renewed = self.env.now
         self.leased[task.id] = task
         worker.held.append(task.id)
-        task.machine.fire("assign", {"worker": worker.id, "token": task.token})
-        worker.machine.fire("task_received", {"task": task.id})
+        task.machine.fire(TaskTrigger.ASSIGN, {TraceKey.WORKER_ID: worker.id, TraceKey.TOKEN: task.token})
+        worker.machine.fire(WorkerTrigger.TASK_RECEIVED, {TraceKey.TASK_ID: task.id})
         return task.id, task.token, task.work_s
 
     def _dispatch(self) -> None:
@@ -158,7 +166,7 @@ class Orchestrator:
         if task.machine.state not in LEASED:
             return
         self._release(task)
-        task.machine.fire("lease_lost", {"reason": reason})
+        task.machine.fire(TaskTrigger.LEASE_LOST, {TraceKey.REASON: reason})
         self._enqueue(task)
 
     def revoke_all(self, worker: WorkerEntry, reason: str) -> None:
@@ -176,23 +184,22 @@ class Orchestrator:
             self.sweep()
 
     def sweep(self) -> None:
-        """Detect silent workers and expired leases (HeartbeatPolicy, LeasePolicy)."""
+        """Detect silent workers and expired leases (the spec's `LivenessRules`)."""
         now = self.env.now
-        timeout = self.world.policies.heartbeat.timeout_s
+        rules = self.world.liveness
         # Every write of a last_seen stores the current time, so the oldest last_seen the previous
-        # scan saw is a lower bound for all of them: while even that is younger than the timeout,
-        # no worker can be due and the scan of the whole registry is skipped.
-        if now - self._oldest_seen >= timeout:
+        # scan saw is a lower bound for all of them: while even that is not yet silent, no worker
+        # can be due and the scan of the whole registry is skipped.
+        if rules.is_silent(self._oldest_seen, now):
             oldest = now
             for worker in self.workers.values():
                 seen = worker.last_seen
-                if now - seen >= timeout and worker.machine.state in LIVE:
-                    worker.machine.fire("heartbeats_missed", {"last_seen": seen})
+                if rules.is_silent(seen, now) and worker.machine.state in LIVE:
+                    worker.machine.fire(WorkerTrigger.HEARTBEATS_MISSED, {TraceKey.LAST_SEEN: seen})
                     self.revoke_all(worker, "worker unhealthy")
                 oldest = min(oldest, seen)
             self._oldest_seen = oldest
-        ttl = self.world.policies.lease.lease_ttl_s
-        for task in [t for t in self.leased.values() if now - t.renewed >= ttl]:
+        for task in [t for t in self.leased.values() if rules.lease_expired(t.renewed, now)]:
             self.revoke(task, "lease expired")
 
     def heartbeat(self, worker_id: str) -> None:
@@ -203,10 +210,10 @@ class Orchestrator:
         if worker is None:
             return
         state = worker.machine.state
-        if state == "unhealthy":
-            worker.machine.fire("health_restored")
+        if state == WorkerState.UNHEALTHY:
+            worker.machine.fire(WorkerTrigger.HEALTH_RESTORED)
         elif state in LIVE:
-            worker.machine.fire("heartbeat")
+            worker.machine.fire(WorkerTrigger.HEARTBEAT)
         else:
             return
         worker.last_seen = self.env.now
@@ -303,7 +310,7 @@ class Orchestrator:
         now = self.env.now
         if kind == "start":
             if state == "assigned":
-                task.machine.fire("start", {"worker": worker_id})
+                task.machine.fire(TaskTrigger.START, {TraceKey.WORKER_ID: worker_id})
             task.renewed = now
             return Reply.OK, None
         if kind == "progress":
@@ -318,7 +325,7 @@ class Orchestrator:
                 task.machine.fire("interrupt")
                 task.machine.fire("requeue")
             else:
-                task.machine.fire("lease_lost", {"reason": "interrupted before start"})
+                task.machine.fire(TaskTrigger.LEASE_LOST, {TraceKey.REASON: "interrupted before start"})
             self._finish_worker(holder)
             self._enqueue(task)
             return Reply.OK, None
@@ -327,7 +334,9 @@ class Orchestrator:
             if state != expected:
                 return Reply.CONFLICT, None
             holder = self._release(task)
-            data = {"worker": worker_id} if reason is None else {"worker": worker_id, "reason": reason}
+            data: dict[str, Any] = {TraceKey.WORKER_ID: worker_id}
+            if reason is not None:
+                data[TraceKey.REASON] = reason
             task.machine.fire(kind, data)
             task.final = (token, kind)
             self.settled += 1

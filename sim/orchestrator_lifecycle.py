@@ -4,10 +4,9 @@ Driven by the spec's ``orchestrator_startup``, ``orchestrator_recovery`` and
 ``orchestrator_shutdown`` machines with `StartupPolicy` and `ShutdownPolicy` timings. A process
 supervisor starts a failed startup or recovery again after ``topology.supervisor_restart_s``.
 
-Startup timeouts: ``loading_config`` is bounded by ``config_timeout_s``, ``starting_database``
-by ``database_timeout_s``, every other ``starting_*`` state plus binding and attaching together
-by ``services_timeout_s``, ``running_health_checks`` by ``health_check_timeout_s``, and the
-whole by ``total_timeout_s``. Recovery's database phase is bounded like startup's.
+Startup timeouts are the spec's :class:`~spec.decisions.startup.StartupBudgets`: this module asks
+it for each phase's deadline when the machine enters a state and charges the time when it leaves.
+Recovery's database phase is bounded like startup's.
 """
 
 from __future__ import annotations
@@ -19,7 +18,10 @@ import simpy
 
 from sim.orchestrator import Orchestrator
 from sim.recorder import TracedMachine
+from spec.decisions.liveness import HEARTBEAT_GRACE
+from spec.decisions.startup import StartupBudgets
 from spec.machines import MACHINES
+from spec.trace import TraceKey
 
 STARTUP = MACHINES["orchestrator_startup"]
 _SERVICE_STEPS = ("logger_ready", "task_queue_ready", "worker_pool_ready", "http_server_ready",
@@ -61,7 +63,7 @@ class Lifecycle:
             if attempt == policy.database_attempts:
                 return False
             if retry_trigger is not None:
-                machine.fire(retry_trigger, {"attempt": attempt, "delay_s": delays[attempt - 1]})
+                machine.fire(retry_trigger, {TraceKey.ATTEMPT: attempt, TraceKey.DELAY_S: delays[attempt - 1]})
             yield from self._wait(delays[attempt - 1], deadline)
         return False
 
@@ -71,40 +73,45 @@ class Lifecycle:
         self.orch.busy_lifecycle = True
         self.env.process(self._startup(self.orch.incarnation))
 
+    def _timed_step(self, machine: TracedMachine, budgets: StartupBudgets,
+                    seconds: float) -> Generator[simpy.Event, Any, None]:
+        """A startup step of `seconds` in the machine's current state, under the state's budget."""
+        state = machine.state
+        yield from self._wait(seconds, budgets.enter(state, self.env.now))
+        budgets.leave(state, self.env.now)
+
     def _startup(self, incarnation: int) -> Generator[simpy.Event, Any, None]:
         policy, phase = self.world.policies.startup, self.world.topology.startup_phase_s
         machine = self.world.recorder.bind("orchestrator_startup", self.world.unique("orchestrator_startup"))
-        began = self.env.now
-        total = began + policy.total_timeout_s
+        budgets = StartupBudgets(policy, began=self.env.now)
         machine.fire("start")
         try:
-            yield from self._wait(phase, min(total, self.env.now + policy.config_timeout_s))
+            yield from self._timed_step(machine, budgets, phase)
             if incarnation != self.orch.incarnation:
                 return
             machine.fire("config_loaded")
-            services_left = policy.services_timeout_s
-            step_began = self.env.now
-            yield from self._wait(phase, min(total, self.env.now + services_left))
+            yield from self._timed_step(machine, budgets, phase)
             machine.fire("logger_ready")
-            services_left -= self.env.now - step_began
+            state = machine.state
             ok = yield from self._db_attempts(
-                machine, min(total, self.env.now + policy.database_timeout_s), "database_attempt_failed", incarnation)
+                machine, budgets.enter(state, self.env.now), "database_attempt_failed", incarnation)
             if incarnation != self.orch.incarnation:
                 return
             if not ok:
                 machine.fire("database_failed")
                 self._supervise(incarnation, self.start)
                 return
+            budgets.leave(state, self.env.now)
             machine.fire("database_ready")
             for trigger in _SERVICE_STEPS[1:]:
-                step_began = self.env.now
-                yield from self._wait(phase, min(total, self.env.now + services_left))
-                services_left -= self.env.now - step_began
+                yield from self._timed_step(machine, budgets, phase)
                 if incarnation != self.orch.incarnation:
                     return
                 machine.fire(trigger)
+                if (STARTUP.name, trigger) in HEARTBEAT_GRACE:
+                    self.orch.start_liveness()
             check = self.env.process(self.orch.db())
-            deadline = min(total, self.env.now + policy.health_check_timeout_s)
+            deadline = budgets.enter(machine.state, self.env.now)
             yield check | self.env.timeout(max(0.0, deadline - self.env.now))
             if incarnation != self.orch.incarnation:
                 return
@@ -112,7 +119,7 @@ class Lifecycle:
                 raise _Deadline
         except _Deadline:
             if incarnation == self.orch.incarnation:
-                machine.fire("startup_timed_out", {"phase_state": machine.state})
+                machine.fire("startup_timed_out", {TraceKey.PHASE_STATE: machine.state})
                 self._supervise(incarnation, self.start)
             return
         machine.fire("all_healthy" if check.value else "service_degraded")
@@ -153,7 +160,7 @@ class Lifecycle:
         if incarnation != self.orch.incarnation:
             return
         if not ok:
-            machine.fire("recovery_error", {"reason": "database unreachable"})
+            machine.fire("recovery_error", {TraceKey.REASON: "database unreachable"})
             self._supervise(incarnation, self.recover)
             return
         machine.fire("database_restored")
@@ -161,7 +168,7 @@ class Lifecycle:
         if incarnation != self.orch.incarnation:
             return
         # resetOrphanedTasks: requests cut short by the crash leave no worker half-way; leases of
-        # workers that stay silent are revoked by the sweeper once go_live gives them a fresh timeout.
+        # workers that stay silent are revoked by the sweeper once start_liveness gives them a fresh timeout.
         for worker in self.orch.workers.values():
             self.orch.settle_worker(worker)
         machine.fire("queue_recovered")
@@ -169,6 +176,7 @@ class Lifecycle:
         if incarnation != self.orch.incarnation:
             return
         machine.fire("workflows_resumed")
+        self.orch.start_liveness()  # HEARTBEAT_GRACE
         self.orch.busy_lifecycle = False
         self.orch.go_live()
 
@@ -191,7 +199,7 @@ class Lifecycle:
         began = env.now
         while orch.leased:
             if env.now - began >= policy.drain_deadline_s:
-                machine.fire("drain_deadline_reached", {"running": len(orch.leased)})
+                machine.fire("drain_deadline_reached", {TraceKey.RUNNING: len(orch.leased)})
                 for task in list(orch.leased.values()):
                     if task.holder is not None:
                         orch.cancel_hook(task.holder, task.id, task.token)
@@ -204,7 +212,7 @@ class Lifecycle:
                     orch.revoke(task, "cancel grace expired")
                 machine.fire("tasks_interrupted")
                 break
-            machine.fire("tasks_still_running", {"running": len(orch.leased)})
+            machine.fire("tasks_still_running", {TraceKey.RUNNING: len(orch.leased)})
             yield env.timeout(policy.check_interval_s)
             if incarnation != orch.incarnation:
                 return

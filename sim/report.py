@@ -81,9 +81,13 @@ def write_mermaid(directory: Path, outcomes: Sequence[Outcome]) -> list[Path]:
     ordered = sorted(outcomes, key=lambda o: (o.passed, o.name))
     written: list[Path] = []
     index = ["# Simulation traces", "", "Failing runs first. Each diagram is drawn by `spec.render.render_trace`.", ""]
+    seen: set[str] = set()
     for o in ordered:
         diagram = render_trace(o.run.recorder.events(_diagram_entries(o)))
-        path = directory / f"{o.name}.mmd"
+        # The same scenario under several seeds (``--every-seed``): one file per run.
+        stem = o.name if o.name not in seen else f"{o.name}-seed-{o.run.seed}"
+        seen.add(o.name)
+        path = directory / f"{stem}.mmd"
         path.write_text(diagram, encoding="utf-8")
         written.append(path)
         status = "PASS" if o.passed else "FAIL"

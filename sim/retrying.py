@@ -1,4 +1,8 @@
-"""Retries with the spec's backoff, traced on the spec's ``retry`` machine (seed 4.5, "Retry Handler").
+"""Retries on the spec's backoff, traced on the spec's ``retry`` machine (seed 4.5, "Retry Handler").
+
+A SimPy driver of :class:`~spec.decisions.backoff.RetryCore`: the core decides whether a failure
+is retried and how long the wait is (the policy's delay spread by its jitter -- drawn from the
+world's seeded jitter stream -- and capped at ``max_delay_s``); this module only waits and fires.
 
 A call that succeeds at its first attempt is not traced on a retry machine: that would add three
 transitions (and a machine) to every call of a busy model. The machine is bound at the first
@@ -15,6 +19,9 @@ from typing import Any, TypeVar
 import simpy
 
 from sim.world import World
+from spec.decisions.backoff import NO_SPREAD, RetryCore
+from spec.machines.retry import RetryTrigger
+from spec.trace import TraceKey
 
 T = TypeVar("T")
 
@@ -25,13 +32,9 @@ class Verdict(StrEnum):
     STOP = "stop"
 
 
-def backoff_delay(world: World, retry: int) -> float:
-    """The policy's delay before retry `retry`, with the policy's jitter drawn from a seeded stream."""
-    policy = world.policies.backoff
-    delay = policy.delay_s(retry)
-    if policy.jitter > 0:
-        delay *= 1 + policy.jitter * (2 * world.jitter.random() - 1)
-    return delay
+def jitter_draw(world: World) -> float:
+    """The next draw of the world's jitter stream, taken only when the policy spreads delays."""
+    return world.jitter.random() if world.policies.backoff.jitter > 0 else NO_SPREAD
 
 
 def retrying(
@@ -43,30 +46,26 @@ def retrying(
     reason: Callable[[T], str] | None = None,
 ) -> Generator[simpy.Event, Any, T]:
     """Run `attempt` until it succeeds, fails for good, or the backoff policy's retries are spent."""
-    policy = world.policies.backoff
     env = world.env
     first = env.now
+    core = RetryCore(world.backoff)
+    core.started()
     machine = None
-    retries = 0
     while True:
         result = yield from attempt()
         verdict = classify(result)
         if verdict is Verdict.OK:
+            trigger = core.succeeded()
             if machine is not None:
-                machine.fire("succeed")
+                machine.fire(trigger)
             return result
         if machine is None:
             machine = world.recorder.bind("retry", world.unique(component))
-            machine.fire("attempt", {"first_attempt_at": first})
-        why = {"reason": reason(result)} if reason is not None else None
-        if verdict is Verdict.STOP:
-            machine.fire("fail_permanent", why)
+            machine.fire(RetryTrigger.ATTEMPT, {TraceKey.FIRST_ATTEMPT_AT: first})
+        decision = core.failed(env.now, retryable=verdict is Verdict.RETRY, draw=jitter_draw(world))
+        if decision.delay_s is None:
+            machine.fire(decision.trigger, {TraceKey.REASON: reason(result)} if reason is not None else None)
             return result
-        if not policy.should_retry(retries):
-            machine.fire("give_up", why)
-            return result
-        retries += 1
-        delay = backoff_delay(world, retries)
-        machine.fire("fail_retryable", {"retry": retries, "delay_s": delay})
-        yield env.timeout(delay)
-        machine.fire("retry")
+        machine.fire(decision.trigger, {TraceKey.RETRY: core.retries_done, TraceKey.DELAY_S: decision.delay_s})
+        yield env.timeout(decision.delay_s)
+        machine.fire(core.retried())

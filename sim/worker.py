@@ -15,16 +15,17 @@ import simpy
 from simpy.events import Initialize
 
 from sim.orchestrator import Orchestrator
-from sim.resilience import ServiceCaller, SharedBreaker
-from sim.retrying import Verdict, backoff_delay, retrying
+from sim.resilience import ServiceCaller, SharedService
+from sim.retrying import Verdict, retrying
 from sim.rpc import Handler, request
 from sim.world import AI_ID, GIT_ID, ORCH_ID, WORKER_ID, Reply, World
 from spec.taxonomy import FailureCode
+from spec.trace import TraceKey
 
 
 class Worker:
     def __init__(self, world: World, orchestrator: Orchestrator, index: int,
-                 breakers: dict[str, SharedBreaker]) -> None:
+                 breakers: dict[str, SharedService]) -> None:
         self.world = world
         self.env = world.env
         self.orch = orchestrator
@@ -108,13 +109,14 @@ class Worker:
             return
 
     def _register(self) -> Generator[simpy.Event, Any, None]:
-        attempts = 0
+        """Register until it works, waiting the backoff schedule between failures (as the runtime worker)."""
+        retries = 0
         while True:
             reply, _ = yield from self._rpc(lambda: self.orch.register(self.id))
             if reply is Reply.OK:
                 return
-            attempts += 1
-            yield self.env.timeout(self.world.policies.poll.idle_wait_s(attempts))
+            retries += 1
+            yield self.env.timeout(self.world.backoff.registration_delay_s(retries))
 
     def _recover(self) -> Generator[simpy.Event, Any, bool]:
         world = self.world
@@ -128,9 +130,9 @@ class Worker:
             if reply is Reply.OK:
                 break
             if attempt < world.policies.backoff.max_retries:
-                yield self.env.timeout(backoff_delay(world, attempt + 1))
+                yield self.env.timeout(world.backoff.registration_delay_s(attempt + 1))
         if reply is not Reply.OK:
-            machine.fire("registration_failed", {"reply": reply.value})
+            machine.fire("registration_failed", {TraceKey.REPLY: reply.value})
             incarnation = self.incarnation
 
             def again(_: simpy.Event) -> None:

@@ -27,6 +27,8 @@ from sim.scenario import (
     ServiceErrors,
     SlowTasks,
 )
+from spec.decisions.backoff import BackoffSchedule
+from spec.decisions.liveness import LivenessRules
 from spec.participants import AI_PROVIDER, DATABASE, GIT_PLATFORM, ORCHESTRATOR, WORKER
 from spec.policies import Policies
 
@@ -134,6 +136,8 @@ class World:
         self._loss = stream(seed, "network-loss")
         self._errors = stream(seed, "service-errors")
         self.jitter = stream(seed, "backoff-jitter")
+        self.backoff = BackoffSchedule(self.policies.backoff)
+        self.liveness = LivenessRules(self.policies.heartbeat, self.policies.lease)
         self._counters: dict[str, int] = {}
 
     def unique(self, prefix: str) -> str:

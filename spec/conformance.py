@@ -14,20 +14,26 @@ of `spec.trace`. Two kinds of divergence are found:
   default); a silent worker is declared lost within ``[timeout, timeout + interval]`` of its last
   heartbeat.
 
-``tolerance_s`` absorbs scheduling jitter of a real runtime (the simulator uses 0).
+The timing rules are not written here: each component's events are fed to the replays of
+`spec.decisions.replay`, which hold the decision cores' own rules (the simulator's checks use
+the same replays). ``tolerance_s`` absorbs scheduling jitter of a real runtime (the simulator
+uses 0).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from spec.decisions.liveness import HEARTBEAT_GRACE, LivenessRules
+from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay, Violation
 from spec.errors import SpecError
 from spec.machine import MachineSpec
 from spec.machines import MACHINES
+from spec.machines.worker_lifecycle import LIVENESS_TRIGGERS, WORKER_LIFECYCLE, WorkerTrigger
 from spec.policies import DEFAULT_POLICIES, Policies
-from spec.trace import TraceEvent
+from spec.trace import TraceEvent, TraceKey
 
 
 @dataclass(frozen=True)
@@ -74,14 +80,9 @@ class _Diverged(Exception):
 
 @dataclass
 class _ComponentTimes:
-    """Per-component memory for the timing checks."""
+    """Per-component memory for the timing checks: the replay of its machine's rules."""
 
-    retries_done: int = 0
-    last_backoff_start: float | None = None
-    failures: deque[float] = field(default_factory=deque)
-    opened_at: float | None = None
-    limited_at: float | None = None
-    limited_wait_s: float | None = None
+    replay: RetryReplay | BreakerReplay | RateLimitReplay | None = None
     last_heartbeat: float | None = None
 
 
@@ -107,6 +108,7 @@ class TraceChecker:
         self.states: dict[str, str] = {}
         self._machine_of: dict[str, str] = {}
         self._times: dict[str, _ComponentTimes] = defaultdict(_ComponentTimes)
+        self._liveness = LivenessRules(policies.heartbeat, policies.lease)
         self._last_time = 0.0
         self.count = 0
 
@@ -162,65 +164,51 @@ class TraceChecker:
             check(event, self._times[event.component])
 
     def _timing_retry(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        backoff = self.policies.backoff
-        if event.trigger == "fail_retryable":
-            if not backoff.should_retry(t.retries_done):
-                raise _Diverged(f"give_up after {backoff.max_retries} retries", "another retry", "retried too often")
-            t.last_backoff_start = event.time
-        elif event.trigger == "retry" and t.last_backoff_start is not None:
-            t.retries_done += 1
-            wanted = backoff.delay_s(t.retries_done)
-            waited = event.time - t.last_backoff_start
-            if abs(waited - wanted) > self.tolerance_s + 1e-9:
-                raise _Diverged(f"delay {wanted:g} s", f"{waited:g} s", f"retry {t.retries_done} off schedule")
-        elif event.trigger == "give_up" and backoff.should_retry(t.retries_done):
-            raise _Diverged(f"{backoff.max_retries} retries", f"{t.retries_done}", "gave up with retries left")
+        if t.replay is None:
+            t.replay = RetryReplay(self.policies.backoff, self.tolerance_s)
+        assert isinstance(t.replay, RetryReplay)
+        _raise(t.replay.observe(event.trigger, event.time))
 
     def _timing_circuit_breaker(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        cb = self.policies.circuit_breaker
-        if event.trigger in ("record_failure", "trip"):
-            while t.failures and t.failures[0] <= event.time - cb.window_s:
-                t.failures.popleft()
-            t.failures.append(event.time)
-            n = len(t.failures)
-            if event.trigger == "trip" and n != cb.failure_threshold:
-                raise _Diverged(f"trip on failure {cb.failure_threshold} within {cb.window_s:g} s",
-                                f"failure {n}", "breaker opened off threshold")
-            if event.trigger == "record_failure" and n >= cb.failure_threshold:
-                raise _Diverged("trip", "record_failure", f"failure {n} within {cb.window_s:g} s did not open")
-        if event.trigger in ("trip", "trial_failed"):
-            t.opened_at = event.time
-            t.failures.clear()
-        elif event.trigger == "probe" and t.opened_at is not None:
-            open_for = event.time - t.opened_at
-            if open_for + self.tolerance_s < cb.open_duration_s:
-                raise _Diverged(f">= {cb.open_duration_s:g} s open", f"{open_for:g} s", "trial allowed too early")
-        elif event.trigger == "trial_succeeded":
-            t.failures.clear()
+        if t.replay is None:
+            t.replay = BreakerReplay(self.policies.circuit_breaker, self.tolerance_s)
+        assert isinstance(t.replay, BreakerReplay)
+        _raise(t.replay.observe(event.trigger, event.time))
 
     def _timing_rate_limit(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        rl = self.policies.rate_limit
-        if event.trigger == "limited_with_retry_after":
-            retry_after = event.data.get("retryAfterS")
-            t.limited_at = event.time
-            t.limited_wait_s = rl.wait_s(float(retry_after)) if retry_after is not None else None
-        elif event.trigger == "limited_without_retry_after":
-            t.limited_at, t.limited_wait_s = event.time, rl.default_delay_s
-        elif event.trigger == "retry" and t.limited_at is not None and t.limited_wait_s is not None:
-            waited = event.time - t.limited_at
-            if waited + self.tolerance_s < t.limited_wait_s:
-                raise _Diverged(f">= {t.limited_wait_s:g} s", f"{waited:g} s", "retried before Retry-After")
+        if t.replay is None:
+            t.replay = RateLimitReplay(self.policies.rate_limit, self.tolerance_s)
+        assert isinstance(t.replay, RateLimitReplay)
+        _raise(t.replay.observe(event.trigger, event.time, event.data.get(TraceKey.RETRY_AFTER_S)))
+
+    def _heartbeat_grace(self, event: TraceEvent) -> None:
+        """A restart's grace (`HEARTBEAT_GRACE`): every worker seen so far is silent only from now on."""
+        if (event.machine, event.trigger) not in HEARTBEAT_GRACE:
+            return
+        for component, times in self._times.items():
+            if times.last_heartbeat is not None and self._machine_of.get(component) == WORKER_LIFECYCLE.name:
+                times.last_heartbeat = max(times.last_heartbeat, event.time)
+
+    def _timing_orchestrator_startup(self, event: TraceEvent, t: _ComponentTimes) -> None:
+        self._heartbeat_grace(event)
+
+    def _timing_orchestrator_recovery(self, event: TraceEvent, t: _ComponentTimes) -> None:
+        self._heartbeat_grace(event)
 
     def _timing_worker_lifecycle(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        hb = self.policies.heartbeat
-        if event.trigger in ("capabilities_accepted", "heartbeat", "health_restored"):
+        if event.trigger in LIVENESS_TRIGGERS:
             t.last_heartbeat = event.time
-        elif event.trigger == "heartbeats_missed" and t.last_heartbeat is not None:
+        elif event.trigger == WorkerTrigger.HEARTBEATS_MISSED and t.last_heartbeat is not None:
             silent = event.time - t.last_heartbeat
-            low, high = hb.detection_window_s()
-            if silent + self.tolerance_s < low or silent - self.tolerance_s > high:
+            if not self._liveness.detected_in_time(silent, self.tolerance_s):
+                low, high = self.policies.heartbeat.detection_window_s()
                 raise _Diverged(f"detection within [{low:g}, {high:g}] s", f"{silent:g} s",
                                 "missed heartbeats detected outside the window")
+
+
+def _raise(violation: Violation | None) -> None:
+    if violation is not None:
+        raise _Diverged(violation.expected, violation.actual, violation.reason)
 
 
 def check_trace(

@@ -51,6 +51,11 @@ class StateSpec:
     #: For startup-like machines: the service this state initialises (see `spec.services`).
     service: str | None = None
 
+    def __post_init__(self) -> None:
+        # A machine module's StrEnum member is stored as its plain value: `transitions` treats Enum
+        # states by their *names*, and traces, renderers and checks compare plain strings.
+        object.__setattr__(self, "name", str(self.name))
+
 
 @dataclass(frozen=True)
 class TransitionSpec:
@@ -83,8 +88,8 @@ def transition(
     *messages: Message,
 ) -> TransitionSpec:
     """Table-row constructor: ``transition("start", "stopped", "loading_config", "...", msg, ...)``."""
-    sources = (source,) if isinstance(source, str) else tuple(source)
-    return TransitionSpec(trigger, sources, dest, description, tuple(messages))
+    sources = (str(source),) if isinstance(source, str) else tuple(str(s) for s in source)
+    return TransitionSpec(str(trigger), sources, str(dest), description, tuple(messages))
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class MachineSpec:
     _internal: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "initial", str(self.initial))
         names = [s.name for s in self.states]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate state names")

@@ -42,6 +42,16 @@ class ErrorCategory:
     handling: tuple[str, ...]
     #: Escalation level (``AlertPolicy.escalation_levels``) once handling has failed; None = monitor only.
     escalation_level: int | None = None
+    #: Whether an error of this class is evidence that the *service* is unhealthy, so it counts
+    #: towards opening its circuit breaker. Any other outcome is an answer of a healthy service
+    #: (a validation error, a rate limit, rejected credentials) or a fault of the caller's own
+    #: machine (a system error), and counts as a success of the service.
+    counts_against_breaker: bool = False
+
+    @property
+    def retries_with_backoff(self) -> bool:
+        """Whether the retry handler retries this class on ``BackoffPolicy``'s schedule."""
+        return self.retryable and self.strategy is RetryStrategy.EXPONENTIAL_BACKOFF
 
 
 TAXONOMY: tuple[ErrorCategory, ...] = (
@@ -56,6 +66,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         escalation="After the last retry fails, alert administrators (level 2).",
         handling=("Apply exponential backoff", "Wait backoff delay", "Retry operation"),
         escalation_level=2,
+        counts_against_breaker=True,
     ),
     ErrorCategory(
         ErrorClass.AUTHENTICATION,
@@ -68,6 +79,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         escalation="Immediate alert if authentication fails repeatedly (level 2).",
         handling=("Clear credentials", "Request re-authentication", "Retry with new credentials"),
         escalation_level=2,
+        counts_against_breaker=False,
     ),
     ErrorCategory(
         ErrorClass.RATE_LIMIT,
@@ -80,6 +92,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         escalation="Alert if rate limits persist for more than the escalation period (level 2).",
         handling=("Extract Retry-After header", "Wait Retry-After or default delay", "Retry request"),
         escalation_level=2,
+        counts_against_breaker=False,
     ),
     ErrorCategory(
         ErrorClass.VALIDATION,
@@ -92,6 +105,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         escalation="Monitor for high validation error rates.",
         handling=("Log validation error", "Return error to client", "Provide validation details"),
         escalation_level=None,
+        counts_against_breaker=False,
     ),
     ErrorCategory(
         ErrorClass.SYSTEM,
@@ -104,6 +118,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         escalation="Critical alert, immediate administrator notification (level 4).",
         handling=("Clean up resources", "Attempt recovery or graceful degradation", "Alert administrators"),
         escalation_level=4,
+        counts_against_breaker=False,
     ),
     ErrorCategory(
         ErrorClass.UNKNOWN,
@@ -116,6 +131,7 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         escalation="Escalate for investigation when the retries fail (level 3).",
         handling=("Log unknown error", "Apply default retry logic"),
         escalation_level=3,
+        counts_against_breaker=True,
     ),
 )
 

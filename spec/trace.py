@@ -14,13 +14,16 @@ Line format (version 1)::
      "data": {"workerId": "w-1"}}
 
 ``time`` is seconds on the writer's clock (wall clock for the runtime, simulated time for the
-simulator); only differences matter. ``component`` names one machine instance.
+simulator); only differences matter. ``component`` names one machine instance. The keys of
+``data`` are the :class:`TraceKey` vocabulary, written by the runtime and the simulator alike and
+read by the checkers: a key spelt differently would make a timing rule silently unchecked.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +36,27 @@ from spec.participants import participant
 
 TRACE_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
+
+
+class TraceKey(StrEnum):
+    """The keys of a trace event's ``data``: camelCase, as on the wire, with seconds marked ``S``."""
+
+    RETRY_AFTER_S = "retryAfterS"  # rate_limit.limited_with_retry_after: the Retry-After honoured
+    WAIT_S = "waitS"  # rate_limit.limited_*: the wait before the retry
+    DELAY_S = "delayS"  # retry.fail_retryable: the backoff wait before the retry
+    RETRY = "retry"  # retry.fail_retryable: the retry's number, 1-based
+    FIRST_ATTEMPT_AT = "firstAttemptAt"  # retry.attempt, bound late by the simulator
+    WORKER_ID = "workerId"
+    TASK_ID = "taskId"
+    SERVICE = "service"
+    TOKEN = "token"  # task_lifecycle.assign: the lease's fencing token
+    REASON = "reason"
+    REPLY = "reply"
+    FAILURES = "failures"  # circuit_breaker.trip: the failure times in the window
+    LAST_SEEN = "lastSeen"  # worker_lifecycle.heartbeats_missed: the last heartbeat's time
+    ATTEMPT = "attempt"  # orchestrator_startup.database_attempt_failed
+    PHASE_STATE = "phaseState"  # orchestrator_startup.startup_timed_out: the state that ran out of time
+    RUNNING = "running"  # orchestrator_shutdown: tasks still leased
 
 
 class TraceError(SpecError):

@@ -27,6 +27,7 @@ from runtime.orchestrator.recovery import run_recovery
 from runtime.store.registry import grant_heartbeat_grace, worker_token_digests
 from runtime.store.runs import begin_run, end_run
 from runtime.tracing import TraceWriter
+from spec.decisions.startup import StartupBudgets, budget_of
 from spec.machine import MachineInstance
 from spec.machines import STARTUP
 
@@ -45,22 +46,31 @@ class _QuietServer(uvicorn.Server):
 
 
 class _Phases:
-    """Fires the startup machine and enforces per-phase and total timeouts."""
+    """Fires the startup machine and enforces the spec's startup budgets (`spec.decisions.startup`).
+
+    Which budget a phase is charged to — its own, the shared services budget, the total cap — is
+    the spec core's decision; this driver only times the work of the state the machine is in.
+    """
 
     def __init__(self, orch: Orchestrator, machine: MachineInstance) -> None:
         self.orch = orch
         self.machine = machine
-        self.policy = orch.policies.startup
-        self.deadline = time.monotonic() + self.policy.total_timeout_s
+        self.budgets = StartupBudgets(orch.policies.startup, began=time.monotonic())
 
-    async def run(self, timeout_s: float, work: Callable[[], Awaitable[Any]]) -> Any:
-        budget = min(timeout_s, self.deadline - time.monotonic())
+    async def run(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        state = self.machine.state
+        began = time.monotonic()
+        deadline = self.budgets.enter(state, began)
         try:
-            return await asyncio.wait_for(work(), max(budget, 0.0))
+            return await asyncio.wait_for(work(), max(deadline - began, 0.0))
         except TimeoutError:
-            phase = self.machine.state
             self.machine.fire("startup_timed_out")
-            raise StartupFailedError(f"startup phase {phase!r} exceeded its {budget:.1f} s timeout") from None
+            raise StartupFailedError(
+                f"startup phase {state!r} exceeded its budget (StartupPolicy.{budget_of(state).value}, "
+                f"capped by total_timeout_s): {deadline - began:.1f} s were left") from None
+        finally:
+            if self.machine.state == state:
+                self.budgets.leave(state, time.monotonic())
 
 
 async def run_startup(orch: Orchestrator) -> None:
@@ -79,24 +89,23 @@ async def run_startup(orch: Orchestrator) -> None:
 
 
 async def _drive(orch: Orchestrator, machine: MachineInstance, phases: _Phases) -> None:
-    policy = orch.policies.startup
     settings = orch.settings
 
     machine.fire("start")
-    problem = await phases.run(policy.config_timeout_s, lambda: _check_config(orch))
+    problem = await phases.run(lambda: _check_config(orch))
     if problem:
         machine.fire("config_failed")
         raise StartupFailedError(f"configuration failed: {problem}")
     machine.fire("config_loaded")
 
-    await phases.run(policy.config_timeout_s, lambda: _setup_logger(orch))
+    await phases.run(lambda: _setup_logger(orch))
     machine.fire("logger_ready")
 
-    await phases.run(policy.database_timeout_s, lambda: _open_database(orch, machine))
+    await phases.run(lambda: _open_database(orch, machine))
     machine.fire("database_ready")
 
     try:
-        await phases.run(policy.services_timeout_s, lambda: _start_task_queue(orch))
+        await phases.run(lambda: _start_task_queue(orch))
     except StartupFailedError:
         raise
     except Exception as exc:
@@ -104,17 +113,17 @@ async def _drive(orch: Orchestrator, machine: MachineInstance, phases: _Phases) 
         raise StartupFailedError(f"task queue initialisation failed: {exc}") from exc
     machine.fire("task_queue_ready")
 
-    await phases.run(policy.services_timeout_s, lambda: _start_worker_pool(orch))
+    await phases.run(lambda: _start_worker_pool(orch))
     machine.fire("worker_pool_ready")
 
     from runtime.orchestrator.app import create_app
 
-    orch.app = await phases.run(policy.services_timeout_s, lambda: _async(create_app, orch))
+    orch.app = await phases.run(lambda: _async(create_app, orch))
     machine.fire("http_server_ready")
     # The WebSocket route is part of the app; the hub starts refusing until attached.
     orch.hub.accepting = False
     machine.fire("websocket_server_ready")
-    await phases.run(policy.services_timeout_s, lambda: _async(orch.health.register_default_checks))
+    await phases.run(lambda: _async(orch.health.register_default_checks))
     machine.fire("health_checker_ready")
 
     try:
@@ -125,13 +134,13 @@ async def _drive(orch: Orchestrator, machine: MachineInstance, phases: _Phases) 
             raise PortInUseError(settings.host, settings.port) from None
         raise StartupFailedError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     orch.port = int(sock.getsockname()[1])
-    await phases.run(policy.services_timeout_s, lambda: _serve(orch, sock))
+    await phases.run(lambda: _serve(orch, sock))
     machine.fire("listening")
 
     orch.hub.accepting = True
     machine.fire("websocket_attached")
 
-    report = await phases.run(policy.health_check_timeout_s, orch.health.run_checks)
+    report = await phases.run(orch.health.run_checks)
     if all(report.values()):
         machine.fire("all_healthy")
         log.info("orchestrator started successfully on %s", orch.url)

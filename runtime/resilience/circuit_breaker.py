@@ -1,35 +1,36 @@
-"""The circuit breaker (seed 4.5), executing the spec's ``circuit_breaker`` machine.
+"""The circuit breaker (seed 4.5), an asyncio driver of `spec.decisions.circuit_breaker`.
 
-``CircuitBreakerPolicy`` decides when the machine's triggers fire: the ``failure_threshold``-th
-failure within the sliding ``window_s`` trips it open; after ``open_duration_s`` the next call
-becomes the single half-open trial; every other call while open or during the trial fails fast
-with :class:`CircuitOpenError`. One breaker guards one external service; :class:`BreakerRegistry`
-keeps them by name.
+The rules -- the sliding window, the threshold, the open duration, half-open trials, stale
+outcomes -- live in :class:`~spec.decisions.circuit_breaker.BreakerCore`; this module feeds it
+calls and outcomes with its clock's ``now``, fires the trigger it returns on the traced
+``circuit_breaker`` machine, and raises :class:`CircuitOpenError` when the core refuses a call.
+What counts as a failure is the taxonomy's ``counts_against_breaker`` of the error's class
+unless the caller passes its own predicate. One breaker guards one external service;
+:class:`BreakerRegistry` keeps them by name.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from runtime.resilience.classify import counts_against_breaker
 from runtime.resilience.clock import Clock, MonotonicClock
 from runtime.resilience.errors import CircuitOpenError
 from runtime.resilience.tracing import TraceSink, bind_traced
-from spec.machines import MACHINES
+from spec.decisions.circuit_breaker import Admission, BreakerCore
+from spec.machines.circuit_breaker import BreakerState, BreakerTrigger
 from spec.policies import DEFAULT_POLICIES, CircuitBreakerPolicy
+from spec.trace import TraceKey
 
 T = TypeVar("T")
 P = ParamSpec("P")
 
-_MACHINE = MACHINES["circuit_breaker"]
-#: State names, read from the spec's table rather than written again.
-CLOSED = _MACHINE.initial
-OPEN = _MACHINE.next_state(CLOSED, "trip")
-HALF_OPEN = _MACHINE.next_state(OPEN, "probe")
+#: State names, from the spec's machine module.
+CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
 
 
 @dataclass(frozen=True)
@@ -47,19 +48,6 @@ StateListener = Callable[[StateChange], None]
 FailurePredicate = Callable[[BaseException], bool]
 
 
-def counts_every_error(exc: BaseException) -> bool:
-    """Default: every exception of the call counts as a failure of the service."""
-    return True
-
-
-@dataclass
-class _Ticket:
-    """One admitted call: whether it is the half-open trial, and which open/close cycle admitted it."""
-
-    trial: bool
-    epoch: int
-
-
 class CircuitBreaker:
     """Fails fast while a service is down; use ``execute``, ``guard()`` or the ``protect`` decorator."""
 
@@ -69,24 +57,21 @@ class CircuitBreaker:
         policy: CircuitBreakerPolicy = DEFAULT_POLICIES.circuit_breaker,
         *,
         clock: Clock | None = None,
-        is_failure: FailurePredicate = counts_every_error,
+        is_failure: FailurePredicate = counts_against_breaker,
         trace_sink: TraceSink | None = None,
     ) -> None:
         self.service = service
         self.policy = policy
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.is_failure = is_failure
+        self.core = BreakerCore(policy)
         self._run = bind_traced(
             "circuit_breaker",
             component=f"circuit_breaker:{service}",
             clock=self.clock,
             sink=trace_sink,
-            data={"service": service},
+            data={TraceKey.SERVICE: service},
         )
-        self._failures: deque[float] = deque()
-        self._opened_at: float | None = None
-        self._trials_in_flight = 0
-        self._epoch = 0
         self._listeners: list[StateListener] = []
 
     # -- observation ------------------------------------------------------------------------
@@ -100,14 +85,11 @@ class CircuitBreaker:
         return self.state
 
     def failures_in_window(self) -> int:
-        self._prune(self.clock.now())
-        return len(self._failures)
+        return self.core.window.count(self.clock.now())
 
     def retry_in_s(self) -> float:
         """Seconds until a trial call is allowed (0 when closed or when the open duration is over)."""
-        if self.state != OPEN or self._opened_at is None:
-            return 0.0
-        return max(0.0, self._opened_at + self.policy.open_duration_s - self.clock.now())
+        return self.core.retry_in_s(self.clock.now())
 
     def on_state_change(self, listener: StateListener) -> Callable[[], None]:
         """Call `listener` on every state change; returns a function that unsubscribes it."""
@@ -133,102 +115,41 @@ class CircuitBreaker:
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         """Admit one call (or raise :class:`CircuitOpenError`) and record how the block ended."""
-        ticket = self.admit()
+        admission = self.admit()
         try:
             yield
         except Exception as exc:
-            self._finish(ticket, failed=self.is_failure(exc))
+            self._finish(admission, failed=self.is_failure(exc))
             raise
         except BaseException:
-            # Cancellation (or an interpreter exit) says nothing about the service, but an abandoned
-            # trial must not leave the breaker half-open forever: the spec's trial_abandoned reopens it
-            # without restarting the open duration, so the next call becomes the new trial.
-            if ticket.trial:
-                self._abandon(ticket)
+            # Cancellation (or an interpreter exit) says nothing about the service; the core
+            # reopens an abandoned trial without restarting the open duration.
+            self._fire(self.core.abandon(admission))
             raise
-        self._finish(ticket, failed=False)
+        self._finish(admission, failed=False)
 
-    def admit(self) -> _Ticket:
+    def admit(self) -> Admission:
         """Decide whether a call may go through now; fires admit, probe, reject or reject_during_trial."""
-        state = self.state
-        if state == CLOSED:
-            self._fire("admit")
-            return _Ticket(trial=False, epoch=self._epoch)
-        if state == OPEN:
-            if self.retry_in_s() > 0:
-                self._fire("reject")
-                raise CircuitOpenError(self.service, self.retry_in_s())
-            self._fire("probe")
-            self._trials_in_flight += 1
-            return _Ticket(trial=True, epoch=self._epoch)
-        if self._trials_in_flight < self.policy.half_open_max_trials:
-            # Only reachable with half_open_max_trials > 1: extra trials ride on the same probe.
-            self._trials_in_flight += 1
-            return _Ticket(trial=True, epoch=self._epoch)
-        self._fire("reject_during_trial")
+        admission = self.core.admit(self.clock.now())
+        self._fire(admission.trigger)
+        if admission.admitted:
+            return admission
+        if admission.trigger is BreakerTrigger.REJECT:
+            raise CircuitOpenError(self.service, admission.retry_in_s)
         raise CircuitOpenError(self.service, 0.0, trial_in_flight=True)
 
     def force_open(self) -> None:
         """Open the breaker now (operator action, tests): fires trip or trial_failed as the table says."""
-        if self.state == CLOSED:
-            self._fire("trip")
-        elif self.state == HALF_OPEN:
-            self._trials_in_flight = 0
-            self._fire("trial_failed")
-        self._open_now()
+        self._fire(self.core.force_open(self.clock.now()))
 
     # -- internals --------------------------------------------------------------------------
 
-    def _finish(self, ticket: _Ticket, *, failed: bool) -> None:
-        now = self.clock.now()
-        if ticket.epoch != self._epoch:
-            return  # admitted before the breaker last changed state: a stale outcome
-        if ticket.trial:
-            self._trials_in_flight = max(0, self._trials_in_flight - 1)
-            if self.state != HALF_OPEN:
-                return
-            if failed:
-                self._trials_in_flight = 0
-                self._fire("trial_failed")
-                self._open_now()
-            else:
-                self._trials_in_flight = 0
-                self._failures.clear()
-                self._opened_at = None
-                self._fire("trial_succeeded")
-                self._epoch += 1
-            return
-        if self.state != CLOSED:
-            return
-        if not failed:
-            self._fire("record_success")
-            return
-        self._prune(now)
-        self._failures.append(now)
-        if len(self._failures) >= self.policy.failure_threshold:
-            self._fire("trip")
-            self._open_now()
-        else:
-            self._fire("record_failure")
+    def _finish(self, admission: Admission, *, failed: bool) -> None:
+        self._fire(self.core.record(admission, self.clock.now(), counts_as_failure=failed))
 
-    def _abandon(self, ticket: _Ticket) -> None:
-        if ticket.epoch != self._epoch or self.state != HALF_OPEN:
+    def _fire(self, trigger: BreakerTrigger | None) -> None:
+        if trigger is None:
             return
-        self._trials_in_flight = 0
-        self._fire("trial_abandoned")
-        self._epoch += 1
-
-    def _open_now(self) -> None:
-        self._opened_at = self.clock.now()
-        self._failures.clear()
-        self._epoch += 1
-
-    def _prune(self, now: float) -> None:
-        horizon = now - self.policy.window_s
-        while self._failures and self._failures[0] <= horizon:
-            self._failures.popleft()
-
-    def _fire(self, trigger: str) -> None:
         record = self._run.fire(trigger)
         if record.source != record.dest:
             change = StateChange(self.service, record.source, record.dest, trigger, self.clock.now())
@@ -244,7 +165,7 @@ class BreakerRegistry:
         policy: CircuitBreakerPolicy = DEFAULT_POLICIES.circuit_breaker,
         *,
         clock: Clock | None = None,
-        is_failure: FailurePredicate = counts_every_error,
+        is_failure: FailurePredicate = counts_against_breaker,
         trace_sink: TraceSink | None = None,
     ) -> None:
         self.policy = policy

@@ -1,9 +1,10 @@
 """Rate-limit handling (seed 4.5, "Rate Limit Errors"), executing the spec's ``rate_limit`` machine.
 
-On a 429 the handler waits exactly what the server asked (Retry-After in seconds or as an HTTP
-date, never less), or ``RateLimitPolicy.default_delay_s`` without one, then retries
-``max_retries`` (1) time. How long the *service* has been limiting is tracked across calls:
-once that exceeds ``escalate_after_s`` a refused retry escalates instead of merely failing.
+The rules -- the wait (Retry-After, never less, or the policy's default), a Retry-After too long
+to honour, how long the *service* has been limiting and when that escalates -- live in
+:class:`~spec.decisions.rate_limit.RateLimitCore`, one per handler (service). This module reads
+Retry-After from HTTP (seconds or an HTTP date), sleeps until the core's deadline, retries
+``max_retries`` (at most one) time and fires what the core decided.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from runtime.resilience.clock import Clock, MonotonicClock, sleep_until
 from runtime.resilience.errors import RateLimitedError, ResilienceConfigError
 from runtime.resilience.escalation import Escalator
 from runtime.resilience.tracing import TraceSink, bind_traced, next_call_id
+from spec.decisions.rate_limit import RateLimitCore
+from spec.machines.rate_limit import RateLimitTrigger
 from spec.policies import DEFAULT_POLICIES, RateLimitPolicy
 from spec.taxonomy import ErrorClass
+from spec.trace import TraceKey
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -109,12 +113,12 @@ class RateLimitHandler:
         self.classifier = classifier
         self.escalator = escalator
         self.trace_sink = trace_sink
-        self._limited_since: float | None = None
+        self.core = RateLimitCore(policy)
 
     @property
     def limited_for_s(self) -> float:
-        """How long the service has been refusing with 429 without a success in between."""
-        return 0.0 if self._limited_since is None else max(0.0, self.clock.now() - self._limited_since)
+        """How long the service has been refusing with 429 without another answer in between."""
+        return self.core.limited_for_s(self.clock.now())
 
     async def execute(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn``; on a rate-limit error wait as told and retry once."""
@@ -123,27 +127,28 @@ class RateLimitHandler:
             component=f"rate_limit:{self.service}:{next_call_id()}",
             clock=self.clock,
             sink=self.trace_sink,
-            data={"service": self.service},
+            data={TraceKey.SERVICE: self.service},
         )
-        run.fire("request")
+        run.fire(RateLimitTrigger.REQUEST)
         try:
             result = await fn(*args, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if self.classifier(exc) is not ErrorClass.RATE_LIMIT:
-                run.fire("other_error")
+                self.core.answered()
+                run.fire(RateLimitTrigger.OTHER_ERROR)
                 raise
             first_error: Exception = exc
         else:
-            self._limited_since = None
-            run.fire("succeed")
+            self.core.answered()
+            run.fire(RateLimitTrigger.SUCCEED)
             return result
 
-        self._mark_limited()
         asked = retry_after_s(first_error, self.clock.wall_time()) if self.policy.honour_retry_after else None
-        if asked is not None and asked > self.policy.max_retry_after_s:
-            run.fire("retry_after_too_long")
+        decision = self.core.limited(self.clock.now(), asked)
+        if decision.trigger is RateLimitTrigger.RETRY_AFTER_TOO_LONG:
+            run.fire(decision.trigger)
             raise RateLimitedError(
                 self.service,
                 limited_for_s=self.limited_for_s,
@@ -152,38 +157,37 @@ class RateLimitHandler:
                 reason=f"Retry-After of {asked:.0f} s exceeds max_retry_after_s "
                 f"({self.policy.max_retry_after_s:.0f} s)",
             ) from first_error
-        wait = self.policy.wait_s(asked)
-        if asked is not None:
-            run.fire("limited_with_retry_after", retryAfterS=asked)
+        if decision.retry_after_s is not None:
+            run.fire(decision.trigger, **{TraceKey.RETRY_AFTER_S: decision.retry_after_s,
+                                          TraceKey.WAIT_S: decision.wait_s})
         else:
-            run.fire("limited_without_retry_after")
+            run.fire(decision.trigger, **{TraceKey.WAIT_S: decision.wait_s})
         if self.policy.max_retries == 0:
             raise RateLimitedError(
                 self.service, limited_for_s=self.limited_for_s, retry_after_s=asked, escalated=False
             ) from first_error
-        await sleep_until(self.clock, self.clock.now() + wait)
-        run.fire("retry")
+        await sleep_until(self.clock, decision.deadline)
+        run.fire(RateLimitTrigger.RETRY)
         try:
             result = await fn(*args, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if self.classifier(exc) is not ErrorClass.RATE_LIMIT:
-                run.fire("other_error")
+                self.core.answered()
+                run.fire(RateLimitTrigger.OTHER_ERROR)
                 raise
             again = retry_after_s(exc, self.clock.wall_time())
-            if self.limited_for_s > self.policy.escalate_after_s:
-                run.fire("limit_persisted")
+            verdict = self.core.limited_again(self.clock.now())
+            run.fire(verdict)
+            if verdict is RateLimitTrigger.LIMIT_PERSISTED:
                 await self._escalate()
-                raise RateLimitedError(
-                    self.service, limited_for_s=self.limited_for_s, retry_after_s=again, escalated=True
-                ) from exc
-            run.fire("still_limited")
             raise RateLimitedError(
-                self.service, limited_for_s=self.limited_for_s, retry_after_s=again, escalated=False
+                self.service, limited_for_s=self.limited_for_s, retry_after_s=again,
+                escalated=verdict is RateLimitTrigger.LIMIT_PERSISTED,
             ) from exc
-        self._limited_since = None
-        run.fire("retry_succeeded")
+        self.core.answered()
+        run.fire(RateLimitTrigger.RETRY_SUCCEEDED)
         return result
 
     def wrap(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -194,10 +198,6 @@ class RateLimitHandler:
             return await self.execute(fn, *args, **kwargs)
 
         return wrapper
-
-    def _mark_limited(self) -> None:
-        if self._limited_since is None:
-            self._limited_since = self.clock.now()
 
     async def _escalate(self) -> None:
         level = escalation_level(ErrorClass.RATE_LIMIT)

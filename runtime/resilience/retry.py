@@ -1,8 +1,10 @@
 """The retry handler (seed 4.5, "Retry Handler" and the flowchart's network branch).
 
-Each call runs its own instance of the spec's ``retry`` machine, so concurrent calls never share
-a counter. A failure is classified; only classes the taxonomy marks retryable *with exponential
-backoff* (network, unknown) are retried, on ``BackoffPolicy``'s schedule. Rate-limit and
+Each call runs its own instance of the spec's ``retry`` machine and its own
+:class:`~spec.decisions.backoff.RetryCore`, so concurrent calls never share a counter. A failure
+is classified; the core decides -- retry only classes whose taxonomy row ``retries_with_backoff``
+(network, unknown), on ``BackoffPolicy``'s schedule with its jitter and cap
+(:class:`~spec.decisions.backoff.BackoffSchedule`); this module only sleeps and fires. Rate-limit and
 authentication errors have their own strategies (:mod:`~runtime.resilience.rate_limit`,
 :mod:`~runtime.resilience.auth`) and pass through unretried here; so do the resilience layer's
 own refusals (an open breaker means "no retries"). Cancellation is never retried.
@@ -22,8 +24,10 @@ from runtime.resilience.clock import Clock, MonotonicClock, sleep_until
 from runtime.resilience.errors import ResilienceError
 from runtime.resilience.escalation import Escalator
 from runtime.resilience.tracing import TraceSink, bind_traced, next_call_id
+from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore
+from spec.machines.retry import RetryTrigger
 from spec.policies import DEFAULT_POLICIES, BackoffPolicy
-from spec.taxonomy import ErrorClass, RetryStrategy, category
+from spec.taxonomy import ErrorClass, category
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -53,8 +57,7 @@ def retries_with_backoff(error: BaseException, error_class: ErrorClass) -> bool:
     """Whether the retry handler retries `error`: retryable by the taxonomy, with backoff, not ours."""
     if isinstance(error, ResilienceError):
         return False
-    row = category(error_class)
-    return row.retryable and row.strategy is RetryStrategy.EXPONENTIAL_BACKOFF
+    return category(error_class).retries_with_backoff
 
 
 class RetryHandler:
@@ -77,6 +80,7 @@ class RetryHandler:
         name: str = "retry",
     ) -> None:
         self.policy = policy
+        self.schedule = BackoffSchedule(policy)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.classifier = classifier
         self.rng = rng if rng is not None else random.Random()
@@ -91,48 +95,44 @@ class RetryHandler:
         return lambda: self._listeners.remove(listener)
 
     def delay_s(self, retry: int) -> float:
-        """The wait before retry number `retry`: the policy's delay, spread by its jitter, capped."""
-        delay = self.policy.delay_s(retry)
-        if self.policy.jitter > 0:
-            delay *= 1.0 + self.rng.uniform(-self.policy.jitter, self.policy.jitter)
-        return min(max(0.0, delay), self.policy.max_delay_s)
+        """The wait before retry number `retry`: the schedule's delay for a draw from this handler's stream."""
+        return self.schedule.delay_s(retry, self.rng.random())
 
     async def execute(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)``, retrying per the policy; the last error is re-raised."""
         call_id = next_call_id()
         run = bind_traced("retry", component=f"{self.name}:{call_id}", clock=self.clock, sink=self.trace_sink)
-        run.fire("attempt")
-        retries_done = 0
+        core = RetryCore(self.schedule)
+        run.fire(core.started())
         while True:
             try:
                 result = await fn(*args, **kwargs)
             except asyncio.CancelledError:
-                run.fire("cancel")
+                run.fire(core.cancelled())
                 raise
             except Exception as exc:
                 error_class = self.classifier(exc)
-                if not retries_with_backoff(exc, error_class):
-                    run.fire("fail_permanent")
+                draw = self.rng.random() if self.policy.jitter > 0 else NO_SPREAD
+                decision = core.failed(self.clock.now(), retryable=retries_with_backoff(exc, error_class), draw=draw)
+                run.fire(decision.trigger)
+                if decision.trigger is RetryTrigger.FAIL_PERMANENT:
                     raise
-                if not self.policy.should_retry(retries_done):
-                    run.fire("give_up")
-                    exc.add_note(f"{self.name}: gave up after {retries_done} retries ({error_class.value} error)")
-                    await self._escalate(exc, error_class, retries_done)
+                if decision.trigger is RetryTrigger.GIVE_UP:
+                    exc.add_note(f"{self.name}: gave up after {core.retries_done} retries ({error_class.value} error)")
+                    await self._escalate(exc, error_class, core.retries_done)
                     raise
-                retries_done += 1
-                delay = self.delay_s(retries_done)
-                run.fire("fail_retryable")
-                event = AttemptEvent(call_id, retries_done, delay, error_class, exc)
+                assert decision.deadline is not None and decision.delay_s is not None
+                event = AttemptEvent(call_id, core.retries_done, decision.delay_s, error_class, exc)
                 for listener in list(self._listeners):
                     listener(event)
                 try:
-                    await sleep_until(self.clock, self.clock.now() + delay)
+                    await sleep_until(self.clock, decision.deadline)
                 except asyncio.CancelledError:
-                    run.fire("cancel")
+                    run.fire(core.cancelled())
                     raise
-                run.fire("retry")
+                run.fire(core.retried())
                 continue
-            run.fire("succeed")
+            run.fire(core.succeeded())
             return result
 
     def wrap(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -25,6 +25,7 @@ from runtime.store.changes import ChangeLog, task_component, worker_component, w
 from runtime.store.event_log import append_event
 from runtime.store.models import TaskRequirementRow, TaskRow, WorkerRow, WorkflowRow
 from runtime.store.queue_rows import LeaseGrant, queue_rows
+from spec.decisions.liveness import lease_expired_by
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.taxonomy import FailureCode
 
@@ -251,7 +252,9 @@ async def expire_stale_leases(session: AsyncSession, changes: ChangeLog, now: fl
     """Re-queue tasks whose lease expired without renewal."""
     tasks = (
         await session.scalars(
-            select(TaskRow).where(TaskRow.status.in_(LEASED), TaskRow.lease_expires_at < now).order_by(TaskRow.id)
+            select(TaskRow)
+            .where(TaskRow.status.in_(LEASED), lease_expired_by(TaskRow.lease_expires_at, now))
+            .order_by(TaskRow.id)
         )
     ).all()
     for task in tasks:
@@ -266,7 +269,7 @@ async def reset_orphaned_tasks(session: AsyncSession, changes: ChangeLog, now: f
         await session.scalars(
             select(TaskRow)
             .where(TaskRow.status.in_(LEASED))
-            .where((TaskRow.lease_worker.not_in(alive)) | (TaskRow.lease_expires_at < now))
+            .where((TaskRow.lease_worker.not_in(alive)) | lease_expired_by(TaskRow.lease_expires_at, now))
             .order_by(TaskRow.id)
         )
     ).all()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from runtime.protocol import HeartbeatRequest, RegisterRequest
 from runtime.store.changes import ChangeLog, worker_component
 from runtime.store.models import TaskRow, WorkerRow
 from runtime.store.queue import LEASED, requeue_worker_tasks, unknown_worker
+from spec.decisions.liveness import heard_too_long_ago
 from spec.machine import StateRole
 from spec.machines import WORKER_LIFECYCLE
 
@@ -38,14 +38,6 @@ async def get_worker(session: AsyncSession, worker_id: str) -> WorkerRow:
     if row is None:
         raise unknown_worker(worker_id)
     return row
-
-
-def is_silent(last_heartbeat: Any, now: float, timeout_s: float) -> Any:
-    """No heartbeat for longer than `timeout_s` (`HeartbeatPolicy.timeout_s`): out of rotation, id free.
-
-    Takes a stored time (answers a bool) or the ``last_heartbeat`` column (answers a SQL condition).
-    """
-    return last_heartbeat < now - timeout_s
 
 
 @dataclass(frozen=True)
@@ -73,7 +65,7 @@ async def register_worker(session: AsyncSession, changes: ChangeLog, registratio
     incarnation = 1
     if row is not None:
         live = (WORKER_LIFECYCLE.state(row.status).role is not StateRole.TERMINAL
-                and not is_silent(row.last_heartbeat, now, registration.heartbeat_timeout_s))
+                and not heard_too_long_ago(row.last_heartbeat, now, registration.heartbeat_timeout_s))
         if live and row.token_digest is not None and not registration.may_replace(worker_id):
             raise ConflictError(
                 f"worker id {worker_id!r} is registered and live under another token; choose another --worker-id, "
@@ -147,7 +139,7 @@ async def mark_silent_workers(session: AsyncSession, changes: ChangeLog, now: fl
     silent = (
         await session.scalars(
             select(WorkerRow).where(WorkerRow.status.in_(IN_ROTATION),
-                                    is_silent(WorkerRow.last_heartbeat, now, timeout_s))
+                                    heard_too_long_ago(WorkerRow.last_heartbeat, now, timeout_s))
         )
     ).all()
     for row in silent:
@@ -174,7 +166,11 @@ async def worker_token_digests(session: AsyncSession) -> list[tuple[str, str]]:
 
 
 async def grant_heartbeat_grace(session: AsyncSession, now: float) -> None:
-    """After a restart, give workers in rotation one heartbeat timeout to show they are alive."""
+    """After a restart, give workers in rotation one heartbeat timeout to show they are alive.
+
+    Called as the worker pool starts, right before its ``worker_pool_ready`` (one of
+    ``spec.decisions.liveness.HEARTBEAT_GRACE``): where the simulator and the checker reset them too.
+    """
     await session.execute(update(WorkerRow).where(WorkerRow.status.in_(IN_ROTATION)).values(last_heartbeat=now))
 
 

@@ -2,17 +2,16 @@
 
 A failed task always reports a `spec.taxonomy.FailureCode` and a `spec.taxonomy.ErrorClass`,
 so the orchestrator's retry decisions and the alerting rules read the taxonomy, not free text.
+The class comes from the one classifier (`spec.classify`, with the runtime's httpx rules), so a
+task failure and the resilience layer never classify the same error differently; only the
+failure code is decided here.
 """
 
 from __future__ import annotations
 
-import errno
-
-import httpx
-from pydantic import ValidationError
-
 from runtime.protocol import TaskError
-from runtime.worker.errors import OrchestratorError, TaskFailure
+from runtime.resilience.classify import classify
+from runtime.worker.errors import TaskFailure
 from runtime.worker.limits import CommandResult
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -50,26 +49,12 @@ def classify_exception(exc: BaseException) -> TaskError:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, TaskFailure):
         return task_error(exc.code, exc.error_class, str(exc))
+    error_class = classify(exc)
     if isinstance(exc, MemoryError):
-        return task_error(FailureCode.RESOURCE_EXHAUSTED, ErrorClass.SYSTEM, f"out of memory: {text}")
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EMFILE):
-        return task_error(FailureCode.RESOURCE_EXHAUSTED, ErrorClass.SYSTEM, text)
-    if isinstance(exc, OrchestratorError):
-        return task_error(FailureCode.TASK_ERROR, exc.error_class, text)
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        if status in (401, 403):
-            return task_error(FailureCode.TASK_ERROR, ErrorClass.AUTHENTICATION, text)
-        if status == 429:
-            return task_error(FailureCode.TASK_ERROR, ErrorClass.RATE_LIMIT, text)
-        if status >= 500:
-            return task_error(FailureCode.TASK_ERROR, ErrorClass.NETWORK, text)
-        return task_error(FailureCode.TASK_ERROR, ErrorClass.VALIDATION, text)
-    if isinstance(exc, ConnectionError | TimeoutError | httpx.TransportError):
-        return task_error(FailureCode.TASK_ERROR, ErrorClass.NETWORK, text)
-    if isinstance(exc, ValueError | TypeError | KeyError | ValidationError):
-        return task_error(FailureCode.TASK_ERROR, ErrorClass.VALIDATION, text)
-    return task_error(FailureCode.TASK_ERROR, ErrorClass.UNKNOWN, text)
+        return task_error(FailureCode.RESOURCE_EXHAUSTED, error_class, f"out of memory: {text}")
+    if isinstance(exc, OSError) and error_class is ErrorClass.SYSTEM:
+        return task_error(FailureCode.RESOURCE_EXHAUSTED, error_class, text)
+    return task_error(FailureCode.TASK_ERROR, error_class, text)
 
 
 def command_failure(result: CommandResult, code: FailureCode = FailureCode.TASK_ERROR) -> TaskFailure:

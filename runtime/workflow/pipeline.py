@@ -29,6 +29,7 @@ from runtime.resilience import (
     RetryHandler,
     classify,
 )
+from runtime.resilience.classify import counts_against_breaker
 from runtime.resilience.tracing import TracedMachine, TraceSink, bind_traced
 from runtime.worker.context import TaskContext
 from runtime.worker.errors import TaskFailure
@@ -65,12 +66,6 @@ FAILURE_CODES: dict[str, FailureCode] = {
 FAILURE_TRIGGER_BY_STATE: dict[str, str] = {
     state: t.trigger for t in PIPELINE_MACHINE.transitions if t.trigger in FAILURE_CODES for state in t.source
 }
-
-
-def counts_against_breaker(exc: BaseException) -> bool:
-    """A breaker tracks the *service's* health: a validation error (unknown issue, bad request) says nothing
-    about it, so it must not help open the breaker."""
-    return classify(exc) is not ErrorClass.VALIDATION
 
 
 def _invalid(field: str, reason: str) -> TaskFailure:

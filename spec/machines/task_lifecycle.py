@@ -9,6 +9,8 @@ lease's fencing token, so no task completes twice.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from spec.machine import SAME, MachineSpec, StateRole, StateSpec, transition
 from spec.messages import call, push, reply, step
 from spec.participants import (
@@ -25,11 +27,40 @@ from spec.participants import (
 W, ORCH, TQ, LB = WORKER, ORCHESTRATOR, TASK_QUEUE, LOAD_BALANCER
 WS, RES, CLI, EXE = WEBSOCKET_SERVER, RESOURCE_MANAGER, CLIENT, TASK_EXECUTOR
 
+
+class TaskState(StrEnum):
+    """The task_lifecycle machine's states, named once for its table and every consumer."""
+
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class TaskTrigger(StrEnum):
+    """The task_lifecycle machine's triggers, named once for its table and every consumer."""
+
+    ASSIGN = "assign"
+    START = "start"
+    ALLOCATION_FAILED = "allocation_failed"
+    PROGRESS = "progress"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    TIME_OUT = "time_out"
+    INTERRUPT = "interrupt"
+    REQUEUE = "requeue"
+    LEASE_LOST = "lease_lost"
+
 _RELEASE = (
     call(W, RES, "releaseResources(task)"),
     step(RES, "cleanupWorkspace()"),
     reply(RES, W, "resources released"),
 )
+
+
+S, T = TaskState, TaskTrigger
 
 TASK_LIFECYCLE = MachineSpec(
     name="task_lifecycle",
@@ -37,54 +68,54 @@ TASK_LIFECYCLE = MachineSpec(
     seed_section="4.2/4.3",
     description="A task waits in the queue, is leased to one worker, runs with progress reports and ends "
     "completed or failed; lost or interrupted tasks are re-queued.",
-    initial="queued",
+    initial=S.QUEUED,
     states=(
-        StateSpec("queued", "Waiting in the priority queue.", StateRole.RESTING),
-        StateSpec("assigned", "Leased to one worker (lease expiry + fencing token); not yet started."),
-        StateSpec("running", "The worker reported it started; progress flows."),
-        StateSpec("interrupted", "Stopped by a shutdown; state saved; about to be re-queued."),
-        StateSpec("completed", "Finished successfully; the result is stored.", StateRole.TERMINAL),
-        StateSpec("failed", "Finished with a classified error.", StateRole.TERMINAL),
+        StateSpec(S.QUEUED, "Waiting in the priority queue.", StateRole.RESTING),
+        StateSpec(S.ASSIGNED, "Leased to one worker (lease expiry + fencing token); not yet started."),
+        StateSpec(S.RUNNING, "The worker reported it started; progress flows."),
+        StateSpec(S.INTERRUPTED, "Stopped by a shutdown; state saved; about to be re-queued."),
+        StateSpec(S.COMPLETED, "Finished successfully; the result is stored.", StateRole.TERMINAL),
+        StateSpec(S.FAILED, "Finished with a classified error.", StateRole.TERMINAL),
     ),
     transitions=(
-        transition("assign", "queued", "assigned", "A polling worker gets the best task it can run.",
+        transition(T.ASSIGN, S.QUEUED, S.ASSIGNED, "A polling worker gets the best task it can run.",
                    call(TQ, LB, "selectTaskForWorker(workerId)"), step(LB, "evaluateWorkerCapabilities()"),
                    step(LB, "calculateWorkerLoad()"), reply(LB, TQ, "task selected"),
                    step(TQ, "assignTask(taskId, workerId)")),
-        transition("start", "assigned", "running", "Resources allocated; the worker reports the start.",
+        transition(T.START, S.ASSIGNED, S.RUNNING, "Resources allocated; the worker reports the start.",
                    call(W, RES, "allocateResources(task)"), step(RES, "createWorkspace()"),
                    step(RES, "setResourceLimits()"), reply(RES, W, "resources allocated"),
                    call(W, ORCH, "POST /api/v1/tasks/started"), call(ORCH, TQ, "updateTaskStatus(taskId, running)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, TASK_STARTED)"), push(WS, CLI, "task started"),
                    reply(ORCH, W, "start acknowledged"), call(W, EXE, "executeTask(task)")),
-        transition("allocation_failed", "assigned", "failed", "Resources could not be allocated: fail, do not start.",
+        transition(T.ALLOCATION_FAILED, S.ASSIGNED, S.FAILED, "Resources could not be allocated: fail, do not start.",
                    reply(RES, W, "allocation failed"), call(W, ORCH, "POST /api/v1/tasks/failed"),
                    call(ORCH, TQ, "updateTaskStatus(taskId, failed)")),
-        transition("progress", "running", SAME, "Progress every ProgressPolicy.interval_s or on a milestone.",
+        transition(T.PROGRESS, S.RUNNING, SAME, "Progress every ProgressPolicy.interval_s or on a milestone.",
                    call(W, ORCH, "POST /api/v1/tasks/progress"),
                    call(ORCH, TQ, "updateTaskProgress(taskId, progress)"),
                    call(ORCH, WS, "broadcastProgress(workflowId, progress)"), push(WS, CLI, "progress update")),
-        transition("complete", "running", "completed", "The worker reports success.",
+        transition(T.COMPLETE, S.RUNNING, S.COMPLETED, "The worker reports success.",
                    reply(EXE, W, "task result"), call(W, ORCH, "POST /api/v1/tasks/completed"),
                    call(ORCH, TQ, "updateTaskStatus(taskId, completed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, TASK_COMPLETED)"), push(WS, CLI, "task completed"),
                    *_RELEASE),
-        transition("fail", "running", "failed", "The worker reports a classified error (error code in the body).",
+        transition(T.FAIL, S.RUNNING, S.FAILED, "The worker reports a classified error (error code in the body).",
                    reply(EXE, W, "task error"), call(W, ORCH, "POST /api/v1/tasks/failed {error}"),
                    call(ORCH, TQ, "updateTaskStatus(taskId, failed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, {error})"), push(WS, CLI, "task failed"), *_RELEASE),
-        transition("time_out", "running", "failed", "ResourceLimits.max_duration_s exceeded: terminate, report.",
+        transition(T.TIME_OUT, S.RUNNING, S.FAILED, "ResourceLimits.max_duration_s exceeded: terminate, report.",
                    step(W, "terminateTask(timeout)"), call(W, ORCH, "POST /api/v1/tasks/failed {TIMEOUT}"),
                    call(ORCH, TQ, "updateTaskStatus(taskId, failed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, TASK_FAILED)"), push(WS, CLI, "task timed out"),
                    *_RELEASE),
-        transition("interrupt", "running", "interrupted", "Shutdown: stop gracefully, save state, report it.",
+        transition(T.INTERRUPT, S.RUNNING, S.INTERRUPTED, "Shutdown: stop gracefully, save state, report it.",
                    step(W, "gracefulTaskShutdown()"), call(W, RES, "cleanupResources(taskId)"),
                    step(RES, "saveTaskState()"), reply(RES, W, "resources cleaned"),
                    call(W, TQ, "reportTaskInterrupted(taskId)"), reply(TQ, W, "interruption recorded")),
-        transition("requeue", "interrupted", "queued", "An interrupted task waits for another worker.",
+        transition(T.REQUEUE, S.INTERRUPTED, S.QUEUED, "An interrupted task waits for another worker.",
                    step(TQ, "requeueTask(taskId)")),
-        transition("lease_lost", ("assigned", "running"), "queued",
+        transition(T.LEASE_LOST, (S.ASSIGNED, S.RUNNING), S.QUEUED,
                    "Lease expired, or its worker went unhealthy or deregistered: re-queue; the old token is fenced.",
                    step(TQ, "revokeLease(taskId)"), step(TQ, "requeueTask(taskId)")),
     ),

@@ -16,6 +16,8 @@ Departures from the seed's 4.2 diagram (docs/departures.md):
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from spec.machine import SAME, MachineSpec, StateRole, StateSpec, transition
 from spec.messages import call, reply, step
 from spec.participants import (
@@ -29,65 +31,104 @@ from spec.participants import (
 
 W, REG, CAP, TQ, HM, LB = WORKER, REGISTRATION_API, CAPABILITY_MANAGER, TASK_QUEUE, HEALTH_MONITOR, LOAD_BALANCER
 
+
+class WorkerState(StrEnum):
+    """The worker_lifecycle machine's states, named once for its table and every consumer."""
+
+    OFFLINE = "offline"
+    REGISTERING = "registering"
+    IDLE = "idle"
+    POLLING = "polling"
+    BUSY = "busy"
+    UNHEALTHY = "unhealthy"
+    REJECTED = "rejected"
+    DEREGISTERED = "deregistered"
+
+
+class WorkerTrigger(StrEnum):
+    """The worker_lifecycle machine's triggers, named once for its table and every consumer."""
+
+    REGISTER = "register"
+    CAPABILITIES_ACCEPTED = "capabilities_accepted"
+    CAPABILITIES_REJECTED = "capabilities_rejected"
+    HEARTBEAT = "heartbeat"
+    HEALTH_REPORTED = "health_reported"
+    REPORTED_UNHEALTHY = "reported_unhealthy"
+    HEARTBEATS_MISSED = "heartbeats_missed"
+    HEALTH_RESTORED = "health_restored"
+    POLL = "poll"
+    TASK_RECEIVED = "task_received"
+    NO_TASK_AVAILABLE = "no_task_available"
+    TASK_FINISHED = "task_finished"
+    DEREGISTER = "deregister"
+
+
+S, T = WorkerState, WorkerTrigger
+
 WORKER_LIFECYCLE = MachineSpec(
     name="worker_lifecycle",
     title="Worker registration, polling and health",
     seed_section="4.2",
     description="A worker registers with validated capabilities, heartbeats, polls for work, is taken out of "
     "rotation when unhealthy and finally deregisters.",
-    initial="offline",
+    initial=S.OFFLINE,
     states=(
-        StateSpec("offline", "Process not yet registered.", StateRole.RESTING),
-        StateSpec("registering", "Registration sent; capabilities under validation."),
-        StateSpec("idle", "Registered and healthy, no task in hand.", StateRole.RESTING),
-        StateSpec("polling", "A poll request is waiting for an answer."),
-        StateSpec("busy", "Executing a leased task."),
-        StateSpec("unhealthy", "Out of rotation: missed heartbeats or reported unhealthy; its tasks re-queued.",
+        StateSpec(S.OFFLINE, "Process not yet registered.", StateRole.RESTING),
+        StateSpec(S.REGISTERING, "Registration sent; capabilities under validation."),
+        StateSpec(S.IDLE, "Registered and healthy, no task in hand.", StateRole.RESTING),
+        StateSpec(S.POLLING, "A poll request is waiting for an answer."),
+        StateSpec(S.BUSY, "Executing a leased task."),
+        StateSpec(S.UNHEALTHY, "Out of rotation: missed heartbeats or reported unhealthy; its tasks re-queued.",
                   StateRole.RESTING),
-        StateSpec("rejected", "Registration refused: invalid capabilities.", StateRole.TERMINAL),
-        StateSpec("deregistered", "Removed from the registry; its tasks re-queued.", StateRole.TERMINAL),
+        StateSpec(S.REJECTED, "Registration refused: invalid capabilities.", StateRole.TERMINAL),
+        StateSpec(S.DEREGISTERED, "Removed from the registry; its tasks re-queued.", StateRole.TERMINAL),
     ),
     transitions=(
-        transition("register", "offline", "registering", "The worker starts and registers its capabilities.",
+        transition(T.REGISTER, S.OFFLINE, S.REGISTERING, "The worker starts and registers its capabilities.",
                    step(W, "start()"), step(W, "detectCapabilities()"), step(W, "generateWorkerId()"),
                    call(W, REG, "POST /api/v1/workers/register"),
                    call(REG, CAP, "validateCapabilities(capabilities)")),
-        transition("capabilities_accepted", "registering", "idle", "Capabilities valid; the worker joins rotation.",
+        transition(T.CAPABILITIES_ACCEPTED, S.REGISTERING, S.IDLE, "Capabilities valid; the worker joins rotation.",
                    reply(CAP, REG, "capabilities valid"), call(REG, TQ, "registerWorker(workerId, capabilities)"),
                    reply(TQ, REG, "worker registered"), reply(REG, W, "registration successful"),
                    call(W, HM, "startHeartbeat(workerId)")),
-        transition("capabilities_rejected", "registering", "rejected", "Unknown or malformed capability names.",
+        transition(T.CAPABILITIES_REJECTED, S.REGISTERING, S.REJECTED, "Unknown or malformed capability names.",
                    reply(CAP, REG, "capabilities invalid"), reply(REG, W, "422 registration rejected")),
-        transition("heartbeat", ("idle", "polling", "busy"), SAME, "A periodic heartbeat keeps the worker alive.",
+        transition(T.HEARTBEAT, (S.IDLE, S.POLLING, S.BUSY), SAME, "A periodic heartbeat keeps the worker alive.",
                    call(HM, REG, "POST /api/v1/workers/heartbeat"), call(REG, TQ, "updateWorkerHeartbeat(workerId)"),
                    reply(TQ, REG, "heartbeat updated"), reply(REG, HM, "heartbeat acknowledged"),
                    step(HM, "wait(heartbeatInterval)")),
-        transition("health_reported", ("idle", "polling", "busy"), SAME,
+        transition(T.HEALTH_REPORTED, (S.IDLE, S.POLLING, S.BUSY), SAME,
                    "The worker's self-check result travels in the heartbeat.",
                    call(HM, W, "checkSystemHealth()"), step(W, "checkResourceUsage()"), step(W, "checkTaskExecution()"),
                    call(HM, REG, "health status in heartbeat"), call(REG, TQ, "updateWorkerHealth(workerId, health)")),
-        transition("reported_unhealthy", ("idle", "polling", "busy"), "unhealthy",
+        transition(T.REPORTED_UNHEALTHY, (S.IDLE, S.POLLING, S.BUSY), S.UNHEALTHY,
                    "The heartbeat reports the worker unhealthy.",
                    call(TQ, LB, "removeWorkerFromRotation(workerId)"), step(LB, "redistributeTasks(workerId)")),
-        transition("heartbeats_missed", ("idle", "polling", "busy"), "unhealthy",
+        transition(T.HEARTBEATS_MISSED, (S.IDLE, S.POLLING, S.BUSY), S.UNHEALTHY,
                    "No heartbeat for HeartbeatPolicy.timeout_s.",
                    step(TQ, "detectMissedHeartbeats(workerId)"), call(TQ, LB, "removeWorkerFromRotation(workerId)"),
                    step(LB, "redistributeTasks(workerId)")),
-        transition("health_restored", "unhealthy", "idle", "A healthy heartbeat returns the worker to rotation.",
+        transition(T.HEALTH_RESTORED, S.UNHEALTHY, S.IDLE, "A healthy heartbeat returns the worker to rotation.",
                    call(HM, REG, "POST /api/v1/workers/heartbeat"), call(REG, TQ, "updateWorkerHealth(workerId, ok)"),
                    call(TQ, LB, "addWorkerToRotation(workerId)")),
-        transition("poll", "idle", "polling", "The worker asks for work.",
+        transition(T.POLL, S.IDLE, S.POLLING, "The worker asks for work.",
                    call(W, TQ, "GET /api/v1/tasks/poll?workerId")),
-        transition("task_received", "polling", "busy", "A task was leased to this worker.",
+        transition(T.TASK_RECEIVED, S.POLLING, S.BUSY, "A task was leased to this worker.",
                    reply(TQ, W, "200 task assigned (lease, fencing token)")),
-        transition("no_task_available", "polling", "idle", "Nothing fits: 204, back off before polling again.",
+        transition(T.NO_TASK_AVAILABLE, S.POLLING, S.IDLE, "Nothing fits: 204, back off before polling again.",
                    reply(TQ, W, "204 No Content"), step(W, "wait(pollInterval)")),
-        transition("task_finished", "busy", "idle", "The task ended (completed, failed or interrupted).",
+        transition(T.TASK_FINISHED, S.BUSY, S.IDLE, "The task ended (completed, failed or interrupted).",
                    step(W, "freeTaskSlot()")),
-        transition("deregister", ("idle", "polling", "busy", "unhealthy"), "deregistered",
+        transition(T.DEREGISTER, (S.IDLE, S.POLLING, S.BUSY, S.UNHEALTHY), S.DEREGISTERED,
                    "The worker leaves; anything it held goes back to the queue.",
                    call(W, REG, "DELETE /api/v1/workers/{workerId}"), call(REG, TQ, "unregisterWorker(workerId)"),
                    call(TQ, LB, "removeWorker(workerId)"), step(LB, "redistributeTasks(workerId)"),
                    reply(REG, W, "deregistration complete")),
     ),
 )
+
+#: States of a worker in rotation: the ones a missed heartbeat can take it out of.
+LIVE_STATES: frozenset[str] = frozenset(WORKER_LIFECYCLE.transition_for(S.IDLE, T.HEARTBEATS_MISSED).source)
+#: Triggers that prove a worker alive and restart its heartbeat timeout.
+LIVENESS_TRIGGERS: frozenset[str] = frozenset({T.CAPABILITIES_ACCEPTED, T.HEARTBEAT, T.HEALTH_RESTORED})

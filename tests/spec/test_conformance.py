@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +100,27 @@ def test_heartbeat_detection_window() -> None:
     assert "outside the window" in str(check_trace(_run("worker_lifecycle", too_soon)).divergence)
     too_late = [*base, (hb.interval_s + hb.timeout_s + 2 * hb.interval_s, "heartbeats_missed")]
     assert not check_trace(_run("worker_lifecycle", too_late)).ok
+
+
+@pytest.mark.parametrize(("machine", "steps"), [
+    ("orchestrator_startup", ["start", "config_loaded", "logger_ready", "database_ready", "task_queue_ready",
+                              "worker_pool_ready"]),
+    ("orchestrator_recovery", ["restart", "database_restored", "queue_recovered", "workflows_resumed"]),
+])
+def test_a_restart_gives_every_worker_a_fresh_timeout(machine: str, steps: list[str]) -> None:
+    """`spec.decisions.liveness.HEARTBEAT_GRACE`: the runtime, the simulator and this checker agree
+    that a worker dead across a restart is detected one timeout after the grace, not after its last
+    heartbeat (found by hypothesis in the runtime conformance test)."""
+    hb = DEFAULT_POLICIES.heartbeat
+    worker = _run("worker_lifecycle", [(0.0, "register"), (0.0, "capabilities_accepted")], component="w")
+    restart_at = 3 * hb.timeout_s
+    restart = _run(machine, [(restart_at, trigger) for trigger in steps], component="orchestrator")
+    detected = _run("worker_lifecycle", [(0.0, "register"), (0.0, "capabilities_accepted"),
+                                         (restart_at + hb.timeout_s + hb.interval_s / 2, "heartbeats_missed")],
+                    component="w")[2:]
+    assert check_trace([*worker, *restart, *detected]).ok
+    without_grace = check_trace([*worker, *detected])
+    assert without_grace.divergence is not None and "outside the window" in without_grace.divergence.reason
 
 
 def test_rate_limit_wait() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from runtime.errors import PortInUseError, StartupFailedError
 from runtime.orchestrator import Orchestrator
+from runtime.orchestrator import startup as startup_module
 from spec.machines import ORCHESTRATOR_SHUTDOWN, STARTUP
 from spec.policies import BackoffPolicy, ShutdownPolicy, StartupPolicy
 from spec.trace import read_trace
@@ -114,3 +115,32 @@ async def test_a_phase_over_its_timeout_fails_startup(tmp_path: Path) -> None:
     events = read_trace(settings.trace)  # type: ignore[arg-type]
     assert (events[-1].source, events[-1].trigger, events[-1].dest) == ("starting_database", "startup_timed_out",
                                                                         "failed")
+
+
+async def test_services_share_one_budget_as_the_spec_core_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, item 4: each service used to get a whole ``services_timeout_s`` of its own.
+
+    Two services that each take well under the budget, but together more, now fail startup in the
+    second one (``spec.decisions.startup.StartupBudgets``, the simulator's rule too).
+    """
+    budget_s = 0.6
+    real_queue, real_pool = startup_module._start_task_queue, startup_module._start_worker_pool
+
+    async def slow_queue(orch: Orchestrator) -> None:
+        await asyncio.sleep(budget_s * 0.6)
+        await real_queue(orch)
+
+    async def slow_pool(orch: Orchestrator) -> None:
+        await asyncio.sleep(budget_s * 0.6)
+        await real_pool(orch)
+
+    monkeypatch.setattr(startup_module, "_start_task_queue", slow_queue)
+    monkeypatch.setattr(startup_module, "_start_worker_pool", slow_pool)
+    settings = make_settings(tmp_path, startup=StartupPolicy(services_timeout_s=budget_s))
+    with pytest.raises(StartupFailedError, match="services_timeout_s"):
+        await Orchestrator(settings).start()
+    events = read_trace(settings.trace)  # type: ignore[arg-type]
+    assert (events[-1].trigger, events[-1].dest) == ("startup_timed_out", "failed")
+    assert events[-1].source in ("starting_worker_pool", "starting_task_queue")

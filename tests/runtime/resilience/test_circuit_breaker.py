@@ -198,9 +198,9 @@ def test_guard_context_manager_and_decorator() -> None:
             return "pong"
 
         assert await ping() == "pong"
-        with pytest.raises(KeyError):
+        with pytest.raises(ConnectionError):  # a network error counts against the breaker
             async with breaker.guard():
-                raise KeyError("boom")
+                raise ConnectionError("boom")
         assert breaker.state == OPEN
         with pytest.raises(CircuitOpenError):
             async with breaker.guard():

@@ -1,0 +1,39 @@
+"""The spec's timing and counting rules as sans-I/O cores, one module per rule.
+
+Each core is a plain object fed observations with an explicit ``now``; it answers with the
+trigger to fire on its spec machine and, where time matters, the next deadline. The runtime
+drives them from asyncio with its clock, the simulator from SimPy with ``env.now``, and
+`spec.conformance` from a recorded trace, so a rule is written once and the three agree.
+
+| rule | module |
+|---|---|
+| breaker window, threshold, open duration, half-open trials | `spec.decisions.circuit_breaker` |
+| backoff delays, jitter, retry limit, registration backoff | `spec.decisions.backoff` |
+| Retry-After waits, persistent-limit escalation | `spec.decisions.rate_limit` |
+| startup phase budgets | `spec.decisions.startup` |
+| heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
+"""
+
+from __future__ import annotations
+
+from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
+from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
+from spec.decisions.liveness import LivenessRules
+from spec.decisions.rate_limit import LimitDecision, RateLimitCore
+from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
+
+__all__ = [
+    "NO_SPREAD",
+    "Admission",
+    "BackoffSchedule",
+    "BreakerCore",
+    "FailureWindow",
+    "LimitDecision",
+    "LivenessRules",
+    "RateLimitCore",
+    "RetryCore",
+    "RetryDecision",
+    "StartupBudget",
+    "StartupBudgets",
+    "budget_of",
+]
