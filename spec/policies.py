@@ -283,6 +283,37 @@ class AlertPolicy(_Policy):
         raise KeyError(f"no alert rule {name!r}; rules: {', '.join(r.name for r in self.rules)}")
 
 
+class DatabasePolicy(_Policy):
+    """Database faults while running (issue 14): lock waits off the event loop, 503 answers, recovery trials.
+
+    A write first takes the database's write lock with ``BEGIN IMMEDIATE``; while another process
+    holds it the write waits between attempts without blocking the event loop, up to
+    ``lock_wait_s``, then answers 503. After a failed write the orchestrator is not ready and
+    tries a trial write on the ``recovery`` schedule until one succeeds."""
+
+    lock_wait_s: float = Field(2.0, gt=0, le=60, description="A write waits this long for a lock another "
+                               "process holds, off the event loop, before answering 503.")
+    lock_poll_min_s: float = Field(0.005, gt=0, description="First wait between two attempts to take the lock.")
+    lock_poll_max_s: float = Field(0.1, gt=0, description="Longest wait between two attempts to take the lock.")
+    statement_busy_ms: int = Field(20, ge=0, le=1000, description="Longest a single statement waits for a lock "
+                                   "on the event loop's thread (reads, commit).")
+    recovery: BackoffPolicy = BackoffPolicy(base_delay_s=0.5, factor=2.0, max_delay_s=10.0, max_retries=100)
+
+    @model_validator(mode="after")
+    def _poll_order(self) -> Self:
+        if self.lock_poll_max_s < self.lock_poll_min_s:
+            raise ValueError("lock_poll_max_s must be >= lock_poll_min_s")
+        return self
+
+    def lock_poll_s(self, attempt: int) -> float:
+        """Wait after failed lock attempt number `attempt` (0-based)."""
+        return capped_exponential(self.lock_poll_min_s, 2.0, attempt, self.lock_poll_max_s)
+
+    def recovery_delay_s(self, failures: int) -> float:
+        """Wait before the next trial write after `failures` consecutive failed writes (>= 1)."""
+        return self.recovery.delay_s(min(max(failures, 1), 64))
+
+
 class Policies(_Policy):
     """All policies together: what a runtime or simulation is configured with."""
 
@@ -298,6 +329,7 @@ class Policies(_Policy):
     shutdown: ShutdownPolicy = ShutdownPolicy()
     websocket: WebSocketPolicy = WebSocketPolicy()
     alerts: AlertPolicy = AlertPolicy()
+    database: DatabasePolicy = DatabasePolicy()
 
 
 DEFAULT_POLICIES = Policies()

@@ -12,6 +12,7 @@ a 2xx answer is sent after the commit, so nothing acknowledged is lost to a cras
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -59,7 +60,7 @@ class Orchestrator:
         self.credentials = CredentialStore(**settings.role_tokens())
         #: Per-task progress rate, enforced (`ProgressPolicy`, the gate workers apply themselves).
         self.progress_gates = ProgressGates(self.policies.progress)
-        self.db = Database.for_path(settings.db)
+        self.db = Database.for_path(settings.db, self.policies.database)
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
@@ -69,6 +70,8 @@ class Orchestrator:
         self.server: uvicorn.Server | None = None
         self.server_task: asyncio.Task[None] | None = None
         self.monitor_task: asyncio.Task[None] | None = None
+        #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
+        self.db_recovery_task: asyncio.Task[None] | None = None
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -100,6 +103,7 @@ class Orchestrator:
             self.startup is not None
             and self.startup.state in SERVING
             and not self.shutting_down
+            and self.db.health.writable
         )
 
     async def transact(self, work: Callable[[AsyncSession, ChangeLog], Awaitable[T]]) -> T:
@@ -124,10 +128,12 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
+        from runtime.orchestrator.db_recovery import run_database_recovery
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
         self.monitoring.start(self.db, self.settings.alert_eval_interval_s)
+        self.db_recovery_task = asyncio.create_task(run_database_recovery(self), name="database-recovery")
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -137,11 +143,16 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
+        if self.db_recovery_task is not None:
+            self.db_recovery_task.cancel()
         try:
             await run_shutdown(self)
         finally:
             try:
                 await self.monitoring.stop()
+                if self.db_recovery_task is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self.db_recovery_task
             finally:
                 self._stopped.set()
 
