@@ -292,8 +292,13 @@ class Database:
 
     async def truncate_wal(self) -> None:
         """A TRUNCATE checkpoint off the loop: gives back the space a grown WAL holds (after a fault)."""
-        if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.checkpoint, "TRUNCATE")
+        if self._checkpointer is None:
+            return
+        wal = Path(self._sqlite_path() + "-wal")
+        before = wal.stat().st_size if wal.exists() else 0
+        await asyncio.to_thread(self._checkpointer.checkpoint, "TRUNCATE")
+        after = wal.stat().st_size if wal.exists() else 0
+        log.info("WAL of %s truncated after recovery: %d -> %d bytes", self.url, before, after)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

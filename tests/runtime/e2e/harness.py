@@ -59,9 +59,9 @@ def _env() -> dict[str, str]:
 class Orchestrator:
     """``python -m runtime orchestrator`` on a free port; the URL is read from its ready line."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, db: Path | None = None) -> None:
         self.tmp = tmp
-        self.db = tmp / "orchestrator.db"
+        self.db = db or tmp / "orchestrator.db"
         self.trace = tmp / "orchestrator.jsonl"
         config = tmp / "orchestrator.toml"
         config.write_text(
