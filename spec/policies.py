@@ -289,7 +289,8 @@ class DatabasePolicy(_Policy):
     A write first takes the database's write lock with ``BEGIN IMMEDIATE``; while another process
     holds it the write waits between attempts without blocking the event loop, up to
     ``lock_wait_s``, then answers 503. After a failed write the orchestrator is not ready and
-    tries a trial write on the ``recovery`` schedule until one succeeds."""
+    tries a trial write, ``trial_first_s`` growing by ``trial_factor`` to ``trial_max_s`` apart,
+    until one commits."""
 
     lock_wait_s: float = Field(2.0, gt=0, le=60, description="A write waits this long for a lock another "
                                "process holds, off the event loop, before answering 503.")
@@ -297,12 +298,17 @@ class DatabasePolicy(_Policy):
     lock_poll_max_s: float = Field(0.1, gt=0, description="Longest wait between two attempts to take the lock.")
     statement_busy_ms: int = Field(20, ge=0, le=1000, description="Longest a single statement waits for a lock "
                                    "on the event loop's thread (reads, commit).")
-    recovery: BackoffPolicy = BackoffPolicy(base_delay_s=0.5, factor=2.0, max_delay_s=10.0, max_retries=100)
+    trial_first_s: float = Field(0.5, gt=0, description="Wait after the first failed write before a trial write.")
+    trial_factor: float = Field(2.0, ge=1, description="Growth of that wait per further failed write.")
+    trial_max_s: float = Field(10.0, gt=0, description="Longest wait between trial writes; they go on while the "
+                               "fault lasts.")
 
     @model_validator(mode="after")
-    def _poll_order(self) -> Self:
+    def _ranges(self) -> Self:
         if self.lock_poll_max_s < self.lock_poll_min_s:
             raise ValueError("lock_poll_max_s must be >= lock_poll_min_s")
+        if self.trial_max_s < self.trial_first_s:
+            raise ValueError("trial_max_s must be >= trial_first_s")
         return self
 
     def lock_poll_s(self, attempt: int) -> float:
@@ -311,7 +317,7 @@ class DatabasePolicy(_Policy):
 
     def recovery_delay_s(self, failures: int) -> float:
         """Wait before the next trial write after `failures` consecutive failed writes (>= 1)."""
-        return self.recovery.delay_s(min(max(failures, 1), 64))
+        return capped_exponential(self.trial_first_s, self.trial_factor, max(failures, 1) - 1, self.trial_max_s)
 
 
 class Policies(_Policy):

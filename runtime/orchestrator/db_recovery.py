@@ -2,7 +2,7 @@
 
 A failed write marks `Database.health` faulted (`spec.database_faults`) and the orchestrator
 stops being ready. This task then waits for the next trial time the health object names
-(`DatabasePolicy.recovery`), tries a write that changes nothing, and repeats until one commits;
+(`DatabasePolicy.recovery_delay_s`), tries a write that changes nothing, and repeats until one commits;
 that commit (like any other) marks the database writable, truncates the WAL, and ready is 200
 again, without a restart. Client writes in the meantime are tried too and answer 503 with the
 cause while the fault lasts.
@@ -41,7 +41,7 @@ async def run_database_recovery(orch: Orchestrator) -> None:
             await trial_write(orch)
         except Exception:  # not a database fault: log it and keep trying at the slowest pace
             log.exception("database trial write failed unexpectedly")
-            await asyncio.sleep(db.policy.recovery.max_delay_s)
+            await asyncio.sleep(db.policy.trial_max_s)
 
 
 async def trial_write(orch: Orchestrator) -> bool:

@@ -86,7 +86,7 @@ def test_retry_after_follows_the_recovery_backoff_and_never_drops_below_one_seco
     for n in range(min(failures, 30)):
         report = health.record_failure(DatabaseFault.LOCKED, "busy", now)
         assert report.retry_after_s == max(1, math.ceil(POLICY.recovery_delay_s(n + 1)))
-        assert 1 <= report.retry_after_s <= math.ceil(POLICY.recovery.max_delay_s)
+        assert 1 <= report.retry_after_s <= math.ceil(POLICY.trial_max_s)
 
 
 def test_lock_polls_grow_to_their_cap_and_a_reversed_range_is_refused() -> None:
