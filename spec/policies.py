@@ -320,6 +320,16 @@ class DatabasePolicy(_Policy):
         return capped_exponential(self.trial_first_s, self.trial_factor, max(failures, 1) - 1, self.trial_max_s)
 
 
+class SupervisionPolicy(_Policy):
+    """Restarts of crashed background services (seed "Self-Healing Mechanisms: Service Restart"). The seed
+    names "maximum restart attempts per hour" without a number; ours is documented."""
+
+    max_restarts: int = Field(5, ge=0, le=1000, description="Restarts of one service allowed within window_s; "
+                              "one more crash escalates and marks the process degraded.")
+    window_s: float = Field(3600.0, gt=0, description="The sliding window of max_restarts (the seed's hour).")
+    restart_delay_s: float = Field(1.0, ge=0, description="Wait after a crash before the health check and restart.")
+
+
 class Policies(_Policy):
     """All policies together: what a runtime or simulation is configured with."""
 
@@ -336,6 +346,7 @@ class Policies(_Policy):
     websocket: WebSocketPolicy = WebSocketPolicy()
     alerts: AlertPolicy = AlertPolicy()
     database: DatabasePolicy = DatabasePolicy()
+    supervision: SupervisionPolicy = SupervisionPolicy()
 
 
 DEFAULT_POLICIES = Policies()

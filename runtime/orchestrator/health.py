@@ -87,7 +87,11 @@ async def ready(request: Request) -> JSONResponse:
         "shutdown": orch.shutdown.state if orch.shutdown else None,
         "checks": checks,
         "database": orch.db.health.describe(orch.db.clock()),
+        "services": orch.supervisor.describe(),
     }
+    if orch.ready and orch.supervisor.degraded:
+        body["status"] = "degraded"
+        body["reason"] = f"restart budget exhausted: {', '.join(orch.supervisor.degraded)}"
     if not orch.db.health.writable:
         body["reason"] = orch.db.health.report(orch.db.clock()).reason
     return JSONResponse(body, status_code=200 if orch.ready else 503)

@@ -32,6 +32,7 @@ from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.hub import Hub
+from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
@@ -70,6 +71,8 @@ class Orchestrator:
         self.server: uvicorn.Server | None = None
         self.server_task: asyncio.Task[None] | None = None
         self.monitor_task: asyncio.Task[None] | None = None
+        #: Restarts crashed background services within `SupervisionPolicy`'s budget.
+        self.supervisor = Supervisor(self.policies.supervision)
         #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
         self.db_recovery_task: asyncio.Task[None] | None = None
         self.startup: MachineInstance | None = None
@@ -133,7 +136,7 @@ class Orchestrator:
 
         await run_startup(self)
         self.monitoring.start(self.db, self.settings.alert_eval_interval_s)
-        self.db_recovery_task = asyncio.create_task(run_database_recovery(self), name="database-recovery")
+        self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
