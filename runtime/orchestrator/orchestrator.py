@@ -135,7 +135,7 @@ class Orchestrator:
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
-        self.monitoring.start(self.db, self.settings.alert_eval_interval_s)
+        self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
 
     async def stop(self) -> None:
