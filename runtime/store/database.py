@@ -237,10 +237,12 @@ class Database:
         A database fault (disk full, read-only, locked, corrupt, connection lost) raises
         `DatabaseUnavailableError`; the first commit after one truncates the WAL.
         """
+        # The lock wait counts from the request: writes queued behind one that waited do not wait again.
+        deadline = self.clock() + self.policy.lock_wait_s
         async with self._write_lock:
             try:
                 async with self._factory()() as session, session.begin():
-                    await self._take_write_lock(session)
+                    await self._take_write_lock(session, deadline)
                     yield session
             except (DBAPIError, sqlite3.Error) as exc:
                 found = database_fault(exc)
@@ -252,12 +254,11 @@ class Database:
             log.warning("database %s is writable again", self.url)
             await self.truncate_wal()
 
-    async def _take_write_lock(self, session: AsyncSession) -> None:
-        """``BEGIN IMMEDIATE`` without a busy wait on the loop; sleep between attempts up to ``lock_wait_s``."""
+    async def _take_write_lock(self, session: AsyncSession, deadline: float) -> None:
+        """``BEGIN IMMEDIATE`` without a busy wait on the loop; sleep between attempts until `deadline`."""
         raw = await inline_sqlite(session)
         if raw is None:
             return
-        deadline = self.clock() + self.policy.lock_wait_s
         attempt = 0
         raw.execute("PRAGMA busy_timeout=0")
         try:
