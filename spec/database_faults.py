@@ -182,3 +182,23 @@ class DatabaseHealth:
         return {"state": self.state.value, "fault": report.fault.value, "reason": report.reason,
                 "faultedForS": round(now - (self.since or now), 3), "failedWrites": self.failures,
                 "retryAfterS": report.retry_after_s}
+
+
+class Invariant(StrEnum):
+    """What the periodic consistency validation checks (issue 14); each finding names one."""
+
+    INTEGRITY = "integrity"
+    LEASE_WITHOUT_LIVE_WORKER = "lease_without_live_worker"
+    RUNNING_COUNT = "running_count"
+    SETTLED_WORKFLOW_WITH_OPEN_TASK = "settled_workflow_with_open_task"
+
+
+INVARIANTS: dict[Invariant, str] = {
+    Invariant.INTEGRITY: "the database passes SQLite's quick_check",
+    Invariant.LEASE_WITHOUT_LIVE_WORKER: "every leased task's worker exists and is not deregistered or rejected",
+    Invariant.RUNNING_COUNT: "a live worker's running count equals the number of tasks it holds leases of",
+    Invariant.SETTLED_WORKFLOW_WITH_OPEN_TASK: "a completed or failed workflow has no queued or leased task",
+}
+
+#: Escalation level of a consistency finding: the store contradicts itself, cause unknown (level 3).
+INCONSISTENCY_ESCALATION_LEVEL = category(ErrorClass.UNKNOWN).escalation_level

@@ -302,6 +302,8 @@ class DatabasePolicy(_Policy):
     trial_factor: float = Field(2.0, ge=1, description="Growth of that wait per further failed write.")
     trial_max_s: float = Field(10.0, gt=0, description="Longest wait between trial writes; they go on while the "
                                "fault lasts.")
+    consistency_interval_s: float = Field(300.0, gt=0, description="Time between two consistency validations "
+                                          "(integrity check and the store's invariants).")
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:

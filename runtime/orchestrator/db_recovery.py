@@ -1,4 +1,5 @@
-"""Database recovery while running (issue 14): trial writes until a faulted database is writable again.
+"""Database recovery while running (issue 14): trial writes until a faulted database is writable again,
+and the periodic consistency validation.
 
 A failed write marks `Database.health` faulted (`spec.database_faults`) and the orchestrator
 stops being ready. This task then waits for the next trial time the health object names
@@ -6,6 +7,10 @@ stops being ready. This task then waits for the next trial time the health objec
 that commit (like any other) marks the database writable, truncates the WAL, and ready is 200
 again, without a restart. Client writes in the meantime are tried too and answer 503 with the
 cause while the fault lasts.
+
+Every ``DatabasePolicy.consistency_interval_s`` :func:`run_consistency_checks` validates the
+store (`runtime.store.consistency`); findings are logged as errors with their escalation level
+and shown on ``/health/ready``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import DatabaseUnavailableError
 from runtime.store.changes import ChangeLog
+from runtime.store.consistency import Finding, find_inconsistencies
 from runtime.store.runs import touch_run
+from spec.database_faults import INCONSISTENCY_ESCALATION_LEVEL, INVARIANTS
 
 if TYPE_CHECKING:
     from runtime.orchestrator.orchestrator import Orchestrator
@@ -58,3 +65,21 @@ async def trial_write(orch: Orchestrator) -> bool:
         log.info("database trial write failed, next in %d s: %s", exc.retry_after_s, exc.reason)
         return False
     return True
+
+
+async def check_consistency(orch: Orchestrator) -> list[Finding]:
+    """One validation; its findings are logged, escalated and kept for ``/health/ready``."""
+    async with orch.db.read() as session:
+        findings = await find_inconsistencies(session, sqlite=orch.db.is_sqlite)
+    orch.consistency_findings = findings
+    orch.consistency_checked_at = orch.now()
+    for finding in findings:
+        log.error("consistency: %s violated (%s): %s; escalation level %s", finding.invariant.value,
+                  INVARIANTS[finding.invariant], finding.detail, INCONSISTENCY_ESCALATION_LEVEL)
+    return findings
+
+
+async def run_consistency_checks(orch: Orchestrator) -> None:
+    while True:
+        await asyncio.sleep(orch.policies.database.consistency_interval_s)
+        await check_consistency(orch)

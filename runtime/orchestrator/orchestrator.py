@@ -35,6 +35,7 @@ from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
+from runtime.store.consistency import Finding
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
 from spec.machine import MachineInstance, StateRole
@@ -73,8 +74,12 @@ class Orchestrator:
         self.monitor_task: asyncio.Task[None] | None = None
         #: Restarts crashed background services within `SupervisionPolicy`'s budget.
         self.supervisor = Supervisor(self.policies.supervision)
+        #: The last consistency validation's findings and time (`runtime.orchestrator.db_recovery`).
+        self.consistency_findings: list[Finding] = []
+        self.consistency_checked_at: float | None = None
         #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
         self.db_recovery_task: asyncio.Task[None] | None = None
+        self.consistency_task: asyncio.Task[None] | None = None
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -131,12 +136,13 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
-        from runtime.orchestrator.db_recovery import run_database_recovery
+        from runtime.orchestrator.db_recovery import run_consistency_checks, run_database_recovery
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
         self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
+        self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -146,16 +152,18 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
-        if self.db_recovery_task is not None:
-            self.db_recovery_task.cancel()
+        for task in (self.db_recovery_task, self.consistency_task):
+            if task is not None:
+                task.cancel()
         try:
             await run_shutdown(self)
         finally:
             try:
                 await self.monitoring.stop()
-                if self.db_recovery_task is not None:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await self.db_recovery_task
+                for task in (self.db_recovery_task, self.consistency_task):
+                    if task is not None:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             finally:
                 self._stopped.set()
 
