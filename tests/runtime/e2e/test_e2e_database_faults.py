@@ -135,7 +135,9 @@ def _fill(directory: Path) -> Path:
 def test_a_full_database_filesystem_answers_503_not_ready_and_recovers_without_a_restart(
     tmp_path: Path, tmpfs: Path,
 ) -> None:
-    orch = Orchestrator(tmp_path, db=tmpfs / "orchestrator.db")
+    # Consistency validation every half second: the fault and the recovery must not break an invariant.
+    orch = Orchestrator(tmp_path, db=tmpfs / "orchestrator.db",
+                        extra_config="[policies.database]\nconsistency_interval_s = 0.5\n")
     worker: Worker | None = None
     try:
         worker = Worker(orch, "filler")
@@ -172,6 +174,9 @@ def test_a_full_database_filesystem_answers_503_not_ready_and_recovers_without_a
             e.component for e in read_trace(orch.trace) if e.machine == "workflow_lifecycle" and e.trigger == "complete"
         )
         assert all(completions[f"workflow:{w}"] == 1 for w in acknowledged), completions
+        checked = wait_for(lambda: _ready(orch).json()["consistency"]["checkedAt"], "a consistency validation")
+        assert _ready(orch).json()["consistency"]["findings"] == [], checked
+        assert "consistency:" not in (tmp_path / "orchestrator.err").read_text(encoding="utf-8")
         print(f"acknowledged {len(acknowledged)} workflows; refused with {refused.json()['error']['reason']}")
     finally:
         if worker is not None:
