@@ -68,6 +68,15 @@ class UnavailableError(ApiError):
     status_code = 503
 
 
+class DatabaseUnavailableError(UnavailableError):
+    """A write failed for a database fault (`spec.database_faults`): 503, ``Retry-After``, cause and fix."""
+
+    def __init__(self, reason: str, *, fault: str, retry_after_s: float) -> None:
+        super().__init__(reason, field=None)
+        self.fault = fault
+        self.retry_after_s = retry_after_s
+
+
 class TooManyRequestsError(ApiError):
     """The caller exceeds a per-caller rate from the spec's policies (429, with ``Retry-After``)."""
 

@@ -283,6 +283,55 @@ class AlertPolicy(_Policy):
         raise KeyError(f"no alert rule {name!r}; rules: {', '.join(r.name for r in self.rules)}")
 
 
+class DatabasePolicy(_Policy):
+    """Database faults while running (issue 14): lock waits off the event loop, 503 answers, recovery trials.
+
+    A write first takes the database's write lock with ``BEGIN IMMEDIATE``; while another process
+    holds it the write waits between attempts without blocking the event loop, up to
+    ``lock_wait_s``, then answers 503. After a failed write the orchestrator is not ready and
+    tries a trial write, ``trial_first_s`` growing by ``trial_factor`` to ``trial_max_s`` apart,
+    until one commits."""
+
+    lock_wait_s: float = Field(2.0, gt=0, le=60, description="A write waits this long for a lock another "
+                               "process holds, off the event loop, before answering 503.")
+    lock_poll_min_s: float = Field(0.005, gt=0, description="First wait between two attempts to take the lock.")
+    lock_poll_max_s: float = Field(0.1, gt=0, description="Longest wait between two attempts to take the lock.")
+    statement_busy_ms: int = Field(20, ge=0, le=1000, description="Longest a single statement waits for a lock "
+                                   "on the event loop's thread (reads, commit).")
+    trial_first_s: float = Field(0.5, gt=0, description="Wait after the first failed write before a trial write.")
+    trial_factor: float = Field(2.0, ge=1, description="Growth of that wait per further failed write.")
+    trial_max_s: float = Field(10.0, gt=0, description="Longest wait between trial writes; they go on while the "
+                               "fault lasts.")
+    consistency_interval_s: float = Field(300.0, gt=0, description="Time between two consistency validations "
+                                          "(integrity check and the store's invariants).")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        if self.lock_poll_max_s < self.lock_poll_min_s:
+            raise ValueError("lock_poll_max_s must be >= lock_poll_min_s")
+        if self.trial_max_s < self.trial_first_s:
+            raise ValueError("trial_max_s must be >= trial_first_s")
+        return self
+
+    def lock_poll_s(self, attempt: int) -> float:
+        """Wait after failed lock attempt number `attempt` (0-based)."""
+        return capped_exponential(self.lock_poll_min_s, 2.0, attempt, self.lock_poll_max_s)
+
+    def recovery_delay_s(self, failures: int) -> float:
+        """Wait before the next trial write after `failures` consecutive failed writes (>= 1)."""
+        return capped_exponential(self.trial_first_s, self.trial_factor, max(failures, 1) - 1, self.trial_max_s)
+
+
+class SupervisionPolicy(_Policy):
+    """Restarts of crashed background services (seed "Self-Healing Mechanisms: Service Restart"). The seed
+    names "maximum restart attempts per hour" without a number; ours is documented."""
+
+    max_restarts: int = Field(5, ge=0, le=1000, description="Restarts of one service allowed within window_s; "
+                              "one more crash escalates and marks the process degraded.")
+    window_s: float = Field(3600.0, gt=0, description="The sliding window of max_restarts (the seed's hour).")
+    restart_delay_s: float = Field(1.0, ge=0, description="Wait after a crash before the health check and restart.")
+
+
 class Policies(_Policy):
     """All policies together: what a runtime or simulation is configured with."""
 
@@ -298,6 +347,8 @@ class Policies(_Policy):
     shutdown: ShutdownPolicy = ShutdownPolicy()
     websocket: WebSocketPolicy = WebSocketPolicy()
     alerts: AlertPolicy = AlertPolicy()
+    database: DatabasePolicy = DatabasePolicy()
+    supervision: SupervisionPolicy = SupervisionPolicy()
 
 
 DEFAULT_POLICIES = Policies()

@@ -292,10 +292,17 @@ class MonitoringService:
 
     # -- the evaluation loop ----------------------------------------------------------------
 
-    def start(self, db: Database, interval_s: float) -> None:
-        """Refresh from the store and evaluate the rules every `interval_s` until :meth:`stop`."""
+    def start(self, db: Database, interval_s: float,
+              spawn: Callable[[str, Callable[[], Awaitable[None]]], asyncio.Task[None]] | None = None) -> None:
+        """Refresh from the store and evaluate the rules every `interval_s` until :meth:`stop`.
+
+        `spawn` runs the loop under a supervisor (the orchestrator's restarts it after a crash).
+        """
         if self._loop is None or self._loop.done():
-            self._loop = asyncio.create_task(self._run(db, interval_s), name="alert-evaluation")
+            if spawn is not None:
+                self._loop = spawn("alert-evaluation", lambda: self._run(db, interval_s))
+            else:
+                self._loop = asyncio.create_task(self._run(db, interval_s), name="alert-evaluation")
 
     def cancel(self) -> None:
         """Stop evaluating now, without waiting (the database may close right after)."""

@@ -1,7 +1,8 @@
 """Startup health checks and the ``/health/live`` and ``/health/ready`` probes (seed 4.1).
 
 ``live`` answers as long as the process serves HTTP. ``ready`` is 200 only once startup
-reached ``running`` or ``degraded`` and no shutdown has begun, and lists each service check.
+reached ``running`` or ``degraded``, no shutdown has begun and the last write did not fail
+for a database fault; it lists each service check, and the fault and its reason (issue 14).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class HealthChecker:
 
         async def database() -> bool:
             await orch.db.ping()
-            return True
+            return orch.db.health.writable
 
         async def task_queue() -> bool:
             async with orch.db.read() as session:
@@ -85,5 +86,15 @@ async def ready(request: Request) -> JSONResponse:
         "startup": orch.startup.state if orch.startup else None,
         "shutdown": orch.shutdown.state if orch.shutdown else None,
         "checks": checks,
+        "database": orch.db.health.describe(orch.db.clock()),
+        "services": orch.supervisor.describe(),
+        "consistency": {"checkedAt": orch.consistency_checked_at,
+                        "findings": [{"invariant": f.invariant.value, "detail": f.detail}
+                                     for f in orch.consistency_findings]},
     }
+    if orch.ready and orch.supervisor.degraded:
+        body["status"] = "degraded"
+        body["reason"] = f"restart budget exhausted: {', '.join(orch.supervisor.degraded)}"
+    if not orch.db.health.writable:
+        body["reason"] = orch.db.health.report(orch.db.clock()).reason
     return JSONResponse(body, status_code=200 if orch.ready else 503)

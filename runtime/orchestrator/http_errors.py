@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime.errors import ApiError, TooManyRequestsError
+from runtime.errors import ApiError, DatabaseUnavailableError, TooManyRequestsError
 from runtime.protocol import ErrorBody, ErrorResponse
 from spec.errors import IllegalTransitionError
 from spec.machines import WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
@@ -77,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_request: Request, exc: ApiError) -> JSONResponse:
         headers = None
-        if isinstance(exc, TooManyRequestsError):
+        if isinstance(exc, (TooManyRequestsError, DatabaseUnavailableError)):
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         return error_response(exc.status_code, exc.reason, exc.field, headers)
 

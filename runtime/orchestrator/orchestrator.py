@@ -12,6 +12,7 @@ a 2xx answer is sent after the commit, so nothing acknowledged is lost to a cras
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -31,8 +32,10 @@ from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.hub import Hub
+from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
+from runtime.store.consistency import Finding
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
 from spec.machine import MachineInstance, StateRole
@@ -59,7 +62,7 @@ class Orchestrator:
         self.credentials = CredentialStore(**settings.role_tokens())
         #: Per-task progress rate, enforced (`ProgressPolicy`, the gate workers apply themselves).
         self.progress_gates = ProgressGates(self.policies.progress)
-        self.db = Database.for_path(settings.db)
+        self.db = Database.for_path(settings.db, self.policies.database)
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
@@ -69,6 +72,14 @@ class Orchestrator:
         self.server: uvicorn.Server | None = None
         self.server_task: asyncio.Task[None] | None = None
         self.monitor_task: asyncio.Task[None] | None = None
+        #: Restarts crashed background services within `SupervisionPolicy`'s budget.
+        self.supervisor = Supervisor(self.policies.supervision)
+        #: The last consistency validation's findings and time (`runtime.orchestrator.db_recovery`).
+        self.consistency_findings: list[Finding] = []
+        self.consistency_checked_at: float | None = None
+        #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
+        self.db_recovery_task: asyncio.Task[None] | None = None
+        self.consistency_task: asyncio.Task[None] | None = None
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -100,6 +111,7 @@ class Orchestrator:
             self.startup is not None
             and self.startup.state in SERVING
             and not self.shutting_down
+            and self.db.health.writable
         )
 
     async def transact(self, work: Callable[[AsyncSession, ChangeLog], Awaitable[T]]) -> T:
@@ -124,10 +136,13 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
+        from runtime.orchestrator.db_recovery import run_consistency_checks, run_database_recovery
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
-        self.monitoring.start(self.db, self.settings.alert_eval_interval_s)
+        self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
+        self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
+        self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -137,11 +152,18 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
+        for task in (self.db_recovery_task, self.consistency_task):
+            if task is not None:
+                task.cancel()
         try:
             await run_shutdown(self)
         finally:
             try:
                 await self.monitoring.stop()
+                for task in (self.db_recovery_task, self.consistency_task):
+                    if task is not None:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             finally:
                 self._stopped.set()
 

@@ -227,7 +227,11 @@ async def _start_worker_pool(orch: Orchestrator) -> None:
         return await worker_token_digests(session)
 
     orch.credentials.load_workers(await orch.transact(_grace))
-    orch.monitor_task = asyncio.create_task(run_health_monitor(orch), name="health-monitor")
+    async def database_answers() -> bool:
+        await orch.db.ping()
+        return True
+
+    orch.monitor_task = orch.supervisor.start("health-monitor", lambda: run_health_monitor(orch), database_answers)
 
 
 async def _serve(orch: Orchestrator, sock: socket.socket) -> None:

@@ -33,9 +33,24 @@ class WalCheckpointer:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._connection = sqlite3.connect(self.path, check_same_thread=False)
-        self._connection.execute("PRAGMA busy_timeout=10000")
+        self._connection = self._connect()
         self._task = asyncio.create_task(self._run(), name="wal-checkpointer")
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout=10000")
+        return connection
+
+    def reconnect(self) -> None:
+        """Replace the connection (after a fault that may have broken it); blocking, run it in a thread."""
+        with self._lock:
+            if self._connection is None:
+                return
+            self._connection.close()
+            try:
+                self._connection = self._connect()
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpointer cannot reopen %s, will retry: %s", self.path, exc)
 
     async def _run(self) -> None:
         while True:

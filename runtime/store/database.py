@@ -7,6 +7,14 @@ thread and back cost a loop wake-up (≈0.1–0.3 ms on a loaded machine), which
 orchestrator's time per task (issue 3 "Performance"). A local SQLite statement takes
 microseconds; the price is that a slow statement or a WAL checkpoint briefly stalls the loop.
 
+A lock held by another process must not stall it for seconds (issue 14): a write takes the
+write lock first with ``BEGIN IMMEDIATE`` and no busy wait, and while the lock is taken it
+sleeps between attempts (`DatabasePolicy.lock_poll_s`) up to ``lock_wait_s``; other statements
+wait at most ``statement_busy_ms``. A write that fails for a database fault
+(`spec.database_faults`) becomes `DatabaseUnavailableError` (503 + Retry-After), marks
+:attr:`Database.health` faulted, and the first write that commits again marks it writable and
+truncates the WAL.
+
 Dialect concerns stay here: SQLite gets WAL mode, ``synchronous=NORMAL`` (a commit survives a
 process kill; WAL makes it cheap) and a busy timeout; every caller uses plain SQLAlchemy Core/ORM
 expressions, so pointing ``url`` at PostgreSQL (asyncpg) needs no caller change. Writes are
@@ -17,7 +25,10 @@ PostgreSQL the leasing query's ``FOR UPDATE SKIP LOCKED`` takes over that role.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,11 +39,17 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from runtime.errors import SchemaError, StoreError
+from runtime.errors import DatabaseUnavailableError, SchemaError, StoreError
 from runtime.store.checkpoints import WalCheckpointer
 from runtime.store.models import Base
+from runtime.store.sqlite_files import repair_sidecar_modes
+from spec.database_faults import DatabaseFault, DatabaseHealth, classify_database_error, fault_kind
+from spec.policies import DatabasePolicy
+
+log = logging.getLogger("runtime.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -93,13 +110,25 @@ def _inline_creator(path: str) -> Callable[[], Any]:
     return connect
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # wal_autocheckpoint=0: `runtime.store.checkpoints` checkpoints off the event loop instead.
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000",
-                   "wal_autocheckpoint=0"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # wal_autocheckpoint=0: `runtime.store.checkpoints` checkpoints off the event loop instead.
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={busy_ms}",
+                       "wal_autocheckpoint=0"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return apply
+
+
+def database_fault(exc: BaseException) -> tuple[DatabaseFault, str] | None:
+    """The `spec.database_faults` fault behind a driver exception, with the driver's words; None if none."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    name = getattr(orig, "sqlite_errorname", None)
+    detail = f"{name}: {orig}" if name else str(orig)
+    fault = classify_database_error(name, str(orig))
+    return None if fault is None else (fault, detail)
 
 
 def _upgrade(connection: Connection) -> None:
@@ -125,16 +154,24 @@ def _schema_problems(connection: Connection) -> list[str]:
 class Database:
     """One engine, its session factory and the write lock."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, policy: DatabasePolicy | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
+        self.policy = policy or DatabasePolicy()
+        self.clock = clock
+        #: Writable or faulted, from the outcome of the last write (`spec.database_faults`).
+        self.health = DatabaseHealth(self.policy)
         self.engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._write_lock = asyncio.Lock()
         self._checkpointer: WalCheckpointer | None = None
+        #: Set by a failed write; the orchestrator's recovery task waits on it.
+        self.faulted = asyncio.Event()
 
     @classmethod
-    def for_path(cls, path: Path) -> Database:
-        return cls(sqlite_url(path))
+    def for_path(cls, path: Path, policy: DatabasePolicy | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> Database:
+        return cls(sqlite_url(path), policy, clock)
 
     @property
     def is_sqlite(self) -> bool:
@@ -146,10 +183,14 @@ class Database:
         engine = (create_async_engine(self.url, async_creator=_inline_creator(self._sqlite_path()))
                   if self.is_sqlite else create_async_engine(self.url))
         if self.is_sqlite:
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.policy.statement_busy_ms))
         try:
             async with engine.begin() as conn:
+                if self.is_sqlite:  # before serving, migrations may wait for a lock like any write
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={round(self.policy.lock_wait_s * 1000)}")
                 await conn.run_sync(_upgrade)
+                if self.is_sqlite:
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={self.policy.statement_busy_ms}")
             async with engine.connect() as conn:
                 problems = await conn.run_sync(_schema_problems)
             if problems:
@@ -172,6 +213,7 @@ class Database:
             raise StoreError(f"database path {path} is a directory; pass a file path inside it")
         if not path.parent.is_dir():
             raise StoreError(f"database directory {path.parent} does not exist")
+        repair_sidecar_modes(path)
 
     def _sqlite_path(self) -> str:
         return self.url.split(":///", 1)[1]
@@ -190,9 +232,74 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A serialised transaction, committed on normal exit and rolled back on an exception."""
-        async with self._write_lock, self._factory()() as session, session.begin():
-            yield session
+        """A serialised transaction, committed on normal exit and rolled back on an exception.
+
+        A database fault (disk full, read-only, locked, corrupt, connection lost) raises
+        `DatabaseUnavailableError`; the first commit after one truncates the WAL.
+        """
+        # The lock wait counts from the request: writes queued behind one that waited do not wait again.
+        deadline = self.clock() + self.policy.lock_wait_s
+        async with self._write_lock:
+            try:
+                async with self._factory()() as session, session.begin():
+                    await self._take_write_lock(session, deadline)
+                    yield session
+            except (DBAPIError, sqlite3.Error) as exc:
+                found = database_fault(exc)
+                if found is None:
+                    raise
+                raise await self._faulted(*found) from exc
+            recovered = self.health.record_success(self.clock())
+        if recovered:
+            log.warning("database %s is writable again", self.url)
+            await self.truncate_wal()
+
+    async def _take_write_lock(self, session: AsyncSession, deadline: float) -> None:
+        """``BEGIN IMMEDIATE`` without a busy wait on the loop; sleep between attempts until `deadline`."""
+        raw = await inline_sqlite(session)
+        if raw is None:
+            return
+        attempt = 0
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    found = database_fault(exc)
+                    if found is None or found[0] is not DatabaseFault.LOCKED or self.clock() >= deadline:
+                        raise
+                await asyncio.sleep(self.policy.lock_poll_s(attempt))
+                attempt += 1
+        finally:
+            with contextlib.suppress(sqlite3.Error):  # a broken connection raised already
+                raw.execute(f"PRAGMA busy_timeout={self.policy.statement_busy_ms}")
+
+    async def _faulted(self, fault: DatabaseFault, detail: str) -> DatabaseUnavailableError:
+        report = self.health.record_failure(fault, detail, self.clock())
+        self.faulted.set()
+        log.error("database write failed: %s", report.reason)
+        if fault_kind(fault).reconnect:
+            await self.reset_pool()
+        return DatabaseUnavailableError(report.reason, fault=fault.value, retry_after_s=report.retry_after_s)
+
+    async def reset_pool(self) -> None:
+        """Close every pooled connection: the next session opens a fresh one (``reconnect`` faults)."""
+        if self.engine is not None:
+            await self.engine.dispose()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.reconnect)
+
+    async def truncate_wal(self) -> None:
+        """A TRUNCATE checkpoint off the loop: gives back the space a grown WAL holds (after a fault)."""
+        if self._checkpointer is None:
+            return
+        wal = Path(self._sqlite_path() + "-wal")
+        before = wal.stat().st_size if wal.exists() else 0
+        await asyncio.to_thread(self._checkpointer.checkpoint, "TRUNCATE")
+        after = wal.stat().st_size if wal.exists() else 0
+        log.info("WAL of %s truncated after recovery: %d -> %d bytes", self.url, before, after)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -7,7 +7,7 @@ Shutdown").
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.store.models import RunRow
@@ -27,3 +27,8 @@ async def end_run(session: AsyncSession, run_id: int, now: float) -> None:
     run = await session.get(RunRow, run_id)
     if run is not None:
         run.stopped_at = now
+
+
+async def touch_run(session: AsyncSession, run_id: int) -> None:
+    """A write that changes nothing: the trial write of database recovery (`runtime.orchestrator.db_recovery`)."""
+    await session.execute(update(RunRow).where(RunRow.id == run_id).values(started_at=RunRow.started_at))

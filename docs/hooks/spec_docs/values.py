@@ -155,6 +155,16 @@ def _lease_heartbeat_ratio() -> str:
     return number(pol.lease.lease_ttl_s / pol.heartbeat.timeout_s)
 
 
+def _database_recovery_waits() -> str:
+    database = policies.DEFAULT_POLICIES.database
+    waits: list[float] = []
+    failures = 1
+    while not waits or (waits[-1] < database.trial_max_s and failures <= 50):
+        waits.append(database.recovery_delay_s(failures))
+        failures += 1
+    return with_unit(waits, "s")
+
+
 FIGURES: dict[str, Callable[..., str]] = {
     "heartbeat_losses_tolerated": _heartbeat_losses_tolerated,
     "heartbeat_timeout_intervals": _heartbeat_timeout_intervals,
@@ -169,6 +179,7 @@ FIGURES: dict[str, Callable[..., str]] = {
     "requeue_bound": _requeue_bound,
     "requeue_bound_sum": _requeue_bound_sum,
     "breaker_trial_in": _breaker_trial_in,
+    "database_recovery_waits": _database_recovery_waits,
 }
 
 
@@ -180,7 +191,8 @@ def figure(name: str, **params: Any) -> str:
     (``workers``), ``startup_phase_sum``, ``backoff_total_wait``, ``backoff_attempts``,
     ``poll_idle_waits``, ``lease_heartbeat_ratio``, ``detection_window`` (``[30, 40] s``),
     ``recovery_bound`` and ``requeue_bound`` (after an orchestrator restart), ``requeue_bound_sum``
-    (its terms), ``breaker_trial_in`` (``elapsed_s``: the wait a ``CircuitOpenError`` quotes).
+    (its terms), ``breaker_trial_in`` (``elapsed_s``: the wait a ``CircuitOpenError`` quotes),
+    ``database_recovery_waits`` (trial writes after 1, 2, 3… failed writes).
     """
     compute = FIGURES.get(name)
     if compute is None:

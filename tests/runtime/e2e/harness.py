@@ -59,13 +59,14 @@ def _env() -> dict[str, str]:
 class Orchestrator:
     """``python -m runtime orchestrator`` on a free port; the URL is read from its ready line."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, db: Path | None = None, extra_config: str = "") -> None:
         self.tmp = tmp
-        self.db = tmp / "orchestrator.db"
+        self.db = db or tmp / "orchestrator.db"
         self.trace = tmp / "orchestrator.jsonl"
         config = tmp / "orchestrator.toml"
         config.write_text(
-            f"[policies.heartbeat]\ninterval_s = {HEARTBEAT_INTERVAL_S}\ntimeout_s = {HEARTBEAT_TIMEOUT_S}\n",
+            f"[policies.heartbeat]\ninterval_s = {HEARTBEAT_INTERVAL_S}\ntimeout_s = {HEARTBEAT_TIMEOUT_S}\n"
+            + extra_config,
             encoding="utf-8",
         )
         self.token_file = tmp / "orchestrator.tokens"
