@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -44,7 +45,10 @@ from spec.taxonomy import ErrorClass, FailureCode
 
 log = logging.getLogger("runtime.worker")
 
-TaskHandler = Callable[[TaskContext], Coroutine[Any, Any, dict[str, Any]]]
+#: ``async def handler(ctx) -> dict``; a plain ``def`` also works and runs in a thread, so blocking
+#: work cannot stall heartbeats (it reports progress only through its result, and a time limit
+#: fails the task but cannot stop the thread).
+TaskHandler = Callable[[TaskContext], Coroutine[Any, Any, dict[str, Any]] | dict[str, Any]]
 
 
 @dataclass
@@ -204,7 +208,7 @@ class TaskRunner:
                           saved_state=dict(assignment.saved_state))
         handler = self._handlers.get(assignment.type)
         handler_task = asyncio.create_task(
-            handler(ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))
+            _invoke(handler, ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))
         )
         periodic = asyncio.create_task(reporter.run_periodic())
         self.running[task_id] = _Running(ctx, handler_task)
@@ -322,6 +326,16 @@ def _progress_state(update: ProgressUpdate | None) -> dict[str, Any]:
     if update is None:
         return {}
     return {"percentage": update.percentage, "step": update.step, "details": update.details}
+
+
+async def _invoke(handler: TaskHandler, ctx: TaskContext) -> Any:
+    """Run `handler` on the event loop if it is a coroutine function, else in a thread."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(ctx)
+    result = await asyncio.to_thread(handler, ctx)
+    if inspect.isawaitable(result):  # an object whose __call__ is async
+        return await result
+    return result
 
 
 async def _unknown_type(task_type: str, known: list[str]) -> dict[str, Any]:

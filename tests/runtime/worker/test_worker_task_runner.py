@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,31 @@ async def test_an_exception_text_with_a_lone_surrogate_is_still_reported(tmp_pat
     runner, _ = _runner(tmp_path, orch, {"t": handler})
     assert (await runner.execute(_assignment("t"))).state == "failed"
     assert orch.last("failed")["error"]["message"] == "ValueError: bad byte ? in input"
+
+
+async def test_a_plain_def_handler_runs_in_a_thread_and_completes(tmp_path: Path) -> None:
+    """Issue 12: a synchronous handler used to crash the worker and leave its task running."""
+    orch = Orchestrator()
+    threads: list[str] = []
+
+    def handler(ctx: TaskContext) -> dict[str, Any]:
+        threads.append(threading.current_thread().name)
+        return {"doubled": ctx.payload["n"] * 2}
+
+    runner, recorder = _runner(tmp_path, orch, {"t": handler})
+    outcome = await runner.execute(_assignment("t", {"n": 21}))
+    assert outcome.state == "completed"
+    assert orch.last("completed")["result"] == {"doubled": 42}
+    assert threads and threads[0] != threading.main_thread().name
+    assert _triggers(recorder) == ["start", "complete"]
+
+
+async def test_a_plain_def_handler_that_raises_fails_with_a_classified_error(tmp_path: Path) -> None:
+    orch = Orchestrator()
+
+    def handler(ctx: TaskContext) -> dict[str, Any]:
+        raise KeyError("issueId")
+
+    runner, _ = _runner(tmp_path, orch, {"t": handler})
+    assert (await runner.execute(_assignment("t"))).state == "failed"
+    assert orch.last("failed")["error"]["errorClass"] == "validation"
