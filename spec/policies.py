@@ -204,6 +204,9 @@ class ShutdownPolicy(_Policy):
     check_interval_s: float = Field(1.0, gt=0, description="How often running work is checked while draining.")
     cancel_grace_s: float = Field(10.0, gt=0, description="Wait after requesting cancellation before closing.")
     worker_task_deadline_s: float = Field(30.0, gt=0, description="A stopping worker lets its task run this long.")
+    draining_retry_after_s: int = Field(
+        5, ge=1, le=3600, description="Retry-After of the 503 a draining orchestrator answers: when to try again, "
+        "on another instance or after the restart.")
 
     @property
     def deadline_s(self) -> float:

@@ -85,7 +85,7 @@ class GuardMiddleware:
         path: str = scope["path"]
         if self.orch.draining and not self._allowed_while_draining(method, path):
             raise _Refused(503, None, "orchestrator is shutting down; retry against another instance",
-                           [(b"retry-after", b"5")])
+                           [(b"retry-after", str(self.orch.policies.shutdown.draining_retry_after_s).encode())])
         ability = required_ability(method, path, metrics_open=not self.orch.settings.metrics_require_token)
         if ability is Ability.OPEN:
             return ability

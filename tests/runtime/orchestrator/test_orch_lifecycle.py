@@ -74,7 +74,7 @@ async def test_port_in_use_fails_startup_naming_the_port(tmp_path: Path) -> None
 
 
 async def test_graceful_shutdown_waits_then_cancels_in_the_spec_order(tmp_path: Path) -> None:
-    policy = ShutdownPolicy(drain_deadline_s=0.3, check_interval_s=0.05, cancel_grace_s=20.0)
+    policy = ShutdownPolicy(drain_deadline_s=0.3, check_interval_s=0.05, cancel_grace_s=20.0, draining_retry_after_s=7)
     settings = make_settings(tmp_path, shutdown=policy)
     orch = Orchestrator(settings)
     await orch.start()
@@ -94,6 +94,7 @@ async def test_graceful_shutdown_waits_then_cancels_in_the_spec_order(tmp_path: 
         assert beat == {"status": "busy", "cancelTaskIds": [task_id], "shuttingDown": True}
         refused = await client.post("/api/v1/workflows", json={"type": "noop"})
         assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == str(policy.draining_retry_after_s)
         interrupted = await client.post("/api/v1/tasks/interrupted", json=lease_body(task, "w1", state={"at": 1}))
         assert interrupted.status_code == 200 and interrupted.json()["status"] == "queued"
         await asyncio.wait_for(stopping, 60)
