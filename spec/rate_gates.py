@@ -99,6 +99,3 @@ class ProgressGates:
         else:
             self._gates.move_to_end(task_id)
         return gate.admit(now, milestone)
-
-    def forget(self, task_id: str) -> None:
-        self._gates.pop(task_id, None)

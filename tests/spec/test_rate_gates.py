@@ -86,5 +86,3 @@ def test_the_orchestrator_remembers_a_bounded_number_of_tasks() -> None:
         assert gates.admit(task, 0.0, False).allowed
     assert gates.admit("a", 0.0, False).allowed  # forgotten first, so admitted afresh
     assert not gates.admit("d", 0.0, False).allowed
-    gates.forget("d")
-    assert gates.admit("d", 0.0, False).allowed

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spec_docs.registry import directive
+from spec_docs.sim_plots import publish_changed
 
 IMAGE_DIR = "optimisation"
 _USES = re.compile(r"(?<!\\)\{\{\s*recommendations\(")
@@ -49,15 +50,8 @@ def render(docs_dir: Path) -> list[Path]:
     _current.append(result)
     target = docs_dir / IMAGE_DIR
     target.mkdir(exist_ok=True)
-    changed = []
     with tempfile.TemporaryDirectory() as scratch:
-        for image in write_plots(result, Path(scratch)):
-            final = target / image.name
-            content = image.read_bytes()
-            if not final.exists() or final.read_bytes() != content:
-                final.write_bytes(content)
-                changed.append(final)
-    return changed
+        return publish_changed(write_plots(result, Path(scratch)), target)
 
 
 @directive

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 IMAGE = re.compile(r"\]\((?:\.\./)*simulation/([a-z0-9_]+)\.png\)")
@@ -48,12 +49,18 @@ def render(docs_dir: Path) -> list[Path]:
         raise SimulationPlotError(f"docs embed simulation plot of an unknown scenario: {exc}") from exc
     target = docs_dir / "simulation"
     target.mkdir(exist_ok=True)
-    changed = []
     with tempfile.TemporaryDirectory() as scratch:
-        for image in write_plots(scenarios, Path(scratch)):
-            final = target / image.name
-            content = image.read_bytes()
-            if not final.exists() or final.read_bytes() != content:
-                final.write_bytes(content)
-                changed.append(final)
+        return publish_changed(write_plots(scenarios, Path(scratch)), target)
+
+
+def publish_changed(images: Iterable[Path], target: Path) -> list[Path]:
+    """Copy freshly drawn `images` into `target`, only those whose bytes changed (so
+    ``mkdocs serve`` does not rebuild for nothing); the copied paths."""
+    changed = []
+    for image in images:
+        final = target / image.name
+        content = image.read_bytes()
+        if not final.exists() or final.read_bytes() != content:
+            final.write_bytes(content)
+            changed.append(final)
     return changed
