@@ -21,7 +21,8 @@ from sim.model import RunResult
 from sim.recorder import Entry
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay
-from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS
+from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, SETTLING_TRIGGERS, TaskState, TaskTrigger
+from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS, WorkerTrigger
 from spec.trace import TraceKey
 
 __all__ = [
@@ -105,22 +106,19 @@ def check_rate_limit_wait(run: RunResult) -> CheckResult:
 #: States in which a (re)started orchestrator serves again and gives every worker a fresh timeout.
 _SERVING = frozenset({"running", "degraded", "recovered"})
 
-_TASK_END = frozenset({"complete", "fail", "time_out", "allocation_failed", "interrupt", "lease_lost"})
-
-
 def _holders_at_detection(entries: list[Entry]) -> tuple[list[tuple[Entry, list[str]]], set[tuple[float, str]]]:
     holder: dict[str, str] = {}
     detections: list[tuple[Entry, list[str]]] = []
     requeued: set[tuple[float, str]] = set()
     for e in entries:
         if e.machine == "task_lifecycle":
-            if e.trigger == "assign":
+            if e.trigger == TaskTrigger.ASSIGN:
                 holder[e.component] = str(data_of(e, TraceKey.WORKER_ID))
-            elif e.trigger in _TASK_END:
+            elif e.trigger in ATTEMPT_ENDING_TRIGGERS:
                 holder.pop(e.component, None)
-                if e.trigger == "lease_lost":
+                if e.trigger == TaskTrigger.LEASE_LOST:
                     requeued.add((e.time, e.component))
-        elif e.machine == "worker_lifecycle" and e.trigger == "heartbeats_missed":
+        elif e.machine == "worker_lifecycle" and e.trigger == WorkerTrigger.HEARTBEATS_MISSED:
             worker = e.component.removeprefix("worker:")
             detections.append((e, [t for t, w in holder.items() if w == worker]))
     return detections, requeued
@@ -139,7 +137,7 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
             last_live[e.component] = e.time
         elif e.dest in _SERVING and e.machine in ("orchestrator_recovery", "orchestrator_startup"):
             resets.append(e.time)
-        elif e.machine == "worker_lifecycle" and e.trigger == "heartbeats_missed":
+        elif e.machine == "worker_lifecycle" and e.trigger == WorkerTrigger.HEARTBEATS_MISSED:
             last = max([last_live.get(e.component, 0.0)] + [r for r in resets if r <= e.time])
             gap = e.time - last
             gaps.append(gap)
@@ -183,9 +181,9 @@ def check_exactly_once(run: RunResult) -> CheckResult:
     for e in run.entries:
         if e.machine != "task_lifecycle":
             continue
-        if e.trigger == "complete":
+        if e.trigger == TaskTrigger.COMPLETE:
             completes[e.component] += 1
-        elif e.trigger in ("fail", "time_out", "allocation_failed"):
+        elif e.trigger in SETTLING_TRIGGERS:
             reasons[e.component] = str(data_of(e, TraceKey.REASON) or "")
     violations: list[str] = []
     completed = failed = 0
@@ -195,13 +193,13 @@ def check_exactly_once(run: RunResult) -> CheckResult:
         count = completes.get(component, 0)
         if count > 1:
             violations.append(f"{component}: completed {count} times")
-        if state == "completed" and count == 1:
+        if state == TaskState.COMPLETED and count == 1:
             completed += 1
-        elif state == "failed":
+        elif state == TaskState.FAILED:
             failed += 1
             if not reasons.get(component):
                 violations.append(f"{component}: failed without a reason")
-        elif state != "completed":
+        elif state != TaskState.COMPLETED:
             violations.append(f"{component}: lost (still {state} at {run.sim_time_s:.1f} s)")
     accepted = len(run.ledger.accepted)
     measured = (f"{accepted} accepted: {completed} completed once, {failed} failed with a reason, "
@@ -235,7 +233,7 @@ def run_checks(run: RunResult) -> list[CheckResult]:
         results.append(CheckResult("expected_transitions", FAIL if missing else PASS,
                                    f"{len(expect.transitions) - len(missing)} of {len(expect.transitions)} fired",
                                    ", ".join(expect.transitions), [f"{t} never fired" for t in missing]))
-    completed = sum(1 for s in run.final_task_states.values() if s == "completed")
+    completed = sum(1 for s in run.final_task_states.values() if s == TaskState.COMPLETED)
     if completed < expect.min_completed:
         results.append(CheckResult("min_completed", FAIL, str(completed), f">= {expect.min_completed}",
                                    [f"only {completed} tasks completed"]))

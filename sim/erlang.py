@@ -26,6 +26,7 @@ from rich.table import Table
 
 from sim.model import Model
 from sim.scenario import Scenario, Topology, Workload
+from spec.machines.task_lifecycle import TaskTrigger
 from spec.policies import DEFAULT_POLICIES
 
 LOADS = (0.5, 0.8, 0.9)
@@ -108,7 +109,7 @@ def measure(rho: float, *, workers: int = 4, tasks: int = 200_000, seed: int = 1
     accepted = run.ledger.accepted
     assigned: dict[str, float] = {}
     for e in run.entries:
-        if e.machine == "task_lifecycle" and e.trigger == "assign":
+        if e.machine == "task_lifecycle" and e.trigger == TaskTrigger.ASSIGN:
             assigned.setdefault(e.component.removeprefix("task:"), e.time)
     order = sorted(accepted, key=accepted.__getitem__)
     waits = [assigned[t] - accepted[t] for t in order]

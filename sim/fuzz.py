@@ -18,9 +18,10 @@ from hypothesis.errors import NoSuchExample
 from rich.console import Console
 
 from sim.checks import run_checks
-from sim.links import MODELLED_LINKS
+from sim.links import EXTERNAL_SERVICES, MODELLED_LINKS
 from sim.model import run_scenario
-from sim.scenario import Scenario, scenario_from_mapping, scenario_to_yaml
+from sim.scenario import FAULT_KINDS, Scenario, scenario_from_mapping, scenario_to_yaml
+from spec.injected_faults import InjectedFault
 
 WORKERS = 3
 HORIZON = 600.0
@@ -28,31 +29,42 @@ HORIZON = 600.0
 _times = st.floats(min_value=0, max_value=HORIZON - 100, allow_nan=False).map(lambda x: round(x, 1))
 _durations = st.floats(min_value=1, max_value=200, allow_nan=False).map(lambda x: round(x, 1))
 _workers = st.integers(min_value=1, max_value=WORKERS)
-_services = st.sampled_from(["ai_provider", "git_platform"])
+_services = st.sampled_from([service.id for service in EXTERNAL_SERVICES])
 _links = st.sampled_from([tuple(sorted(pair)) for pair in MODELLED_LINKS])
 
 
 def _fault(kind: str, **fields: Any) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({"kind": st.just(kind), "at": _times, **fields})
+    return st.fixed_dictionaries({"kind": st.just(str(kind)), "at": _times, **fields})
 
 
-FAULTS: st.SearchStrategy[dict[str, Any]] = st.one_of(
-    _fault("worker_crash", worker=_workers, restart_after=_durations),
-    _fault("orchestrator_crash", restart_after=st.floats(1, 120).map(lambda x: round(x, 1))),
-    _fault("graceful_shutdown", restart_after=st.floats(1, 60).map(lambda x: round(x, 1))),
-    _fault("network_partition", duration=_durations, between=_links),
-    _fault("network_latency", duration=_durations, between=_links,
-           latency_s=st.floats(0.01, 10).map(lambda x: round(x, 2))),
-    _fault("network_loss", duration=_durations, between=_links, loss=st.floats(0.05, 1).map(lambda x: round(x, 2))),
-    _fault("database_outage", duration=_durations),
-    _fault("service_errors", duration=_durations, service=_services),
-    _fault("rate_limited", duration=_durations, service=_services,
-           retry_after_s=st.one_of(st.none(), st.floats(0, 30).map(lambda x: round(x, 1)))),
-    _fault("auth_failure", duration=_durations, service=_services,
-           reauth_after_s=st.one_of(st.none(), st.floats(0, 30).map(lambda x: round(x, 1)))),
-    _fault("slow_tasks", duration=_durations, factor=st.floats(1.5, 50).map(lambda x: round(x, 1))),
-    _fault("resource_exhaustion", duration=_durations, worker=_workers),
-)
+def _rounded(low: float, high: float, digits: int = 1) -> st.SearchStrategy[float]:
+    return st.floats(low, high).map(lambda x: round(x, digits))
+
+
+# The fields drawn for each declared fault kind (``spec.injected_faults.InjectedFault``); a kind
+# declared there without an entry here fails at import, so the fuzzer never silently skips one.
+_FIELDS: dict[InjectedFault, dict[str, st.SearchStrategy[Any]]] = {
+    InjectedFault.WORKER_CRASH: {"worker": _workers, "restart_after": _durations},
+    InjectedFault.ORCHESTRATOR_CRASH: {"restart_after": _rounded(1, 120)},
+    InjectedFault.GRACEFUL_SHUTDOWN: {"restart_after": _rounded(1, 60)},
+    InjectedFault.NETWORK_PARTITION: {"duration": _durations, "between": _links},
+    InjectedFault.NETWORK_LATENCY: {"duration": _durations, "between": _links, "latency_s": _rounded(0.01, 10, 2)},
+    InjectedFault.NETWORK_LOSS: {"duration": _durations, "between": _links, "loss": _rounded(0.05, 1, 2)},
+    InjectedFault.DATABASE_OUTAGE: {"duration": _durations},
+    InjectedFault.SERVICE_ERRORS: {"duration": _durations, "service": _services},
+    InjectedFault.RATE_LIMITED: {"duration": _durations, "service": _services,
+                                 "retry_after_s": st.one_of(st.none(), _rounded(0, 30))},
+    InjectedFault.AUTH_FAILURE: {"duration": _durations, "service": _services,
+                                 "reauth_after_s": st.one_of(st.none(), _rounded(0, 30))},
+    InjectedFault.SLOW_TASKS: {"duration": _durations, "factor": _rounded(1.5, 50)},
+    InjectedFault.RESOURCE_EXHAUSTION: {"duration": _durations, "worker": _workers},
+}
+
+#: One strategy per declared fault kind, and the schedule's fault drawn from any of them.
+FAULT_STRATEGIES: dict[InjectedFault, st.SearchStrategy[dict[str, Any]]] = {
+    kind: _fault(kind, **_FIELDS[kind]) for kind in FAULT_KINDS
+}
+FAULTS: st.SearchStrategy[dict[str, Any]] = st.one_of(*FAULT_STRATEGIES.values())
 
 SCHEDULES = st.lists(FAULTS, min_size=1, max_size=6)
 

@@ -12,10 +12,9 @@ from collections import defaultdict
 from sim.check_result import EPS, CheckResult, by_component, data_of, result
 from sim.model import RunResult
 from spec.decisions.startup import TIMED_STATES, StartupBudget, StartupBudgets, budget_of
+from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, TaskTrigger
 from spec.policies import Policies
 from spec.trace import TraceKey
-
-_TASK_END = frozenset({"complete", "fail", "time_out", "allocation_failed", "interrupt", "lease_lost"})
 
 
 def check_graceful_shutdown(run: RunResult) -> CheckResult:
@@ -24,7 +23,7 @@ def check_graceful_shutdown(run: RunResult) -> CheckResult:
     durations: list[float] = []
     starts = sorted(e.time for e in run.entries if e.machine in ("orchestrator_startup", "orchestrator_recovery")
                     and e.trigger in ("start", "restart"))
-    assigns = [e for e in run.entries if e.machine == "task_lifecycle" and e.trigger == "assign"]
+    assigns = [e for e in run.entries if e.machine == "task_lifecycle" and e.trigger == TaskTrigger.ASSIGN]
     for component, events in by_component(run.entries, "orchestrator_shutdown").items():
         began = events[0].time
         ended = next((e.time for e in events if e.dest in ("stopped", "forced_stop")), None)
@@ -94,13 +93,13 @@ def check_recovery_bound(run: RunResult) -> CheckResult:
     recoveries = 0
     ends: dict[str, list[float]] = defaultdict(list)
     for e in run.entries:
-        if e.machine == "task_lifecycle" and e.trigger in _TASK_END:
+        if e.machine == "task_lifecycle" and e.trigger in ATTEMPT_ENDING_TRIGGERS:
             ends[e.component].append(e.time)
     for e in run.entries:
         if e.machine == "task_lifecycle":
-            if e.trigger == "assign":
+            if e.trigger == TaskTrigger.ASSIGN:
                 holder[e.component] = str(data_of(e, TraceKey.WORKER_ID))
-            elif e.trigger in _TASK_END:
+            elif e.trigger in ATTEMPT_ENDING_TRIGGERS:
                 holder.pop(e.component, None)
         if e.machine != "orchestrator_recovery" or e.trigger != "restart":
             continue

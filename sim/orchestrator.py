@@ -18,14 +18,14 @@ import simpy
 
 from sim.recorder import TracedMachine
 from sim.world import DB_ID, ORCH_ID, Reply, World
-from spec.machines.task_lifecycle import TaskTrigger
+from spec.machines.task_lifecycle import TaskState, TaskTrigger
 from spec.machines.worker_lifecycle import LIVE_STATES, WorkerState, WorkerTrigger
 from spec.trace import TraceKey
 
 LIVE = LIVE_STATES
-LEASED = frozenset({"assigned", "running"})
+LEASED = frozenset({TaskState.ASSIGNED, TaskState.RUNNING})
 #: Report kinds a worker sends about its task, mapped to the task_lifecycle trigger they fire.
-FINAL_REPORTS = frozenset({"complete", "fail", "time_out", "allocation_failed"})
+FINAL_REPORTS = frozenset({TaskTrigger.COMPLETE, TaskTrigger.FAIL, TaskTrigger.TIME_OUT, TaskTrigger.ALLOCATION_FAILED})
 
 
 #: What a long poll's event carries when its timer ran out before a task came.
@@ -145,7 +145,7 @@ class Orchestrator:
     def _dispatch(self) -> None:
         while self.queue and self.pollers and self.leasing:
             worker, event = self.pollers.popleft()
-            if event.triggered or worker.machine.state != "polling":
+            if event.triggered or worker.machine.state != WorkerState.POLLING:
                 continue
             event.succeed(self._lease(worker))
 
@@ -241,40 +241,40 @@ class Orchestrator:
             worker = WorkerEntry(worker_id, self.world.recorder.bind("worker_lifecycle", f"worker:{worker_id}"),
                                  self.env.now)
             self.workers[worker_id] = worker
-            worker.machine.fire("register")
-            worker.machine.fire("capabilities_accepted")
+            worker.machine.fire(WorkerTrigger.REGISTER)
+            worker.machine.fire(WorkerTrigger.CAPABILITIES_ACCEPTED)
             return Reply.OK, None
         # A restarted process: whatever the old one held is gone with it.
         self.revoke_all(worker, "worker restarted")
         self.settle_worker(worker)
-        if worker.machine.state == "unhealthy":
-            worker.machine.fire("health_restored")
-        worker.machine.fire("heartbeat")
+        if worker.machine.state == WorkerState.UNHEALTHY:
+            worker.machine.fire(WorkerTrigger.HEALTH_RESTORED)
+        worker.machine.fire(WorkerTrigger.HEARTBEAT)
         worker.last_seen = self.env.now
         return Reply.OK, None
 
     def settle_worker(self, worker: WorkerEntry) -> None:
         """Bring a worker whose earlier request was cut short back to idle."""
         state = worker.machine.state
-        if state == "polling":
-            worker.machine.fire("no_task_available")
-        elif state == "busy" and not worker.held:
-            worker.machine.fire("task_finished")
+        if state == WorkerState.POLLING:
+            worker.machine.fire(WorkerTrigger.NO_TASK_AVAILABLE)
+        elif state == WorkerState.BUSY and not worker.held:
+            worker.machine.fire(WorkerTrigger.TASK_FINISHED)
 
     def poll(self, worker_id: str) -> Generator[simpy.Event, Any, tuple[Reply, Any]]:
         worker = self.workers.get(worker_id)
         if worker is None:
             return Reply.CONFLICT, None
-        if worker.machine.state == "unhealthy" or not self.leasing:
+        if worker.machine.state == WorkerState.UNHEALTHY or not self.leasing:
             return Reply.NO_TASK, None
-        if worker.machine.state == "busy":
+        if worker.machine.state == WorkerState.BUSY:
             self.revoke_all(worker, "worker abandoned its lease")
         self.settle_worker(worker)
         if not (yield from self.db()):
             return Reply.UNAVAILABLE, None
-        if worker.machine.state != "idle" or not self.leasing:
+        if worker.machine.state != WorkerState.IDLE or not self.leasing:
             return Reply.NO_TASK, None
-        worker.machine.fire("poll")
+        worker.machine.fire(WorkerTrigger.POLL)
         if self.queue:
             return Reply.OK, self._lease(worker)
         long_poll = self.world.policies.poll.long_poll_s
@@ -290,8 +290,8 @@ class Orchestrator:
             value = yield event
             if value is not EXPIRED:
                 return (Reply.OK, value) if value is not None else (Reply.UNAVAILABLE, None)
-        if worker.machine.state == "polling":
-            worker.machine.fire("no_task_available")
+        if worker.machine.state == WorkerState.POLLING:
+            worker.machine.fire(WorkerTrigger.NO_TASK_AVAILABLE)
         return Reply.NO_TASK, None
 
     def report(
@@ -308,29 +308,29 @@ class Orchestrator:
             return (Reply.OK if duplicate else Reply.CONFLICT), None
         state = task.machine.state
         now = self.env.now
-        if kind == "start":
-            if state == "assigned":
+        if kind == TaskTrigger.START:
+            if state == TaskState.ASSIGNED:
                 task.machine.fire(TaskTrigger.START, {TraceKey.WORKER_ID: worker_id})
             task.renewed = now
             return Reply.OK, None
-        if kind == "progress":
-            if state != "running":
+        if kind == TaskTrigger.PROGRESS:
+            if state != TaskState.RUNNING:
                 return Reply.CONFLICT, None
-            task.machine.fire("progress")
+            task.machine.fire(TaskTrigger.PROGRESS)
             task.renewed = now
             return Reply.OK, None
-        if kind == "interrupt":
+        if kind == TaskTrigger.INTERRUPT:
             holder = self._release(task)
-            if state == "running":
-                task.machine.fire("interrupt")
-                task.machine.fire("requeue")
+            if state == TaskState.RUNNING:
+                task.machine.fire(TaskTrigger.INTERRUPT)
+                task.machine.fire(TaskTrigger.REQUEUE)
             else:
                 task.machine.fire(TaskTrigger.LEASE_LOST, {TraceKey.REASON: "interrupted before start"})
             self._finish_worker(holder)
             self._enqueue(task)
             return Reply.OK, None
         if kind in FINAL_REPORTS:
-            expected = "assigned" if kind == "allocation_failed" else "running"
+            expected = TaskState.ASSIGNED if kind == TaskTrigger.ALLOCATION_FAILED else TaskState.RUNNING
             if state != expected:
                 return Reply.CONFLICT, None
             holder = self._release(task)
@@ -346,5 +346,5 @@ class Orchestrator:
 
     @staticmethod
     def _finish_worker(holder: WorkerEntry | None) -> None:
-        if holder is not None and holder.machine.state == "busy" and not holder.held:
-            holder.machine.fire("task_finished")
+        if holder is not None and holder.machine.state == WorkerState.BUSY and not holder.held:
+            holder.machine.fire(WorkerTrigger.TASK_FINISHED)

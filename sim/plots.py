@@ -22,9 +22,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.model import RunResult, run_scenario  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
+from spec.machines.circuit_breaker import BreakerState  # noqa: E402
+from spec.machines.task_lifecycle import TaskState, TaskTrigger  # noqa: E402
+from spec.machines.worker_lifecycle import LIVE_STATES  # noqa: E402
 
-_BREAKER_LEVEL = {"closed": 0, "half_open": 1, "open": 2}
-_LIVE = frozenset({"idle", "polling", "busy"})
+_BREAKER_LEVEL: dict[str, int] = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 def breaker_series(run: RunResult) -> dict[str, tuple[list[float], list[int]]]:
@@ -42,9 +44,9 @@ def queue_depth_series(run: RunResult) -> tuple[list[float], list[int]]:
     changes: list[tuple[float, int]] = [(t, 1) for t in run.ledger.accepted.values()]
     for e in run.entries:
         if e.machine == "task_lifecycle":
-            if e.trigger == "assign":
+            if e.trigger == TaskTrigger.ASSIGN:
                 changes.append((e.time, -1))
-            elif e.dest == "queued":
+            elif e.dest == TaskState.QUEUED:
                 changes.append((e.time, 1))
     changes.sort(key=lambda c: c[0])
     times, depth, current = [0.0], [0], 0
@@ -62,14 +64,14 @@ def liveness_series(run: RunResult) -> tuple[list[float], list[int]]:
         if e.machine == "worker_lifecycle" and e.source != e.dest:
             state[e.component] = e.dest
             times.append(e.time)
-            live.append(sum(1 for s in state.values() if s in _LIVE))
+            live.append(sum(1 for s in state.values() if s in LIVE_STATES))
     return times, live
 
 
 def latency_points(run: RunResult) -> tuple[list[float], list[float]]:
     ends, latencies = [], []
     for e in run.entries:
-        if e.machine == "task_lifecycle" and e.dest in ("completed", "failed"):
+        if e.machine == "task_lifecycle" and e.dest in (TaskState.COMPLETED, TaskState.FAILED):
             accepted = run.ledger.accepted.get(e.component.removeprefix("task:"))
             if accepted is not None:
                 ends.append(e.time)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from sim.erlang import erlang_c_wait, measure
 from sim.model import run_scenario
 from sim.scenario import scenario_from_mapping
+from spec.injected_faults import InjectedFault
+from spec.machines.worker_lifecycle import WorkerTrigger
 from spec.policies import DEFAULT_POLICIES, MIN_HEARTBEAT_TIMEOUT_INTERVALS, Policies
 
 HOUR_S = 3600.0
@@ -168,13 +170,14 @@ def _fleet_run(w: Workload, label: str, interval_s: float, timeout_s: float) -> 
     scenario = scenario_from_mapping({
         "name": f"heartbeat_{label}", "description": "Fleet under network loss, one crash.", "seed": w.seed,
         "duration_s": duration, "topology": {"workers": w.fleet_workers}, "workload": {"tasks": 0},
-        "faults": [{"kind": "network_loss", "at": 0, "duration": duration, "between": ["worker", "orchestrator"],
-                    "loss": w.network_loss},
-                   {"kind": "worker_crash", "at": crash_at, "worker": 1}],
+        "faults": [{"kind": InjectedFault.NETWORK_LOSS, "at": 0, "duration": duration,
+                    "between": ["worker", "orchestrator"], "loss": w.network_loss},
+                   {"kind": InjectedFault.WORKER_CRASH, "at": crash_at, "worker": 1}],
         "policies": {"heartbeat": {"interval_s": interval_s, "timeout_s": timeout_s}},
     }, source=f"recommend:{label}")
     run = run_scenario(scenario)
-    missed = [e for e in run.entries if e.machine == "worker_lifecycle" and e.trigger == "heartbeats_missed"]
+    missed = [e for e in run.entries
+              if e.machine == "worker_lifecycle" and e.trigger == WorkerTrigger.HEARTBEATS_MISSED]
     crashed = [e.time - crash_at for e in missed if e.component == "worker:worker-1" and e.time >= crash_at]
     false = len(missed) - (1 if crashed else 0)
     # Worker 1 is not alive for the second half.

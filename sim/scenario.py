@@ -8,9 +8,10 @@ validated by the spec's own models, so a bad value names the policy field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim.errors import ScenarioError
 from sim.links import EXTERNAL_SERVICES, MODELLED_LINKS, describe_links, link_key
 from spec.errors import UnknownParticipantError
+from spec.injected_faults import InjectedFault
 from spec.machines import MACHINES
 from spec.participants import WORKER, participant
 from spec.policies import DEFAULT_POLICIES, Policies
@@ -90,18 +92,18 @@ class _Windowed(_Fault):
 
 
 class WorkerCrash(_Fault):
-    kind: Literal["worker_crash"]
+    kind: Literal[InjectedFault.WORKER_CRASH]
     worker: int = Field(1, ge=1, description="1-based worker index.")
     restart_after: float | None = Field(None, gt=0, description="Restart delay; omitted = never restarts.")
 
 
 class OrchestratorCrash(_Fault):
-    kind: Literal["orchestrator_crash"]
+    kind: Literal[InjectedFault.ORCHESTRATOR_CRASH]
     restart_after: float = Field(gt=0)
 
 
 class GracefulShutdown(_Fault):
-    kind: Literal["graceful_shutdown"]
+    kind: Literal[InjectedFault.GRACEFUL_SHUTDOWN]
     restart_after: float = Field(gt=0, description="Delay after the shutdown completes before a fresh start.")
 
 
@@ -126,21 +128,21 @@ class _LinkFault(_Windowed):
 
 
 class NetworkPartition(_LinkFault):
-    kind: Literal["network_partition"]
+    kind: Literal[InjectedFault.NETWORK_PARTITION]
 
 
 class NetworkLatency(_LinkFault):
-    kind: Literal["network_latency"]
+    kind: Literal[InjectedFault.NETWORK_LATENCY]
     latency_s: float = Field(gt=0, description="Extra one-way latency.")
 
 
 class NetworkLoss(_LinkFault):
-    kind: Literal["network_loss"]
+    kind: Literal[InjectedFault.NETWORK_LOSS]
     loss: float = Field(gt=0, le=1, description="Probability that one message is dropped.")
 
 
 class DatabaseOutage(_Windowed):
-    kind: Literal["database_outage"]
+    kind: Literal[InjectedFault.DATABASE_OUTAGE]
 
 
 class _ServiceFault(_Windowed):
@@ -153,28 +155,28 @@ class _ServiceFault(_Windowed):
 
 
 class ServiceErrors(_ServiceFault):
-    kind: Literal["service_errors"]
+    kind: Literal[InjectedFault.SERVICE_ERRORS]
     status: int = Field(503, ge=500, le=599)
     fraction: float = Field(1.0, gt=0, le=1, description="Share of calls answered with the 5xx.")
 
 
 class RateLimited(_ServiceFault):
-    kind: Literal["rate_limited"]
+    kind: Literal[InjectedFault.RATE_LIMITED]
     retry_after_s: float | None = Field(None, ge=0, description="Retry-After sent with the 429; omitted = none.")
 
 
 class AuthFailure(_ServiceFault):
-    kind: Literal["auth_failure"]
+    kind: Literal[InjectedFault.AUTH_FAILURE]
     reauth_after_s: float | None = Field(None, ge=0, description="New credentials arrive after this; omitted = never.")
 
 
 class SlowTasks(_Windowed):
-    kind: Literal["slow_tasks"]
+    kind: Literal[InjectedFault.SLOW_TASKS]
     factor: float = Field(gt=1, le=1000, description="Tasks started in the window take this many times longer.")
 
 
 class ResourceExhaustion(_Windowed):
-    kind: Literal["resource_exhaustion"]
+    kind: Literal[InjectedFault.RESOURCE_EXHAUSTION]
     worker: int | None = Field(None, ge=1, description="1-based worker index; omitted = every worker.")
 
 
@@ -194,11 +196,12 @@ Fault = Annotated[
     Field(discriminator="kind"),
 ]
 
-FAULT_KINDS: tuple[str, ...] = (
-    "worker_crash", "orchestrator_crash", "graceful_shutdown", "network_partition", "network_latency",
-    "network_loss", "database_outage", "service_errors", "rate_limited", "auth_failure", "slow_tasks",
-    "resource_exhaustion",
-)
+#: The fault kinds in declaration order (``spec.injected_faults.InjectedFault``); every one has a
+#: model in the union above, checked on import.
+FAULT_KINDS: tuple[InjectedFault, ...] = tuple(InjectedFault)
+_MODELLED = {kind for model in get_args(get_args(Fault)[0]) for kind in get_args(model.model_fields["kind"].annotation)}
+if _MODELLED != set(FAULT_KINDS):  # pragma: no cover - a declaration error, caught on import
+    raise RuntimeError(f"fault kinds without a scenario model: {sorted(set(FAULT_KINDS) - _MODELLED)}")
 
 
 class Expectations(_Model):
@@ -267,6 +270,11 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return merged
 
 
+# pydantic lists a union's tags as enum reprs (<InjectedFault.WORKER_CRASH: 'worker_crash'>);
+# a scenario author wrote (and should read) only the value.
+_ENUM_REPR = re.compile(r"<InjectedFault\.\w+: '(\w+)'>")
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
@@ -293,7 +301,7 @@ def scenario_from_mapping(raw: Any, *, source: str) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        reason = str(first["msg"]).removeprefix("Value error, ")
+        reason = _ENUM_REPR.sub(r"'\1'", str(first["msg"]).removeprefix("Value error, "))
         raise ScenarioError(source, _field_path(tuple(first["loc"])), reason) from None
 
 

@@ -19,6 +19,7 @@ from sim.resilience import ServiceCaller, SharedService
 from sim.retrying import Verdict, retrying
 from sim.rpc import Handler, request
 from sim.world import AI_ID, GIT_ID, ORCH_ID, WORKER_ID, Reply, World
+from spec.machines.task_lifecycle import TaskTrigger
 from spec.taxonomy import FailureCode
 from spec.trace import TraceKey
 
@@ -145,7 +146,7 @@ class Worker:
         if self.current is not None:
             task_id, token = self.current
             self.current = None
-            yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, "interrupt"))
+            yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, TaskTrigger.INTERRUPT))
         machine.fire("interrupted_tasks_resumed")
         return True
 
@@ -209,9 +210,9 @@ class Worker:
     def _run_task(self, task_id: str, token: int, work_s: float) -> Generator[simpy.Event, Any, None]:
         world, env = self.world, self.env
         if world.faults.exhausted(self.index, env.now):
-            yield from self._report(task_id, token, "allocation_failed", FailureCode.RESOURCE_EXHAUSTED.value)
+            yield from self._report(task_id, token, TaskTrigger.ALLOCATION_FAILED, FailureCode.RESOURCE_EXHAUSTED.value)
             return
-        if not (yield from self._report(task_id, token, "start")):
+        if not (yield from self._report(task_id, token, TaskTrigger.START)):
             return
         started = env.now
         self.cancel = env.event()
@@ -220,7 +221,7 @@ class Worker:
         for _ in range(workload.ai_calls):
             outcome = yield from self.caller.call(AI_ID)
             if not outcome.ok:
-                yield from self._report(task_id, token, "fail", outcome.reason)
+                yield from self._report(task_id, token, TaskTrigger.FAIL, outcome.reason)
                 return
         work = work_s * world.faults.slow_factor(started)
         limit = world.policies.resources.max_duration_s - (env.now - started)
@@ -231,7 +232,7 @@ class Worker:
             chunk = min(interval, run - done)
             yield env.timeout(chunk) | self.cancel
             if self.cancel.triggered:
-                yield from self._report(task_id, token, "interrupt")
+                yield from self._report(task_id, token, TaskTrigger.INTERRUPT)
                 return
             done += chunk
             if self.abandoned:
@@ -239,18 +240,18 @@ class Worker:
             if done < run:
                 self._spawn(self._progress(task_id, token))
         if work > run:
-            yield from self._report(task_id, token, "time_out", FailureCode.TIMEOUT.value)
+            yield from self._report(task_id, token, TaskTrigger.TIME_OUT, FailureCode.TIMEOUT.value)
             return
         for _ in range(workload.git_calls):
             outcome = yield from self.caller.call(GIT_ID)
             if not outcome.ok:
-                yield from self._report(task_id, token, "fail", outcome.reason)
+                yield from self._report(task_id, token, TaskTrigger.FAIL, outcome.reason)
                 return
-        yield from self._report(task_id, token, "complete")
+        yield from self._report(task_id, token, TaskTrigger.COMPLETE)
 
     def _progress(self, task_id: str, token: int) -> Generator[simpy.Event, Any, None]:
         try:
-            reply, _ = yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, "progress"))
+            reply, _ = yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, TaskTrigger.PROGRESS))
         except simpy.Interrupt:
             return
         if reply is Reply.CONFLICT and self.current == (task_id, token):

@@ -49,18 +49,35 @@ class Loop:
 
 @dataclass(frozen=True)
 class Branch:
-    """One arm of an :class:`Alt`. ``given`` sets machine states first (e.g. breaker open)."""
+    """One arm of an :class:`Alt`. ``given`` sets machine states first (e.g. breaker open).
+
+    ``happy`` marks the arm the story takes when nothing goes wrong; the docs draw a big story
+    as that happy path first, then each other arm on its own (`spec.story_parts`).
+    """
 
     label: str
     items: tuple[Item, ...]
     given: Mapping[str, str] = field(default_factory=dict)
+    happy: bool = False
 
 
 @dataclass(frozen=True)
 class Alt:
-    """Alternatives; one branch renders as ``opt``. The story continues from the first branch."""
+    """Alternatives; one branch renders as ``opt``. The story continues from the first branch.
+
+    Only the first branch may be ``happy`` (the story continues from it); an alt without a happy
+    branch is off the happy path altogether (error handling, a second stop signal).
+    """
 
     branches: tuple[Branch, ...]
+
+    def __post_init__(self) -> None:
+        if any(b.happy for b in self.branches[1:]):
+            raise StoryError(f"alt {[b.label for b in self.branches]}: only the first branch may be happy")
+
+    @property
+    def happy(self) -> Branch | None:
+        return self.branches[0] if self.branches and self.branches[0].happy else None
 
 
 Item = Step | Note | Loop | Alt
@@ -81,8 +98,13 @@ class Story:
     participants: tuple[Participant, ...] = ()
 
 
-def branch(label: str, *items: Item, given: Mapping[str, str] | None = None) -> Branch:
-    return Branch(label, tuple(items), dict(given or {}))
+def branch(label: str, *items: Item, given: Mapping[str, str] | None = None, happy: bool = False) -> Branch:
+    return Branch(label, tuple(items), dict(given or {}), happy)
+
+
+def happy_branch(label: str, *items: Item, given: Mapping[str, str] | None = None) -> Branch:
+    """The branch an alt takes when nothing goes wrong (`Branch.happy`); write it first."""
+    return branch(label, *items, given=given, happy=True)
 
 
 def alt(*branches: Branch) -> Alt:

@@ -120,3 +120,15 @@ TASK_LIFECYCLE = MachineSpec(
                    step(TQ, "revokeLease(taskId)"), step(TQ, "requeueTask(taskId)")),
     ),
 )
+
+#: States in which a task holds a lease (the ones ``lease_lost`` takes it back from).
+LEASED_STATES: frozenset[str] = frozenset(TASK_LIFECYCLE.transition_for(S.ASSIGNED, T.LEASE_LOST).source)
+#: Triggers that settle a task in a terminal state (completed or failed), read off the table.
+SETTLING_TRIGGERS: frozenset[str] = frozenset(
+    t.trigger for t in TASK_LIFECYCLE.transitions if t.dest in {S.COMPLETED, S.FAILED}
+)
+#: Triggers that end an attempt: every transition out of a leased state into one that is not.
+ATTEMPT_ENDING_TRIGGERS: frozenset[str] = frozenset(
+    t.trigger for t in TASK_LIFECYCLE.transitions
+    if set(t.source) & LEASED_STATES and not t.is_reflexive and t.dest not in LEASED_STATES
+)

@@ -23,6 +23,7 @@ from spec.messages import Message, MessageKind
 from spec.participants import Participant
 from spec.render.mermaid_text import escape_text, safe_id
 from spec.story import Alt, Item, Loop, Note, ResolvedStep, Step, Story, replay_story
+from spec.story_parts import story_parts
 
 INDENT = "    "
 
@@ -64,6 +65,10 @@ class ParticipantIds:
         return len(self._ids)
 
     @property
+    def participants(self) -> tuple[Participant, ...]:
+        return tuple(self._ids)
+
+    @property
     def first(self) -> Participant:
         return next(iter(self._ids))
 
@@ -101,6 +106,22 @@ def render_sequence(story: Story, machines: Mapping[str, MachineSpec] = MACHINES
     body: list[str] = []
     _render_items(story, story.items, resolved, ids, body, depth=1)
     return "\n".join(["sequenceDiagram", *ids.declarations(), *body]) + "\n"
+
+
+def render_sequence_parts(story: Story, machines: Mapping[str, MachineSpec] = MACHINES) -> tuple[tuple[str, str], ...]:
+    """``(title, sequenceDiagram)`` for each of `story`'s parts (`spec.story_parts`): the happy path,
+    then each side block. Each part declares only the participants it uses, in the story's order."""
+    resolved = replay_story(story, machines)
+    drawn: list[tuple[str, str]] = []
+    for part in story_parts(story):
+        probe = ParticipantIds()
+        _render_items(story, part.items, resolved, probe, [], depth=1)
+        used = set(probe.participants)
+        ids = ParticipantIds([p for p in story.participants if p in used])
+        body: list[str] = []
+        _render_items(story, part.items, resolved, ids, body, depth=1)
+        drawn.append((part.title, "\n".join(["sequenceDiagram", *ids.declarations(), *body]) + "\n"))
+    return tuple(drawn)
 
 
 def _render_items(

@@ -13,7 +13,7 @@ from spec.participants import (
     WORKER,
 )
 from spec.policies import DEFAULT_POLICIES
-from spec.story import Note, Step, Story, alt, branch, loop
+from spec.story import Note, Step, Story, alt, branch, happy_branch, loop
 
 W, T = "worker_lifecycle", "task_lifecycle"
 _HB = DEFAULT_POLICIES.heartbeat
@@ -33,7 +33,7 @@ REGISTRATION_STORY = Story(
         Note("Worker Registration Flow", (WORKER, LOAD_BALANCER)),
         Step(W, "register"),
         alt(
-            branch("Capabilities valid", Step(W, "capabilities_accepted")),
+            happy_branch("Capabilities valid", Step(W, "capabilities_accepted")),
             branch("Capabilities invalid", Step(W, "capabilities_rejected")),
         ),
         loop(f"Heartbeat Loop (every {_HB.interval_s:g} s)", Step(W, "heartbeat")),
@@ -42,7 +42,7 @@ REGISTRATION_STORY = Story(
             "Task Polling Loop",
             Step(W, "poll"),
             alt(
-                branch(
+                happy_branch(
                     "Task Available",
                     Step(T, "assign"),
                     Step(W, "task_received"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spec.participants import ADMIN, CIRCUIT_BREAKER, CLIENT, LOGGER, MONITOR, RETRY_HANDLER, SERVICE
 from spec.policies import DEFAULT_POLICIES, AlertRule
-from spec.story import Branch, Note, Step, Story, alt, branch, loop
+from spec.story import Branch, Note, Step, Story, alt, branch, happy_branch, loop
 
 CB, R, A = "circuit_breaker", "retry", "alert_rule"
 _B = DEFAULT_POLICIES.circuit_breaker
@@ -31,12 +31,12 @@ CIRCUIT_BREAKER_STORY = Story(
     items=(
         Note("Circuit Breaker Pattern", (CLIENT, MONITOR)),
         alt(
-            branch(
+            happy_branch(
                 "Circuit Breaker Closed",
                 Step(CB, "admit"),
                 Step(R, "attempt"),
                 alt(
-                    branch("Operation Successful", Step(R, "succeed"), Step(CB, "record_success")),
+                    happy_branch("Operation Successful", Step(R, "succeed"), Step(CB, "record_success")),
                     branch(
                         "Operation Fails",
                         alt(
@@ -63,7 +63,7 @@ CIRCUIT_BREAKER_STORY = Story(
                         Step(CB, "probe"),
                         Step(R, "attempt"),
                         alt(
-                            branch("Operation Successful", Step(R, "succeed"), Step(CB, "trial_succeeded")),
+                            happy_branch("Operation Successful", Step(R, "succeed"), Step(CB, "trial_succeeded")),
                             branch("Operation Fails", Step(R, "give_up"), Step(CB, "trial_failed")),
                         ),
                     ),
@@ -90,7 +90,7 @@ RETRY_STORY = Story(
         loop(f"Retryable error, retries left (max {_BO.max_retries}; delays {_SCHEDULE}; cap {_BO.max_delay_s:g} s)",
              Step(R, "fail_retryable"), Step(R, "retry")),
         alt(
-            branch("Operation successful", Step(R, "succeed")),
+            happy_branch("Operation successful", Step(R, "succeed")),
             branch("Retries exhausted", Step(R, "give_up")),
             branch("Not retryable (validation, authentication, system)", Step(R, "fail_permanent")),
             branch("Caller cancelled", Step(R, "cancel")),
@@ -109,13 +109,13 @@ RATE_LIMIT_STORY = Story(
     items=(
         Step(RL, "request"),
         alt(
-            branch("Not rate-limited", Step(RL, "succeed")),
+            happy_branch("Not rate-limited", Step(RL, "succeed")),
             branch(
                 "429 with Retry-After (seconds or HTTP date)",
                 Step(RL, "limited_with_retry_after"),
                 Step(RL, "retry"),
                 alt(
-                    branch("Retry succeeds", Step(RL, "retry_succeeded")),
+                    happy_branch("Retry succeeds", Step(RL, "retry_succeeded")),
                     branch(f"Still limited (max {_RL.max_retries} retry)", Step(RL, "still_limited")),
                     branch(f"Limited for more than {_RL.escalate_after_s:g} s", Step(RL, "limit_persisted")),
                 ),
@@ -137,13 +137,13 @@ AUTH_STORY = Story(
     items=(
         Step(AU, "request"),
         alt(
-            branch("Credentials accepted", Step(AU, "succeed")),
+            happy_branch("Credentials accepted", Step(AU, "succeed")),
             branch(
                 "401 Unauthorized",
                 Step(AU, "unauthorized"),
                 alt(
-                    branch("User provides credentials", Step(AU, "credentials_provided"),
-                           alt(branch("Accepted", Step(AU, "retry_succeeded")),
+                    happy_branch("User provides credentials", Step(AU, "credentials_provided"),
+                           alt(happy_branch("Accepted", Step(AU, "retry_succeeded")),
                                branch("Rejected again", Step(AU, "unauthorized_again")))),
                     branch("No credentials", Step(AU, "no_credentials")),
                 ),

@@ -14,7 +14,7 @@ from spec.participants import (
     WORKER,
 )
 from spec.policies import DEFAULT_POLICIES
-from spec.story import Note, Step, Story, alt, branch, loop, steps
+from spec.story import Note, Step, Story, alt, branch, happy_branch, loop, steps
 
 OS, WS, T, WL = "orchestrator_shutdown", "worker_shutdown", "task_lifecycle", "worker_lifecycle"
 OR, WR = "orchestrator_recovery", "worker_recovery"
@@ -31,12 +31,12 @@ ORCHESTRATOR_SHUTDOWN_STORY = Story(
     items=(
         Note("Orchestrator Graceful Shutdown", (ADMIN, DATABASE)),
         *steps(OS, "stop", "queue_paused", "http_draining", "websockets_refused"),
-        alt(branch("Active Workflows Exist",
+        alt(happy_branch("Active Workflows Exist",
                    loop(f"Wait for Workflows (every {_SD.check_interval_s:g} s)",
                         Step(OS, "workflows_still_running")))),
         Step(OS, "workflows_settled"),
         alt(
-            branch(f"Tasks finish within the drain deadline ({_SD.drain_deadline_s:g} s)",
+            happy_branch(f"Tasks finish within the drain deadline ({_SD.drain_deadline_s:g} s)",
                    loop(f"Wait for Tasks (every {_SD.check_interval_s:g} s)", Step(OS, "tasks_still_running")),
                    Step(T, "complete"),
                    Step(OS, "tasks_finished")),
@@ -62,7 +62,7 @@ WORKER_SHUTDOWN_STORY = Story(
         Note("Worker Graceful Shutdown", (ADMIN, RESOURCE_MANAGER)),
         Step(WS, "stop"),
         alt(
-            branch(f"Current task finishes within {_SD.worker_task_deadline_s:g} s",
+            happy_branch(f"Current task finishes within {_SD.worker_task_deadline_s:g} s",
                    Step(WS, "task_in_progress"), Step(T, "complete"), Step(WL, "task_finished"),
                    Step(WS, "task_finished")),
             branch("Task deadline reached",
@@ -88,7 +88,7 @@ ORCHESTRATOR_RECOVERY_STORY = Story(
     items=(
         Note("Orchestrator Recovery", (ORCHESTRATOR, TASK_QUEUE)),
         *steps(OR, "restart", "database_restored"),
-        alt(branch("Task leased to a worker that is gone", Step(T, "lease_lost"))),
+        alt(happy_branch("Task leased to a worker that is gone", Step(T, "lease_lost"))),
         *steps(OR, "queue_recovered", "workflows_resumed"),
         alt(branch("Database unreachable", Step(OR, "recovery_error"), given={OR: "restoring_database"})),
     ),
@@ -105,7 +105,7 @@ WORKER_RECOVERY_STORY = Story(
         Note("Worker Recovery", (WORKER, RESOURCE_MANAGER)),
         *steps(WR, "restart", "workspaces_restored"),
         alt(
-            branch("Registration accepted", *steps(WR, "registered", "interrupted_tasks_resumed")),
+            happy_branch("Registration accepted", *steps(WR, "registered", "interrupted_tasks_resumed")),
             branch("Registration refused", Step(WR, "registration_failed")),
         ),
     ),

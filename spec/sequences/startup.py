@@ -15,7 +15,7 @@ from spec.participants import (
     WORKER_POOL,
 )
 from spec.policies import DEFAULT_POLICIES
-from spec.story import Note, Step, Story, alt, branch, steps
+from spec.story import Note, Step, Story, alt, branch, happy_branch, steps
 
 M = "orchestrator_startup"
 _P = DEFAULT_POLICIES.startup
@@ -37,7 +37,7 @@ STARTUP_STORY = Story(
         *steps(M, "database_ready", "task_queue_ready", "worker_pool_ready", "http_server_ready",
                "websocket_server_ready", "health_checker_ready", "listening", "websocket_attached"),
         alt(
-            branch("All services healthy", Step(M, "all_healthy")),
+            happy_branch("All services healthy", Step(M, "all_healthy")),
             branch("A service reports unhealthy", Step(M, "service_degraded")),
         ),
         Note("Error Handling During Startup", (ADMIN, HEALTH_CHECKER)),

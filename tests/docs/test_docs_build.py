@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from spec.sequences import STORIES
+from spec.story_parts import story_parts
+
 for _module in ("mkdocs", "material", "mermaid2"):
     pytest.importorskip(_module, reason=f"{_module} is not installed: pip install -e '.[docs]' to build the docs")
 
@@ -61,7 +64,8 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
         assert (site / path / "index.html").is_file(), path
     startup = page(project, "seed/startup")
     assert '<script src="../../js/mermaid.min.js">' in startup  # local copy, linked relative to the page
-    assert startup.count('<pre class="mermaid">') == 3  # sequence, state, and the story merged with its run
+    # the story in its parts (happy path, then each case off it), the state diagram, and the story merged with its run
+    assert startup.count('<pre class="mermaid">') == len(story_parts(STORIES["orchestrator_startup"])) + 2
     assert "stateDiagram-v2" in startup and "sequenceDiagram" in startup
     every_page = "".join(p.read_text(encoding="utf-8") for p in site.rglob("index.html"))
     for name, machine in MACHINES.items():

@@ -9,6 +9,8 @@ from spec_docs import DIRECTIVES, DirectiveError, expand, parse
 from spec_docs.expand import escape_mermaid_fences
 
 from spec.policies import DEFAULT_POLICIES
+from spec.sequences import STORIES
+from spec.story_parts import story_parts
 
 
 def test_value_directive_is_replaced_by_the_policy_value() -> None:
@@ -108,3 +110,17 @@ def test_machine_section_contains_diagram_and_both_tables() -> None:
 def test_story_section_contains_its_sequence_diagram() -> None:
     text = expand('{{ story("task_execution") }}', "p")
     assert "```mermaid\nsequenceDiagram" in text
+
+
+def test_a_big_story_is_drawn_as_its_happy_path_then_each_case_off_it() -> None:
+    text = expand('{{ story("orchestrator_startup") }}', "p")
+    assert "Drawn in 4 parts" in text and "`python -m spec render orchestrator_startup`" in text
+    titles = [line.strip("*") for line in text.splitlines() if line.startswith("**")]
+    assert titles == [part.title for part in story_parts(STORIES["orchestrator_startup"])]
+    assert titles[0] == "Happy path" and titles[-1] == "Error Handling During Startup"
+    assert text.count("```mermaid\nsequenceDiagram") == 4
+
+
+def test_a_short_story_stays_one_diagram() -> None:
+    text = expand('{{ story("retry_backoff") }}', "p")
+    assert text.count("```mermaid\nsequenceDiagram") == 1 and "Drawn in" not in text

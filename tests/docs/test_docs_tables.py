@@ -16,6 +16,7 @@ from spec_docs import DirectiveError, expand
 from spec_docs.formatting import bit_rate, number, percent, seconds, size_bytes, table, with_unit
 
 from spec import policies
+from spec.injected_faults import InjectedFault
 from spec.machine import SAME
 from spec.machines import MACHINES
 from spec.policies import DEFAULT_POLICIES, BackoffPolicy, HeartbeatPolicy, Policies
@@ -181,3 +182,11 @@ def test_every_machine_and_story_is_drawn_on_some_page() -> None:
     for name in STORIES:
         assert f"· story `{name}` ·" in site, f"no page draws story {name}"
     assert site.count("```mermaid\nflowchart TD") >= 1, "the error flowchart is drawn nowhere"
+
+
+def test_the_fault_table_lists_every_declared_kind_with_its_scenario_fields() -> None:
+    from_page = expand("{{ fault_table() }}", page="simulation.md")
+    kinds = [row.split("`")[1] for row in from_page.splitlines()[2:]]
+    assert kinds == [str(kind) for kind in InjectedFault]
+    assert "| `network_loss` | `duration`, `between`, `worker` (optional), `loss` |" in from_page
+    assert "{{ fault_table() }}" in (DOCS / "simulation.md").read_text(encoding="utf-8")

@@ -3,12 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from sim import FAULT_KINDS, ScenarioError, catalogue, catalogue_files, load_scenario, scenario_to_yaml
-from sim.fuzz import SCHEDULES, schedule_scenario
+from sim.fuzz import FAULT_STRATEGIES, FAULTS, SCHEDULES, schedule_scenario
 from sim.scenario import scenario_from_mapping
+from spec.injected_faults import InjectedFault
 
 BASE = "name: x\ndescription: d\nduration_s: 100\n"
 
@@ -88,3 +90,23 @@ def test_any_generated_schedule_round_trips_through_yaml(tmp_path_factory: pytes
     path = tmp_path_factory.mktemp("rt") / "s.yaml"
     path.write_text(scenario_to_yaml(scenario), encoding="utf-8")
     assert load_scenario(path) == scenario
+
+
+def test_fault_kinds_are_declared_once_in_spec_and_the_fuzzer_draws_every_one() -> None:
+    assert FAULT_KINDS == tuple(InjectedFault) == tuple(FAULT_STRATEGIES)
+    for kind, strategy in FAULT_STRATEGIES.items():  # each drawn fault is valid under the scenario schema
+        drawn = find(strategy, lambda fault: True, settings=settings(database=None))
+        scenario = scenario_from_mapping({"name": "x", "description": "d", "duration_s": 600, "faults": [drawn]},
+                                         source="<t>")
+        assert scenario.faults[0].kind is kind
+    with pytest.raises(NoSuchExample):
+        find(FAULTS, lambda fault: fault["kind"] not in FAULT_KINDS, settings=settings(database=None, max_examples=200))
+
+
+def test_an_unknown_fault_kind_is_refused_with_the_kinds_written_as_in_a_scenario_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE + "faults:\n  - {kind: meteor, at: 1}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    message = str(caught.value)
+    assert "faults[0]" in message and "'meteor'" in message and "'worker_crash'" in message
+    assert "InjectedFault" not in message

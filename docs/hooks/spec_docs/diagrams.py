@@ -13,9 +13,14 @@ from typing import Any
 
 from spec import machines as spec_machines
 from spec import policies
-from spec_docs.formatting import code, table
+from spec_docs.formatting import code, inline_text, table
 from spec_docs.registry import directive
 from spec_docs.tables import state_table, transition_table
+
+#: A story whose whole diagram is longer than this many Mermaid lines is drawn in parts (happy
+#: path first, then each side block; `spec.story_parts`): at 1440×900 a longer one no longer
+#: fits a screen or two at a legible size.
+SPLIT_ABOVE_LINES = 60
 
 
 def spec_module(name: str) -> ModuleType:
@@ -87,8 +92,17 @@ def story(name: str, level: int = 3, heading: str | None = None) -> str:
         + ", ".join(code(m) for m in found.machines)
         + ".",
         " ".join(found.description.split()),
-        mermaid(render.render_sequence(found)),
     ]
+    whole = render.render_sequence(found)
+    pieces = render.render_sequence_parts(found)
+    if len(whole.splitlines()) <= SPLIT_ABOVE_LINES or len(pieces) == 1:
+        return "\n\n".join([*parts, mermaid(whole)])
+    parts.append(
+        f"Drawn in {len(pieces)} parts: the happy path, then each case off it "
+        f"(`python -m spec render {found.name}` draws it whole)."
+    )
+    for title, source in pieces:
+        parts += [f"**{inline_text(title)}**", mermaid(source)]
     return "\n\n".join(parts)
 
 

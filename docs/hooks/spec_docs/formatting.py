@@ -109,6 +109,14 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def inline_text(text: str) -> str:
+    """`text` as literal Markdown prose: no emphasis, links, code or HTML from its characters."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    for char in "\\`*_[{":
+        text = text.replace(char, "\\" + char)
+    return " ".join(text.split())
+
+
 def cell(text: str) -> str:
     """Make `text` safe inside a Markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")
