@@ -2,7 +2,8 @@
 arrived, the worker retried — the retry is acknowledged (200) and the task completes once.
 
 A real orchestrator on 127.0.0.1 and a real `Worker`; the worker's transport forwards the first
-report batch carrying ``completed`` (or ``failed``) and then drops the answer, as a SIGKILL between commit and reply would.
+report batch carrying ``completed`` (or ``failed``) and then drops the answer, as a SIGKILL between
+commit and reply would.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ async def test_a_retried_outcome_after_a_lost_reply_is_acknowledged_once(
         task_id = created.json()["taskIds"][0]
         running = asyncio.create_task(worker.run())
         try:
-            await _until(lambda: transport.sent.count(f'/api/v1/tasks/reports "kind":"{final}"') >= 2, "the retried outcome")
+            retried = f'/api/v1/tasks/reports "kind":"{final}"'
+            await _until(lambda: transport.sent.count(retried) >= 2, "the retried outcome")
             await _until(lambda: any(e.component == f"task:{task_id}" and e.trigger in ("complete", "fail")
                                      for e in worker.recorder.events), "the worker to settle the task")
         finally:
