@@ -177,6 +177,12 @@ class PollPolicy(_Policy):
     max_interval_s: float = Field(5.0, gt=0, description="Longest wait between polls while idle.")
     factor: float = Field(2.0, ge=1, description="Growth of the wait per consecutive empty poll.")
     long_poll_s: float = Field(0.0, ge=0, le=60, description="Server-side wait for a task; 0 = answer at once.")
+    report_delay_s: float = Field(
+        0.002, ge=0, le=1, description="Longest a worker holds a lease report so that reports finishing together "
+        "share one /tasks/reports request (started, completed, failed; the next lease rides along).")
+    report_batch_max: int = Field(
+        64, ge=1, description="Most lease reports a worker sends in one /tasks/reports request (also capped by the "
+        "API's own per-batch limit).")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -1,5 +1,10 @@
 """The worker process (seed 4.2 and 4.4): register, heartbeat, poll with idle backoff, run tasks, stop.
 
+Tasks run concurrently in the worker's slots (`runtime.worker.task_slots`, ``tasks_per_poll`` of
+them, registered as ``maxConcurrency``): a poll leases up to the free slots, and the reports of
+every task go out coalesced (`runtime.worker.report_batcher`), each outcome batch leasing the
+slots it frees — the fast path of issue 12.
+
 Three machines from `spec.machines` describe it and are driven here, never copied:
 
 * ``worker_lifecycle`` — register, capabilities accepted/rejected, poll, task received or none,
@@ -10,7 +15,8 @@ Three machines from `spec.machines` describe it and are driven here, never copie
   workspaces, stop loops. A second signal forces exit (``force_stop``): workspaces stay behind for
   ``worker_recovery`` and the lease expires on the orchestrator.
 * ``worker_recovery`` — at start, when workspaces of a dead worker process are found: clean them,
-  register, report their tasks interrupted so the orchestrator re-queues them at once.
+  register, report their tasks interrupted so the orchestrator re-queues them at once
+  (`runtime.worker.recovery`).
 
 Only the poll loop fires the lifecycle's register/poll/task triggers; the heartbeat loop fires
 ``heartbeat`` and hands health changes to the poll loop, so no two coroutines race on one machine.
@@ -31,7 +37,11 @@ from pathlib import Path
 import httpx
 
 from runtime.errors import RuntimeConfigError
-from runtime.protocol import HeartbeatRequest, RegisterRequest, TaskAssignment, TaskInterrupted, WorkerHealth
+from runtime.protocol import (
+    HeartbeatRequest,
+    RegisterRequest,
+    WorkerHealth,
+)
 from runtime.worker.capabilities import detect_capabilities, validate_capabilities
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason
@@ -44,9 +54,12 @@ from runtime.worker.errors import (
     RequestRejectedError,
 )
 from runtime.worker.health import measure_health
-from runtime.worker.task_runner import TaskHandler, TaskRunner
+from runtime.worker.recovery import register_recovering
+from runtime.worker.report_batcher import ReportBatcher
+from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
+from runtime.worker.task_slots import TaskSlots
 from runtime.worker.tracing import TraceRecorder
-from runtime.worker.workspace import LeftoverWorkspace, WorkspaceRoot
+from runtime.worker.workspace import WorkspaceRoot
 from spec.machine import MachineInstance
 from spec.policies import DEFAULT_POLICIES, Policies
 
@@ -99,7 +112,8 @@ class Worker:
         self._needs_registration = False
         self._reported_status = "healthy"
         self._orchestrator_draining = False
-        self._batch: asyncio.Task[None] | None = None
+        self._slots: TaskSlots | None = None
+        self._reports: ReportBatcher | None = None
         self._main: asyncio.Task[None] | None = None
         self.forced = False
         self.completed_tasks = 0
@@ -162,14 +176,21 @@ class Worker:
         self._client = OrchestratorClient(
             self._url, token=self._token, timeout_s=self.policies.heartbeat.timeout_s, transport=self._transport
         )
+        self._reports = ReportBatcher(self._client, self.policies, worker_id=lambda: self.worker_id,
+                                      lease_wanted=lambda batch: slots.lease_wanted(batch),
+                                      on_leased=lambda tasks, batch: slots.leased_along(tasks, batch))
         self._runner = TaskRunner(
             client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
-            policies=self.policies, workspaces=self.workspaces, recorder=self.recorder,
+            policies=self.policies, workspaces=self.workspaces, recorder=self.recorder, reports=self._reports,
         )
+        self._slots = slots = TaskSlots(self.tasks_per_poll, self._runner.execute, lifecycle=lambda: self.lifecycle,
+                                        may_lease=self._may_lease, on_finished=self._count_outcome,
+                                        on_empty=self._wake.set)
         loops: list[asyncio.Task[None]] = []
         stop_waiter = asyncio.create_task(self._stop_requested.wait())
         try:
-            start = asyncio.create_task(self._start())
+            start = asyncio.create_task(register_recovering(self.workspaces, self.recorder, self._runner,
+                                                            lambda: self.worker_id, self._register))
             await asyncio.wait([stop_waiter, start], return_when=asyncio.FIRST_COMPLETED)
             if not start.done():  # stopped while still registering: nothing runs yet
                 start.cancel()
@@ -184,8 +205,10 @@ class Worker:
             await self._graceful_shutdown(loops)
         finally:
             stop_waiter.cancel()
-            for task in [*loops, *([self._batch] if self._batch else [])]:
+            for task in loops:
                 task.cancel()
+            self._slots.cancel_all()  # only a forced stop or an error leaves tasks running here
+            self._reports.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._client.close(), timeout=self.policies.shutdown.check_interval_s)
             self.recorder.close()
@@ -197,39 +220,9 @@ class Worker:
         suffix = "" if self._incarnation == 1 else f"#{self._incarnation}"
         return self.recorder.bind("worker_lifecycle", f"worker:{self.worker_id}{suffix}")
 
-    async def _start(self) -> None:
-        leftovers = self.workspaces.find_leftovers()
-        if not leftovers:
-            await self._register()
-            return
-        recovery = self.recorder.bind("worker_recovery", f"worker-recovery:{self.worker_id}")
-        recovery.fire("restart")
-        removed = self.workspaces.remove_leftovers()
-        log.info("removed %d workspace(s) left by a dead worker process", len(removed))
-        recovery.fire("workspaces_restored")
-        try:
-            await self._register()
-        except BaseException:
-            recovery.fire("registration_failed")
-            raise
-        recovery.fire("registered")
-        await self._hand_back(removed)
-        recovery.fire("interrupted_tasks_resumed")
-
-    async def _hand_back(self, leftovers: list[LeftoverWorkspace]) -> None:
-        """Report tasks a crashed worker left behind as interrupted (their old lease, not ours)."""
-        assert self._runner is not None
-        for leftover in leftovers:
-            meta = leftover.meta
-            task_id, worker_id, token = meta.get("taskId"), meta.get("workerId"), meta.get("fencingToken")
-            if not (isinstance(task_id, str) and isinstance(worker_id, str) and isinstance(token, int)):
-                continue
-            dead_token = meta.get("workerToken")  # the dead process's own credential for its lease
-            report = TaskInterrupted(task_id=task_id, worker_id=worker_id, fencing_token=token,
-                                     state={"reason": "worker process died", "recoveredBy": self.worker_id})
-            # Already re-queued after the heartbeat timeout (409), or its token is gone with its registration.
-            with contextlib.suppress(LeaseLostError, AuthenticationError):
-                await self._runner.deliver(report, token=dead_token if isinstance(dead_token, str) else None)
+    def _count_outcome(self, outcome: TaskOutcome) -> None:
+        if outcome.state == "completed":
+            self.completed_tasks += 1
 
     async def _register(self, *, persistent: bool = False) -> None:
         """POST /workers/register, retrying an unreachable orchestrator per BackoffPolicy.
@@ -316,21 +309,39 @@ class Worker:
             self.lifecycle.fire("health_restored")
         return self.lifecycle.state == "idle"
 
+    def _may_lease(self) -> bool:
+        """Healthy, in rotation, not stopping, and the orchestrator is not draining."""
+        return (not self._stopping and not self._needs_registration and not self._orchestrator_draining
+                and self._reported_status == "healthy" and self.lifecycle.state in ("idle", "busy"))
+
     async def _poll_loop(self) -> None:
-        assert self._client is not None
+        assert self._client is not None and self._slots is not None
+        slots = self._slots
         empty_polls = failures = 0
         while not self._stopping:
+            if slots.error is not None:
+                raise slots.error  # a bug, not a task failure: stop the worker rather than sit "busy" forever
             if self._needs_registration:
+                if slots.running:  # their leases went with the old registration: let them end first
+                    await slots.wait_for_change(self.heartbeat_interval_s)
+                    continue
                 await self._register(persistent=True)
-            if not self._apply_health() or self._orchestrator_draining:
+            self._apply_health()
+            if not self._may_lease():
                 await self._idle(self.heartbeat_interval_s)
                 continue
-            self.lifecycle.fire("poll")
+            if slots.free == 0:
+                await slots.wait_for_change(self.heartbeat_interval_s)
+                continue
+            idle = self.lifecycle.state == "idle"
+            if idle:
+                self.lifecycle.fire("poll")
             try:
                 tasks = await self._client.poll(self.worker_id, wait_s=self.policies.poll.long_poll_s,
-                                                max_tasks=self.tasks_per_poll)
+                                                max_tasks=slots.free)
             except OrchestratorError as exc:
-                self._fire_if_legal("no_task_available")
+                if idle:
+                    self._fire_if_legal("no_task_available")
                 if isinstance(exc, NotFoundError | LeaseLostError) or self._token_refused(exc):
                     # forgotten (404), deregistered (409), or our workerToken no longer works (401)
                     self._needs_registration = True
@@ -340,27 +351,14 @@ class Worker:
                 await self._idle(self._delay(failures))
                 continue
             failures = 0
+            if idle:
+                self._fire_if_legal("task_received" if tasks else "no_task_available")
             if not tasks:
-                self._fire_if_legal("no_task_available")
                 empty_polls += 1
                 await self._idle(self.policies.poll.idle_wait_s(empty_polls))
                 continue
             empty_polls = 0
-            self._fire_if_legal("task_received")
-            self._batch = asyncio.create_task(self._run_batch(tasks))
-            await asyncio.wait({self._batch})  # cancelling the poll loop leaves the batch running
-            if (error := self._batch.exception()) is not None:
-                raise error  # a bug, not a task failure: stop the worker rather than sit "busy" forever
-
-    async def _run_batch(self, tasks: list[TaskAssignment]) -> None:
-        assert self._runner is not None
-        for assignment in tasks:
-            if self._stopping:  # not started: deregistration hands it back to the queue
-                break
-            outcome = await self._runner.execute(assignment)
-            if outcome.state == "completed":
-                self.completed_tasks += 1
-        self._fire_if_legal("task_finished")
+            slots.start(tasks)
 
     def _token_refused(self, exc: OrchestratorError) -> bool:
         """A 401 on the worker's own token: clear it, re-read the credential, register again (seed 4.5 auth flow).
@@ -402,20 +400,25 @@ class Worker:
         policy = self.policies.shutdown
         self.shutdown.fire("stop")
         self._stopping = True
+        assert self._slots is not None
+        self._slots.accepting = False
         poller.cancel()  # a poll in flight is dropped: its lease, if any, is re-queued by the DELETE below
-        batch = self._batch
-        if batch is None or batch.done():
+        slots, reports = self._slots, self._reports
+        assert slots is not None and reports is not None
+        if not slots.running:
             self.shutdown.fire("no_current_task")
         else:
             self.shutdown.fire("task_in_progress")
-            done, _ = await asyncio.wait({batch}, timeout=policy.worker_task_deadline_s)
-            if done:
+            if await slots.settle(policy.worker_task_deadline_s):
                 self.shutdown.fire("task_finished")
             else:
                 self.shutdown.fire("task_deadline_reached")
                 self._runner.interrupt_all()
-                await asyncio.wait({batch}, timeout=policy.cancel_grace_s)
+                await slots.settle(policy.cancel_grace_s)
                 self.shutdown.fire("task_interrupted")
+        # Outcomes still queued go out before the DELETE, which would re-queue their tasks.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
         try:
             await self._client.deregister(self.worker_id)
         except OrchestratorError as exc:

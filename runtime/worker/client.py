@@ -7,6 +7,7 @@ unavailable, token refused) instead of status codes. The wire models are `runtim
 
 from __future__ import annotations
 
+import json
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from runtime.protocol import (
     PollResponse,
     RegisterRequest,
     RegisterResponse,
+    ReportBatchResponse,
     TaskAssignment,
     TaskCompleted,
     TaskFailed,
@@ -157,11 +159,13 @@ class OrchestratorClient:
         path: str,
         *,
         body: BaseModel | None = None,
+        content: str | None = None,
         params: dict[str, Any] | None = None,
         timeout_s: float | None = None,
         token: str | None = None,
     ) -> httpx.Response:
-        content = body.model_dump_json(by_alias=True) if body is not None else None
+        if body is not None:
+            content = body.model_dump_json(by_alias=True)
         headers = self._authorization(path, token)
         if content is not None:
             headers["Content-Type"] = "application/json"
@@ -220,6 +224,19 @@ class OrchestratorClient:
         `token`: another worker's token, for a lease a dead worker process left behind (recovery).
         """
         await self._request("POST", f"/tasks/{_REPORT_PATHS[type(report)]}", body=report, token=token)
+
+    async def report_batch(
+        self, encoded_reports: list[str], *, worker_id: str | None = None, lease_max: int = 0
+    ) -> ReportBatchResponse:
+        """POST /tasks/reports: reports already serialised (``BatchedReport`` JSON), then up to `lease_max` new leases.
+
+        The reports are serialised by the caller, one at a time, so that a report whose content is
+        not JSON is refused before it joins a batch instead of failing everyone else's.
+        """
+        lease = f',"workerId":{json.dumps(worker_id)},"leaseMax":{lease_max}' if lease_max and worker_id else ""
+        content = '{"reports":[' + ",".join(encoded_reports) + "]" + lease + "}"
+        response = await self._request("POST", "/tasks/reports", content=content)
+        return self._parse(ReportBatchResponse, response)
 
     # -- client endpoints (seed 4.3), used by tools and tests -------------------------------
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from runtime.protocol import (
@@ -37,6 +38,7 @@ from runtime.worker.errors import LeaseLostError, NotFoundError, OrchestratorErr
 from runtime.worker.failures import classify_exception, task_error, timeout_error
 from runtime.worker.limits import TaskLimits
 from runtime.worker.progress import ProgressReporter, ProgressUpdate
+from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import WorkspaceRoot
 from spec.machine import MachineInstance
@@ -79,8 +81,11 @@ class TaskRunner:
         policies: Policies,
         workspaces: WorkspaceRoot,
         recorder: TraceRecorder,
+        reports: ReportBatcher | None = None,
     ) -> None:
         self._client = client
+        #: ``started``/``completed``/``failed`` go out coalesced through ``/tasks/reports``.
+        self.reports = reports or ReportBatcher(client, policies, worker_id=worker_id)
         self._worker_id = worker_id
         self._handlers = handlers
         self._policies = policies
@@ -109,7 +114,10 @@ class TaskRunner:
     # -- reports ------------------------------------------------------------------------------
 
     async def deliver(self, report: LeaseReport, *, token: str | None = None) -> bool:
-        """POST `report`, retrying transport failures per BackoffPolicy. False if it never got through.
+        """POST `report` to its own endpoint, retrying per BackoffPolicy. False if it never got through.
+
+        Used for interruptions, which are rare and may carry another token; the reports of every
+        task's normal path go through :attr:`reports` instead (`_report`).
 
         A lost lease (409/404) raises `LeaseLostError`: the task belongs to someone else now.
         `token` overrides the worker's own (a dead process's lease, handed back at recovery).
@@ -134,6 +142,11 @@ class TaskRunner:
                     return False
                 retries += 1
                 await asyncio.sleep(backoff.delay_s(retries))
+
+    async def _report(self, report: TaskStarted | TaskCompleted | TaskFailed | TaskInterrupted) -> bool:
+        if isinstance(report, TaskInterrupted):
+            return await self.deliver(report)
+        return await self.reports.deliver(report)
 
     def _lease(self, assignment: TaskAssignment) -> dict[str, Any]:
         return {
@@ -181,7 +194,7 @@ class TaskRunner:
         forced_out = False
         try:
             try:
-                if not await self.deliver(TaskStarted(**lease)):
+                if not await self._report(TaskStarted(**lease)):
                     return self._abandon(machine, task_id, "the start could not be reported")
             except LeaseLostError:
                 return self._abandon(machine, task_id, "lease lost before start")
@@ -251,7 +264,12 @@ class TaskRunner:
                 f"handler for {assignment.type!r} returned {type(result).__name__}, expected a dict",
             )
             return await self._finish(machine, "fail", TaskFailed(**lease, error=error), error=error)
-        return await self._finish(machine, "complete", TaskCompleted(**lease, result=result), result=result)
+        try:
+            completed = TaskCompleted(**lease, result=result)
+        except ValidationError as invalid:  # e.g. a key that is not a string: not a JSON object
+            error = _garbage_result(assignment.type, invalid)
+            return await self._finish(machine, "fail", TaskFailed(**lease, error=error), error=error)
+        return await self._finish(machine, "complete", completed, result=result)
 
     def _progress_sender(
         self, task_id: str, machine: MachineInstance, lease: dict[str, Any]
@@ -279,13 +297,13 @@ class TaskRunner:
         self,
         machine: MachineInstance,
         trigger: str,
-        report: LeaseReport,
+        report: TaskCompleted | TaskFailed | TaskInterrupted,
         *,
         result: dict[str, Any] | None = None,
         error: TaskError | None = None,
     ) -> TaskOutcome:
         try:
-            delivered = await self.deliver(report)
+            delivered = await self._report(report)
         except LeaseLostError:
             return self._abandon(machine, report.task_id, f"lease lost; {trigger} not accepted")
         except PydanticSerializationError as exc:
@@ -293,8 +311,7 @@ class TaskRunner:
                 raise
             # The handler's result is not JSON (a lone surrogate, an object of an unknown type):
             # report that, rather than crash the worker and leave the task to run again forever.
-            error = task_error(FailureCode.TASK_ERROR, ErrorClass.VALIDATION,
-                               f"the handler's result is not JSON text: {exc}")
+            error = _garbage_result(None, exc)
             failed = TaskFailed(task_id=report.task_id, worker_id=report.worker_id,
                                 fencing_token=report.fencing_token, error=error)
             return await self._finish(machine, "fail", failed, error=error)
@@ -310,6 +327,15 @@ class TaskRunner:
         if machine.can_fire("lease_lost"):
             machine.fire("lease_lost")
         return TaskOutcome(task_id, machine.state)
+
+
+def _garbage_result(task_type: str | None, exc: Exception) -> TaskError:
+    """The classified error (`spec.classify`, via `classify_exception`) for a result that is no JSON object."""
+    classified = classify_exception(exc)
+    detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+    whose = f"result of the handler for {task_type!r}" if task_type else "handler's result"
+    return task_error(FailureCode(classified.code), ErrorClass(classified.error_class),
+                      f"the {whose} is not JSON (a JSON object is expected): {detail}")
 
 
 def _payload_time_limit(assignment: TaskAssignment) -> float | None:

@@ -35,7 +35,7 @@ async def _lost_started_answer(root: Path) -> tuple[RuntimeUnderTest, str, str]:
     try:
         await run.start_orchestrator()
         await run.start_worker("w0", ())
-        run.workers["w0"].transport.lose_answer_once = "/tasks/started"
+        run.workers["w0"].transport.lose_answer_once = "/tasks/reports"  # the first batch: the task's started report
         task_id = await run.submit(TaskSpec(priority=5, requires=(), steps=1), step_s=policies.progress.interval_s)
         try:
             await run.wait_settled(timeout=LEASES_TO_RECOVER * policies.lease.lease_ttl_s)

@@ -78,6 +78,13 @@ class ScriptedOrchestrator:
             return httpx.Response(200, json={"tasks": [self.queue.pop(0)]})
         if request.method == "DELETE":
             return httpx.Response(204)
+        if path.endswith("/reports"):  # recorded as the single reports they stand for, then the lease
+            outcomes = []
+            for report in body["reports"]:
+                self.calls.append(("POST", f"/api/v1/tasks/{report['kind']}", report))
+                outcomes.append({"taskId": report["taskId"], "code": 200, "status": "ok", "fencingToken": 1})
+            leased, self.queue = self.queue[:body.get("leaseMax", 0)], self.queue[body.get("leaseMax", 0):]
+            return httpx.Response(200, json={"outcomes": outcomes, "tasks": leased})
         return httpx.Response(200, json={"taskId": body.get("taskId"), "status": "ok", "fencingToken": 1})
 
 

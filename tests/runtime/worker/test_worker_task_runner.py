@@ -39,16 +39,29 @@ class Orchestrator:
         self.reports: list[tuple[str, dict[str, Any]]] = []
         self.refuse: set[str] = set()
         self.unavailable_first = 0
+        self.batches = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         kind = request.url.path.rsplit("/", 1)[-1]
         if self.unavailable_first > 0:
             self.unavailable_first -= 1
             return httpx.Response(503, json={"error": {"reason": "draining"}})
+        if kind == "reports":  # a batch: each report answered as its single endpoint would be
+            self.batches += 1
+            return httpx.Response(200, json={"outcomes": [self._batched(r) for r in json.loads(request.content)
+                                                          ["reports"]], "tasks": []})
         if kind in self.refuse:
             return httpx.Response(409, json={"error": {"field": "fencingToken", "reason": "stale lease"}})
         self.reports.append((kind, json.loads(request.content)))
         return httpx.Response(200, json={"taskId": "t", "status": kind, "fencingToken": 1})
+
+    def _batched(self, report: dict[str, Any]) -> dict[str, Any]:
+        kind = report.pop("kind")
+        if kind in self.refuse:
+            return {"taskId": report["taskId"], "code": 409,
+                    "error": {"field": "fencingToken", "reason": "stale lease"}}
+        self.reports.append((kind, report))
+        return {"taskId": report["taskId"], "code": 200, "status": kind, "fencingToken": report["fencingToken"]}
 
     def kinds(self) -> list[str]:
         return [k for k, _ in self.reports if k != "progress"]
