@@ -73,6 +73,7 @@ def test_the_simulator_uses_the_machines_enums_for_their_names(path: Path) -> No
 
 
 def test_the_scan_catches_a_typed_trigger_and_a_typed_state() -> None:
-    source = 'machine.fire("heartbeat")\nif worker.machine.state == "busy": pass\nif kind in ("lease_lost", "x"): pass\n'
+    source = ('machine.fire("heartbeat")\nif worker.machine.state == "busy": pass\n'
+              'if kind in ("lease_lost", "x"): pass\n')
     assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost")]
     assert typed_names("machine.fire(WorkerTrigger.HEARTBEAT)\nif state == WorkerState.BUSY: pass\n") == []
