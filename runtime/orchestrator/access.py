@@ -42,6 +42,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], Ability], ...] = tuple(
         ("GET", r"/metrics", Ability.READ),
         ("GET", _API + r"/alerts", Ability.READ),
         ("POST", _API + r"/workflows", Ability.SUBMIT),
+        ("POST", _API + r"/workflows:batch", Ability.SUBMIT),
         ("GET", _API + rf"/workflows/{_ID}", Ability.READ),
         ("POST", _API + r"/workers/register", Ability.REGISTER),
         ("POST", _API + r"/workers/heartbeat", Ability.WORK),
