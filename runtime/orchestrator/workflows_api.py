@@ -24,7 +24,7 @@ from runtime.protocol import (
     WorkflowView,
 )
 from runtime.store.changes import ChangeLog
-from runtime.store.queue import get_workflow, submit_workflow, submit_workflows, workflow_tasks
+from runtime.store.queue import get_workflow, submit_workflows, workflow_tasks
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"],
                    responses=error_responses(400, 401, 403, 404, 413, 422, 503))
@@ -35,9 +35,9 @@ async def create(body: WorkflowRequest, orch: Orch, _credential: Caller) -> Work
     """Accepted means committed: the 201 is sent after the workflow and its task are durable."""
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> WorkflowCreated:
-        aging = orch.policies.lease.aging_interval_s
-        workflow, tasks = await submit_workflow(session, changes, body, orch.now(), aging)
-        return WorkflowCreated(workflow_id=workflow.id, task_ids=[t.id for t in tasks])
+        ((workflow_id, task_id),) = await submit_workflows(session, changes, [body], orch.now(),
+                                                           orch.policies.lease.aging_interval_s)
+        return WorkflowCreated(workflow_id=workflow_id, task_ids=[task_id])
 
     return await orch.transact(_work)
 
