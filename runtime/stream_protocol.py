@@ -28,39 +28,53 @@ class StreamErrorMessage(WireModel):
 
 
 class TaskStartedPayload(WireModel):
+    """A worker started the task (attempt 1 first, one more per lease)."""
+
     #: The lease holder: sent to admin and worker credentials only (`runtime.orchestrator.hub.LEASE_KEYS`).
     worker_id: str | None = None
     attempt: int
 
 
 class TaskProgressPayload(WireModel):
+    """The task reported progress (paced per `spec.policies.ProgressPolicy`)."""
+
     percentage: float
     step: str
     details: dict[str, Any]
 
 
 class TaskCompletedPayload(WireModel):
+    """The task completed with this result."""
+
     result: dict[str, Any]
 
 
 class TaskFailedPayload(WireModel):
+    """The task failed with this error (`spec.taxonomy` code and class)."""
+
     error: TaskError
 
 
 class TaskRequeuedPayload(WireModel):
+    """The task went back to the queue: its lease was lost, expired or handed back."""
+
     reason: str
 
 
 class WorkflowCompletedPayload(WireModel):
-    pass
+    """Every task of the workflow completed; nothing follows."""
 
 
 class WorkflowFailedPayload(WireModel):
+    """The workflow failed because its task failed."""
+
     #: The error of the task that failed the workflow (its ``taskId`` is the event's).
     error: TaskError
 
 
 class ShutdownPayload(WireModel):
+    """The orchestrator is shutting down; the connection closes next (1001): reconnect and resume."""
+
     reason: str
 
 
