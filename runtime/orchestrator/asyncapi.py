@@ -36,8 +36,10 @@ def event_schema_name(event_type: EventType) -> str:
 
 
 def _schemas() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], Any]] = [(m, "validation") for _, m in _CLIENT_MESSAGES]
-    models += [(m, "serialization") for m in (*(m for _, m in _SERVER_MESSAGES), Event, *EVENT_PAYLOADS.values())]
+    outgoing: list[type[BaseModel]] = [model for _, model in _SERVER_MESSAGES]
+    outgoing += [Event, *EVENT_PAYLOADS.values()]
+    models: list[tuple[type[BaseModel], Any]] = [(model, "validation") for _, model in _CLIENT_MESSAGES]
+    models += [(model, "serialization") for model in outgoing]
     _, top = models_json_schema(models, by_alias=True, ref_template=_SCHEMAS + "{model}")
     schemas: dict[str, Any] = top["$defs"]
     for event_type, payload in EVENT_PAYLOADS.items():

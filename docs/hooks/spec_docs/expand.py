@@ -15,7 +15,17 @@ import re
 from typing import Any
 
 # Registration happens on import: these modules add their directives to the registry.
-from spec_docs import api_reference, diagrams, monitoring, openapi, optimisation, recorded, tables, values  # noqa: F401
+from spec_docs import (  # noqa: F401
+    api_reference,
+    asyncapi_docs,
+    diagrams,
+    monitoring,
+    openapi,
+    optimisation,
+    recorded,
+    tables,
+    values,
+)
 from spec_docs.registry import DirectiveError, call
 
 _DIRECTIVE = re.compile(r"(?<!\\)\{\{(?P<body>[^\n]*?)\}\}")
