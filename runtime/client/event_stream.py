@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,21 @@ from spec.policies import BackoffPolicy
 SETTLING = frozenset({EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED})
 #: Close codes of a refused credential (`runtime.orchestrator.ws_api`).
 CREDENTIAL_CLOSE_CODES = frozenset({4401, 4403})
+
+
+class _HandshakeRedactor(logging.Filter):
+    """websockets logs every handshake header at DEBUG: the ``Authorization`` value is masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == "authorization":
+            record.args = (args[0], "[redacted]")
+        return True
+
+
+#: The logger the WebSocket connections log to (instead of ``websockets.client``), token masked.
+log = logging.getLogger("runtime.client.websocket")
+log.addFilter(_HandshakeRedactor())
 
 
 def websocket_url(base_url: str) -> str:
@@ -84,7 +100,7 @@ class EventStream:
         """One connection's events of `workflow_id` after `after` (``None`` marks the subscription's answer)."""
         subscribe = SubscribeMessage(type="subscribe", workflow_id=workflow_id, last_event_id=after)
         async with websockets.connect(self.url, additional_headers=self.credential.header,
-                                      open_timeout=self.open_timeout_s) as ws:
+                                      open_timeout=self.open_timeout_s, logger=log) as ws:
             await ws.send(subscribe.model_dump_json(by_alias=True, exclude_none=True))
             async for raw in ws:
                 message = json.loads(raw)

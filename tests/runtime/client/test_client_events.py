@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -138,3 +139,37 @@ async def test_reconnection_gives_up_per_the_policy(orch: Orchestrator, proxy: C
         with pytest.raises(StreamError, match=f"{created.workflow_id} .* after 4 attempt"):
             await anext(client.events(created.workflow_id))
     assert waits == policy.schedule()
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def test_the_token_stays_out_of_debug_logs(orch: Orchestrator, admin: httpx.AsyncClient) -> None:
+    """websockets logs the handshake headers at DEBUG; the client's logger masks the token itself.
+
+    The recorder sits on the client's own logger, so what it sees is not also masked by the
+    orchestrator's log redactor (configured in this process by the in-process orchestrator).
+    """
+    logger = logging.getLogger("runtime.client.websocket")
+    recorder = _Recorder()
+    logger.addHandler(recorder)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        async with Client(orch.url, CLIENT_TOKEN) as client:
+            created = await client.submit("noop")
+            task = await worker_steps.lease_one(admin)
+            await worker_steps.start(admin, task)
+            await worker_steps.complete(admin, task, {})
+            assert [e.type async for e in client.events(created.workflow_id)][-1] is EventType.WORKFLOW_COMPLETED
+    finally:
+        logger.removeHandler(recorder)
+        logger.setLevel(level)
+    assert "> Authorization: [redacted]" in recorder.messages, recorder.messages
+    assert not [m for m in recorder.messages if CLIENT_TOKEN in m]
