@@ -64,9 +64,9 @@ def _refused_locally(exc: ValidationError) -> RequestRefusedError:
 def _batches(encoded: list[bytes], max_items: int) -> Iterable[list[bytes]]:
     """Consecutive runs of `encoded` items within `max_items` and the body limit (`MAX_BODY_BYTES`)."""
     batch: list[bytes] = []
-    size = _BATCH_FRAME
+    size = _BATCH_FRAME  # the body's bytes with one comma per item (one more than it will have)
     for item in encoded:
-        if batch and (len(batch) >= max_items or size + len(item) + 1 > MAX_BODY_BYTES):
+        if batch and (len(batch) >= max_items or size + len(item) > MAX_BODY_BYTES):
             yield batch
             batch, size = [], _BATCH_FRAME
         batch.append(item)
