@@ -62,6 +62,7 @@ def bench(session: nox.Session) -> None:
     if shutil.which("redis-server") is None:
         session.log("redis-server is not installed (apt-get install -y redis-server): the Celery yardstick is skipped")
     session.run("python", "-m", "runtime.bench", *session.posargs)
+    session.run("python", "-m", "runtime.bench_submit")
 
 
 @nox.session(python=PYTHON)

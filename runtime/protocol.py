@@ -200,6 +200,26 @@ class WorkflowCreated(WireModel):
     task_ids: list[str]
 
 
+#: Most workflows one ``POST /api/v1/workflows:batch`` may carry; more: 422 naming ``workflows``.
+#: The body limit (`MAX_BODY_BYTES`, 413) still applies to the whole batch.
+MAX_BATCH_WORKFLOWS = 1000
+
+
+class WorkflowBatchRequest(WireModel):
+    """Several workflows, each exactly as ``POST /api/v1/workflows`` takes it, stored all or nothing.
+
+    An invalid item refuses the whole batch with 422 naming its index (``workflows.3.payload``).
+    """
+
+    workflows: list[WorkflowRequest] = Field(min_length=1, max_length=MAX_BATCH_WORKFLOWS)
+
+
+class WorkflowBatchCreated(WireModel):
+    """One `WorkflowCreated` per submitted workflow, in the order of the request."""
+
+    workflows: list[WorkflowCreated]
+
+
 class ErrorBody(WireModel):
     """Every 4xx/5xx body: ``{"error": {"field": "...", "reason": "..."}}``."""
 

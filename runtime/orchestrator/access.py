@@ -18,7 +18,7 @@ from runtime.orchestrator.credentials import Credential, Role
 
 
 class Ability(StrEnum):
-    OPEN = "open"  # no credential (probes, the OpenAPI document)
+    OPEN = "open"  # no credential (probes, the OpenAPI and AsyncAPI documents)
     READ = "read"  # tasks, workflows, workers, alerts, metrics; WebSocket subscriptions
     SUBMIT = "submit"  # new workflows
     REGISTER = "register"  # worker registration
@@ -38,10 +38,11 @@ _ID = r"[^/]+"
 _RULES: tuple[tuple[str, re.Pattern[str], Ability], ...] = tuple(
     (method, re.compile(pattern + r"\Z"), ability) for method, pattern, ability in (
         ("GET", r"/health/(live|ready)", Ability.OPEN),
-        ("GET", r"/(openapi\.json|docs|docs/oauth2-redirect|redoc)", Ability.OPEN),
+        ("GET", r"/(openapi\.json|asyncapi\.json|docs|docs/oauth2-redirect|redoc)", Ability.OPEN),
         ("GET", r"/metrics", Ability.READ),
         ("GET", _API + r"/alerts", Ability.READ),
         ("POST", _API + r"/workflows", Ability.SUBMIT),
+        ("POST", _API + r"/workflows:batch", Ability.SUBMIT),
         ("GET", _API + rf"/workflows/{_ID}", Ability.READ),
         ("POST", _API + r"/workers/register", Ability.REGISTER),
         ("POST", _API + r"/workers/heartbeat", Ability.WORK),

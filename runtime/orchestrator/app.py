@@ -1,8 +1,9 @@
 """The FastAPI application (seed 4.1 ``setupMiddleware()``, ``registerRoutes()``).
 
-OpenAPI is served at ``/openapi.json``; the API lives under ``/api/v1``; probes under
-``/health``; the event stream at ``/ws``; Prometheus metrics at ``/metrics`` and firing alerts at
-``/api/v1/alerts``. Every request binds its workflowId/taskId/workerId to its log lines.
+OpenAPI is served at ``/openapi.json`` (the event stream's AsyncAPI document at ``/asyncapi.json``);
+the API lives under ``/api/v1``; probes under ``/health``; the event stream at ``/ws``; Prometheus
+metrics at ``/metrics`` and firing alerts at ``/api/v1/alerts``. Every request binds its
+workflowId/taskId/workerId to its log lines.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import Depends, FastAPI
 from runtime.monitoring import api as monitoring_api
 from runtime.monitoring.http_metrics import RequestMetricsMiddleware
 from runtime.monitoring.request_ids import bind_request_ids
-from runtime.orchestrator import health, tasks_api, workers_api, workflows_api, ws_api
+from runtime.orchestrator import asyncapi, health, tasks_api, workers_api, workflows_api, ws_api
 from runtime.orchestrator.http_errors import install_error_handlers
 from runtime.orchestrator.middleware import GuardMiddleware
 from runtime.orchestrator.orchestrator import Orchestrator
@@ -32,6 +33,6 @@ def create_app(orch: Orchestrator) -> FastAPI:
     # Added last, so outermost: it also times and counts the answers the guard gives.
     app.add_middleware(RequestMetricsMiddleware, metrics=orch.monitoring.metrics)
     for router in (health.router, workers_api.router, tasks_api.router, workflows_api.router, ws_api.router,
-                   monitoring_api.router):
+                   monitoring_api.router, asyncapi.router):
         app.include_router(router)
     return app

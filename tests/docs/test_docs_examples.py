@@ -9,16 +9,18 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+from spec_docs.asyncapi_docs import check_payload_keys, message_example  # noqa: E402
 from spec_docs.examples import (  # noqa: E402
-    event_example,
     event_payload_keys,
     example,
     request_example,
     response_example,
 )
-from spec_docs.openapi import build_app, websocket_events  # noqa: E402
+from spec_docs.openapi import build_app  # noqa: E402
 
 import runtime.protocol as protocol  # noqa: E402
+import runtime.stream_protocol as stream_protocol  # noqa: E402
+from runtime.orchestrator.asyncapi import asyncapi_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,14 +71,20 @@ def test_every_event_type_is_emitted_somewhere_and_its_example_is_a_valid_event(
     keys = event_payload_keys(ROOT / "runtime")
     assert set(keys) == {t.value for t in protocol.EventType}
     assert "percentage" in keys["TASK_PROGRESS"]
-    for event_type, payload in keys.items():
-        event = protocol.Event.model_validate(event_example(event_type, payload, task=True))
-        assert sorted(event.payload) == sorted(payload)
+    document = asyncapi_document("t", "1")
+    for event_type in protocol.EventType:
+        event = protocol.Event.model_validate(message_example(document, event_type.value))
+        assert event.type is event_type
+        stream_protocol.event_payload(event)  # the example payload fits the type's model
+    stream_protocol.SubscribedMessage.model_validate(message_example(document, "subscribed"))
+    stream_protocol.StreamErrorMessage.model_validate(message_example(document, "error"))
 
 
-def test_an_event_type_nobody_emits_fails_the_page() -> None:
+def test_an_event_type_nobody_emits_or_a_drifted_payload_fails_the_page() -> None:
     with pytest.raises(ValueError, match="EventType.NEW_KIND"):
-        websocket_events(protocol.SubscribeMessage.model_json_schema(by_alias=True), {}, ["NEW_KIND"])
+        check_payload_keys({}, {"NEW_KIND": []})
+    with pytest.raises(ValueError, match=r"EventType.TASK_STARTED: the runtime emits payload keys \['attempt'\]"):
+        check_payload_keys({"TASK_STARTED": ["attempt"]}, {"TASK_STARTED": ["attempt", "workerId"]})
 
 
 def test_the_subscribe_example_is_a_valid_subscribe_message() -> None:

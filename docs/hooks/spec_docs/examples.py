@@ -6,9 +6,10 @@ an enum, a value of the right type otherwise, named after the field (``workerId`
 ``"worker-1"``). Every field is filled, optional ones too, so the example shows the whole shape.
 The docs tests validate each request example against its protocol model.
 
-WebSocket events have one model (``Event``) whose ``payload`` depends on the event type; the
-payload keys are read from the runtime's own source (each call that emits an ``EventType.X``
-with a literal payload dict), so an example lists what the runtime really sends.
+WebSocket messages are the `asyncapi` directive's (`spec_docs.asyncapi_docs`), built with the
+same `example`; `event_payload_keys` reads the payload keys the runtime's own source emits per
+``EventType.X`` (each call with a literal payload dict), which that directive checks against the
+payload models.
 """
 
 from __future__ import annotations
@@ -145,18 +146,3 @@ def event_payload_keys(runtime_dir: Path) -> dict[str, list[str]]:
                 merged = found.setdefault(kinds[0], [])
                 merged += [k for k in keys if k not in merged]
     return found
-
-
-#: Example payload values by key; other keys get a ``"<key>"`` placeholder.
-_PAYLOAD_VALUES: dict[str, Any] = {
-    "workerId": "worker-1", "attempt": 1, "percentage": 50, "step": "code_generation", "details": {},
-    "reason": "worker worker-1 missed its heartbeats", "result": {"pullRequest": 1},
-    "error": {"code": "BUILD_FAILED", "message": "the build failed"}, "state": "firing", "previousState": "pending",
-    "labels": {}, "escalationLevel": 1,
-}
-
-
-def event_example(event_type: str, keys: list[str], task: bool) -> dict[str, Any]:
-    """One ``Event`` on the wire (camelCase), with the payload keys the runtime sends for `event_type`."""
-    return {"id": 7, "type": event_type, "workflowId": "wf-1", "taskId": "t-1" if task else None,
-            "time": 1767225600.0, "payload": {k: _PAYLOAD_VALUES.get(k, f"<{k}>") for k in keys}}

@@ -17,6 +17,7 @@ from typing import Any
 # Registration happens on import: these modules add their directives to the registry.
 from spec_docs import (  # noqa: F401
     api_reference,
+    asyncapi_docs,
     diagrams,
     faults,
     monitoring,

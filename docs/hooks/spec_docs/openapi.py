@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from spec_docs.docstring_roles import without_issue_refs
-from spec_docs.examples import event_example, event_payload_keys, json_block, request_example, response_example
+from spec_docs.examples import json_block, request_example, response_example
 from spec_docs.formatting import code, table
 from spec_docs.registry import directive
 
@@ -245,34 +245,13 @@ def render_openapi(document: dict[str, Any], protected: dict[tuple[str, str], tu
     return "\n\n".join(p for p in parts if p)
 
 
-def websocket_events(subscribe_schema: dict[str, Any], payload_keys: dict[str, list[str]],
-                     event_types: Sequence[str]) -> str:
-    """The WebSocket messages: the client's subscribe message, then one example per event type."""
-    from spec_docs.examples import example
-
-    lines = ["## WebSocket messages", "",
-             "After connecting to `/ws` (with `Authorization: Bearer <token>`), a client subscribes to a workflow; "
-             "`lastEventId` resumes after the last event it saw:", "",
-             json_block(example(subscribe_schema, subscribe_schema.get("$defs", {})))]
-    for event_type in event_types:
-        if event_type not in payload_keys:
-            raise ValueError(f"no call in the runtime emits EventType.{event_type} with a payload literal")
-        task = event_type.startswith("TASK_") or event_type == "WORKFLOW_FAILED"
-        lines += ["", f"### {event_type}", "", json_block(event_example(event_type, payload_keys[event_type], task))]
-    return "\n".join(lines)
-
-
 @directive
 def openapi() -> str:
     """The orchestrator's HTTP API from its OpenAPI document: endpoints, authentication, schemas."""
     app = build_app()
     # Route docstrings are written for developers and cite the project's issues; readers get them without.
-    protocol = importlib.import_module("runtime.protocol")
-    runtime_dir = Path(str(protocol.__file__)).resolve().parent
-    events = websocket_events(protocol.SubscribeMessage.model_json_schema(by_alias=True),
-                              event_payload_keys(runtime_dir), [t.value for t in protocol.EventType])
-    page = render_openapi(app.openapi(), token_protected(app), websocket_routes(app)) + "\n\n" + events
-    return without_issue_refs(page)
+    # The WebSocket messages are the `asyncapi` directive's (spec_docs.asyncapi_docs).
+    return without_issue_refs(render_openapi(app.openapi(), token_protected(app), websocket_routes(app)))
 
 
 @directive

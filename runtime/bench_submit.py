@@ -1,0 +1,107 @@
+"""Bulk submission throughput of the reference orchestrator (issue 12 "Performance").
+
+Prints figures; asserts nothing. ``python -m runtime.bench_submit [--tasks N] [--batch N]
+[--concurrency N] [--trace]`` starts ``python -m runtime orchestrator`` on a fresh SQLite file
+and submits N no-op workflows through `runtime.Client.submit_many` (``POST
+/api/v1/workflows:batch``, ``--batch`` workflows per request, ``--concurrency`` requests in
+flight), then the same count one request each (``POST /api/v1/workflows``, ``--single`` of them)
+for comparison. The clock runs from the first request to the last answer: every answered
+workflow is committed. No workers run, so the figure is the submission path alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from runtime.client import Client
+from runtime.protocol import MAX_BATCH_WORKFLOWS, WorkflowRequest
+
+TOKEN = "bench-submit-token"
+
+
+def start_orchestrator(db: Path, trace: bool) -> tuple[subprocess.Popen[str], str]:
+    """``python -m runtime orchestrator`` as users run it; its URL from the ready line."""
+    trace_args = ["--trace", str(db.with_suffix(".jsonl"))] if trace else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "orchestrator", "--db", str(db), "--port", "0", "--token", TOKEN,
+         "--log-level", "WARNING", *trace_args],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("orchestrator listening on "):
+            return proc, line.split()[-1]
+    raise SystemExit(f"the orchestrator did not start (exit code {proc.wait()})")
+
+
+async def _timed(count: int, concurrency: int, submit: Callable[[int], Awaitable[int]]) -> float:
+    """Seconds to run ``submit(i)`` for every chunk index with `concurrency` in flight; checks the counts."""
+    queue = list(range(count))
+    done = 0
+
+    async def lane() -> None:
+        nonlocal done
+        while queue:
+            done += await submit(queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return elapsed if done else float("nan")
+
+
+async def measure(url: str, tasks: int, batch: int, concurrency: int, single: int) -> dict[str, float]:
+    async with Client(url, TOKEN, timeout_s=120) as client:
+        requests = [WorkflowRequest(type="noop", payload={"n": i}) for i in range(batch)]
+        await client.submit_many(requests[:1])  # warm up: connection, first transaction
+
+        async def bulk(_: int) -> int:
+            return len(await client.submit_many(requests))
+
+        chunks = max(1, tasks // batch)
+        bulk_s = await _timed(chunks, concurrency, bulk)
+
+        async def one(_: int) -> int:
+            await client.submit(requests[0])
+            return 1
+
+        single_s = await _timed(single, concurrency, one)
+    return {"bulk_tasks_per_s": chunks * batch / bulk_s, "single_tasks_per_s": single / single_s,
+            "bulk_tasks": chunks * batch}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.bench_submit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=50_000, help="workflows submitted in bulk")
+    parser.add_argument("--batch", type=int, default=MAX_BATCH_WORKFLOWS, help="workflows per batch request")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
+    parser.add_argument("--single", type=int, default=2_000, help="workflows submitted one request each")
+    parser.add_argument("--trace", action="store_true", help="the orchestrator also writes its trace file")
+    args = parser.parse_args(argv)
+    if not 1 <= args.batch <= MAX_BATCH_WORKFLOWS:
+        parser.error(f"--batch must be between 1 and {MAX_BATCH_WORKFLOWS} (runtime.protocol.MAX_BATCH_WORKFLOWS)")
+    with tempfile.TemporaryDirectory(prefix="bench-submit-") as scratch:
+        proc, url = start_orchestrator(Path(scratch) / "bench.db", args.trace)
+        try:
+            figures = asyncio.run(measure(url, args.tasks, args.batch, args.concurrency, args.single))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    print(f"bulk submission: {figures['bulk_tasks']:.0f} tasks in batches of {args.batch}, "
+          f"{args.concurrency} in flight: {figures['bulk_tasks_per_s']:,.0f} tasks/s")
+    print(f"single submission: {args.single} requests, {args.concurrency} in flight: "
+          f"{figures['single_tasks_per_s']:,.0f} tasks/s")
+    print(f"ratio bulk/single: {figures['bulk_tasks_per_s'] / figures['single_tasks_per_s']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
