@@ -6,10 +6,11 @@ never contain the bearer token (`runtime.client.credentials` keeps it out of eve
 
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
-from time import time
+from datetime import UTC, datetime
 
 import httpx
+
+from spec.decisions.rate_limit import parse_retry_after
 
 
 class ClientError(Exception):
@@ -89,17 +90,8 @@ def _error_detail(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def retry_after_s(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number or an HTTP date (seed 4.5)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None
+    """``Retry-After`` as seconds, read by the spec's one parser (`spec.decisions.rate_limit`)."""
+    return parse_retry_after(value, datetime.now(UTC)) if value else None
 
 
 def error_for_response(response: httpx.Response, credential_hint: str) -> ClientError:

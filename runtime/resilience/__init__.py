@@ -41,10 +41,11 @@ from runtime.resilience.escalation import (
     LogHook,
     WebhookHook,
 )
-from runtime.resilience.rate_limit import RateLimitHandler, parse_retry_after, retry_after_s
+from runtime.resilience.rate_limit import RateLimitHandler, retry_after_s
 from runtime.resilience.retry import AttemptEvent, RetryHandler, retries_with_backoff
 from runtime.resilience.service import ExternalService
 from runtime.resilience.tracing import TraceSink
+from spec.decisions.rate_limit import parse_retry_after
 
 __all__ = [
     "CLOSED",

@@ -10,10 +10,9 @@ Retry-After from HTTP (seconds or an HTTP date), sleeps until the core's deadlin
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -23,7 +22,7 @@ from runtime.resilience.clock import Clock, MonotonicClock, sleep_until
 from runtime.resilience.errors import RateLimitedError, ResilienceConfigError
 from runtime.resilience.escalation import Escalator
 from runtime.resilience.tracing import TraceSink, bind_traced, next_call_id
-from spec.decisions.rate_limit import RateLimitCore
+from spec.decisions.rate_limit import RateLimitCore, parse_retry_after
 from spec.machines.rate_limit import RateLimitTrigger
 from spec.policies import DEFAULT_POLICIES, RateLimitPolicy
 from spec.taxonomy import ErrorClass
@@ -33,25 +32,6 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 Classifier = Callable[[BaseException], ErrorClass]
-
-
-def parse_retry_after(value: str, now: datetime) -> float | None:
-    """Seconds to wait for a Retry-After header value (RFC 9110: delay-seconds or HTTP-date).
-
-    A date in the past means "now" (0 s); an unparseable value gives ``None`` (use the default).
-    """
-    text = value.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return float(int(text))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _headers_of(obj: object) -> Mapping[str, str] | None:

@@ -8,8 +8,7 @@ unavailable, token refused) instead of status codes. The wire models are `runtim
 from __future__ import annotations
 
 import json
-from email.utils import parsedate_to_datetime
-from time import time
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -41,6 +40,7 @@ from runtime.worker.errors import (
     RateLimitedError,
     RequestRejectedError,
 )
+from spec.decisions.rate_limit import parse_retry_after
 
 API = "/api/v1"
 _M = TypeVar("_M", bound=BaseModel)
@@ -75,17 +75,8 @@ def _error_detail(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number or an HTTP date (seed 4.5)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None
+    """``Retry-After`` as seconds, read by the spec's one parser (`spec.decisions.rate_limit`)."""
+    return parse_retry_after(value, datetime.now(UTC)) if value else None
 
 
 def error_for_response(response: httpx.Response) -> OrchestratorError:

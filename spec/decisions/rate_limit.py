@@ -9,10 +9,33 @@ call at once; a retry refused while the service has been limiting for more than
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from spec.machines.rate_limit import RateLimitTrigger
 from spec.policies import DEFAULT_POLICIES, RateLimitPolicy
+
+
+def parse_retry_after(value: str, now: datetime) -> float | None:
+    """Seconds to wait for a Retry-After header value (RFC 9110: delay-seconds or HTTP-date).
+
+    The one reading for every caller (the resilience layer, the worker's and the client's
+    HTTP clients): a date in the past means "now" (0 s); anything else unparseable, negative
+    numbers included, gives ``None`` (the caller uses its default wait).
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
