@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace-root", type=Path, default=None,
                         help=f"where task workspaces live (default: {default_workspace_root()})")
     parser.add_argument("--trace", type=Path, metavar="PATH", help="append machine transitions to this .jsonl file")
-    parser.add_argument("--tasks-per-poll", type=int, default=1, metavar="N", help="lease up to N tasks per poll")
+    parser.add_argument("--tasks-per-poll", type=int, default=1, metavar="N",
+                        help="run up to N tasks at once; a poll leases up to the free slots")
     parser.add_argument("--shell-command", action="append", default=[], metavar="NAME=COMMAND",
                         help="a command the 'shell' task may run by name (repeatable)")
     parser.add_argument("--allow-any-command", action="store_true",
