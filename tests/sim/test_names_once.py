@@ -34,10 +34,10 @@ from spec.machines import (
 SIM = Path(__file__).resolve().parents[2] / "sim"
 _MODULES = (alerting, auth_error, circuit_breaker, pipeline, rate_limit, recovery, retry, shutdown, startup,
             task_lifecycle, websocket_session, worker_lifecycle, workflow_lifecycle)
-_ENUMS: tuple[type[StrEnum], ...] = tuple(
+_ENUMS: tuple[type[StrEnum], ...] = tuple(dict.fromkeys(  # each once, though modules alias them (S, T)
     value for module in _MODULES for value in vars(module).values()
     if isinstance(value, type) and issubclass(value, StrEnum) and value.__module__ == module.__name__
-)
+))
 NAMES = frozenset(str(member) for enum in _ENUMS for member in enum)
 _NAMED = ("state", "dest", "source", "trigger", "kind")
 
