@@ -60,7 +60,8 @@ def _start_workers(url: str, count: int, tasks_per_poll: int, scratch: Path) -> 
     return [
         subprocess.Popen(
             [sys.executable, "-m", "runtime", "worker", "--orchestrator", url, "--token-file", str(token_file),
-             "--no-detect", "--capability", "bench", "--worker-id", f"bench-{i}", "--workspace-root", str(scratch / f"ws{i}"),
+             "--no-detect", "--capability", "bench", "--worker-id", f"bench-{i}",
+             "--workspace-root", str(scratch / f"ws{i}"),
              "--tasks-per-poll", str(tasks_per_poll), "--log-level", "WARNING"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
