@@ -113,24 +113,26 @@ class PostgresServer:
         self.sql(f"CREATE DATABASE {TEMPLATE}")
         asyncio.run(_migrate(self.location(TEMPLATE)))
 
-    def sql(self, statement: str, database: str = "postgres") -> str:
-        """Run one statement with ``psql`` (synchronous, so it works inside a running event loop too)."""
+    def sql(self, *statements: str, database: str = "postgres") -> str:
+        """Run statements with ``psql``, each on its own (synchronous: works inside a running event loop too)."""
+        commands = [arg for statement in statements for arg in ("-c", statement)]
         done = subprocess.run(
             [str(self.bin_dir / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-             "-p", str(self.port), "-U", USER, "-d", database, "-c", statement],
+             "-p", str(self.port), "-U", USER, "-d", database, *commands],
             capture_output=True, text=True, timeout=WAIT_S, env={**os.environ, "PGPASSWORD": PASSWORD})
         if done.returncode != 0:
-            raise RuntimeError(f"psql {statement!r} failed: {done.stderr.strip()}")
+            raise RuntimeError(f"psql {statements!r} failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def create_database(self) -> str:
-        """A fresh database, migrated (a copy of the template); its name."""
+    def create_database(self, *, migrated: bool = True) -> str:
+        """A fresh database, migrated (a copy of the template) or empty; its name."""
         name = f"t{os.getpid()}_{next(self._names)}"
-        self.sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        self.sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE if migrated else 'template0'}")
         return name
 
-    def drop_database(self, name: str) -> None:
-        self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    def drop_databases(self, names: list[str]) -> None:
+        if names:
+            self.sql(*(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" for name in names))
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster, by pid); SIGKILL if it outlives `WAIT_S`."""

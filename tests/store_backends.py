@@ -45,6 +45,5 @@ class StoreBackend:
 
     def cleanup(self) -> None:
         if self.server is not None:
-            for name in self._databases:
-                self.server.drop_database(name)
+            self.server.drop_databases(self._databases)
         self._databases.clear()

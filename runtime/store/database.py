@@ -57,7 +57,7 @@ log = logging.getLogger("runtime.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The setting an unusable database is configured by, named in errors.
-SETTING = "db (--db, ORCH_DB, or db in the config file)"
+SETTING = "db setting: --db, ORCH_DB or db in the config file"
 
 
 def sqlite_url(path: Path) -> str:
@@ -234,7 +234,7 @@ class Database:
             await engine.dispose()
             if self.is_sqlite:
                 raise
-            raise StoreError(f"database {self.name} (setting {SETTING}) cannot be opened: "
+            raise StoreError(f"cannot open the database {self.name} (the {SETTING}): "
                              f"{self.redact(self._unreachable_reason(exc))}") from None
         except BaseException:
             await engine.dispose()
@@ -249,8 +249,9 @@ class Database:
         if isinstance(exc, TimeoutError):
             return (f"the server did not answer within {self.policy.connect_timeout_s:g} s "
                     "(policies.database.connect_timeout_s)")
-        orig = exc.orig if isinstance(exc, DBAPIError) else exc
-        return f"{type(orig).__name__}: {orig}".strip()
+        if isinstance(exc, DBAPIError):  # the server's own words: 'password authentication failed for user ...'
+            return str(exc.orig).strip() or type(exc.orig).__name__
+        return f"{type(exc).__name__}: {exc}"
 
     def _check_sqlite_path(self) -> None:
         """Refuse an unusable SQLite path with a clear message before the driver fails obscurely."""
