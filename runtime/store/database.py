@@ -43,12 +43,19 @@ from alembic.config import Config
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from runtime.errors import DatabaseUnavailableError, SchemaError, StoreError
 from runtime.store.checkpoints import WalCheckpointer
 from runtime.store.locations import DatabaseLocation, PostgresLocation
 from runtime.store.models import Base
+from runtime.store.ownership import release_ownership, take_ownership
 from runtime.store.sqlite_files import repair_sidecar_modes
 from spec.database_faults import DatabaseFault, DatabaseHealth, classify_database_error, fault_kind
 from spec.policies import DatabasePolicy
@@ -175,6 +182,8 @@ class Database:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._write_lock = asyncio.Lock()
         self._checkpointer: WalCheckpointer | None = None
+        #: PostgreSQL: the connection that holds the owner lock while the database is open.
+        self._owner: AsyncConnection | None = None
         #: Set by a failed write; the orchestrator's recovery task waits on it.
         self.faulted = asyncio.Event()
 
@@ -220,6 +229,8 @@ class Database:
         self._check_sqlite_path()
         engine = self._engine()
         try:
+            if not self.is_sqlite:
+                self._owner = await take_ownership(engine, self.name)
             async with engine.begin() as conn:
                 if self.is_sqlite:  # before serving, migrations may wait for a lock like any write
                     await conn.exec_driver_sql(f"PRAGMA busy_timeout={round(self.policy.lock_wait_s * 1000)}")
@@ -231,12 +242,14 @@ class Database:
             if problems:
                 raise SchemaError(f"database {self.name}: schema invalid after migrations: {'; '.join(problems)}")
         except (OSError, TimeoutError, DBAPIError) as exc:
+            await self._release_owner()
             await engine.dispose()
             if self.is_sqlite:
                 raise
             raise StoreError(f"cannot open the database {self.name} (the {SETTING}): "
                              f"{self.redact(self._unreachable_reason(exc))}") from None
         except BaseException:
+            await self._release_owner()
             await engine.dispose()
             raise
         self.engine = engine
@@ -244,6 +257,11 @@ class Database:
         if self.is_sqlite:
             self._checkpointer = WalCheckpointer(self._sqlite_path())
             self._checkpointer.start()
+
+    async def _release_owner(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            await release_ownership(owner)
 
     def _unreachable_reason(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
@@ -362,6 +380,7 @@ class Database:
         return self._sessions
 
     async def close(self) -> None:
+        await self._release_owner()
         if self._checkpointer is not None:
             await self._checkpointer.stop()
             self._checkpointer = None

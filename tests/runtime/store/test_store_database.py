@@ -216,3 +216,21 @@ async def test_the_password_comes_from_pgpassword_or_a_password_file(
         await db.close()
     finally:
         postgres_server.drop_databases([name])
+
+
+async def test_a_second_orchestrator_on_the_same_postgresql_database_is_refused(
+    postgres_server: PostgresServer,
+) -> None:
+    """Several replicas on one database are not supported yet: the second is told so, and may start later."""
+    name = postgres_server.create_database()
+    first, second = Database.at(postgres_server.location(name)), Database.at(postgres_server.location(name))
+    await first.open()
+    try:
+        with pytest.raises(StoreError, match="in use by another orchestrator") as refused:
+            await second.open()
+        assert PASSWORD not in str(refused.value)
+    finally:
+        await first.close()
+    await second.open()
+    await second.close()
+    postgres_server.drop_databases([name])
