@@ -7,12 +7,15 @@ the password (in ``PGPASSWORD``, not the URL) shows up in no command line, log o
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 from spec.trace import read_trace
 from tests.postgres_server import PASSWORD, PostgresServer
-from tests.runtime.e2e.harness import Orchestrator, Worker, wait_for
+from tests.runtime.e2e.harness import DEADLINE_S, Orchestrator, Worker, _env, wait_for
 
 TASKS = 30
 
@@ -67,3 +70,23 @@ def test_an_orchestrator_on_postgresql_completes_every_task_exactly_once_through
     assert not (tmp_path / "orchestrator.db").exists(), "the orchestrator used a SQLite file, not PostgreSQL"
     for written in [*tmp_path.glob("*.err"), *tmp_path.glob("*.jsonl")]:
         assert PASSWORD not in written.read_text(encoding="utf-8"), f"the password reached {written.name}"
+
+
+def test_an_unreachable_server_stops_startup_with_the_setting_and_the_reason(tmp_path: Path) -> None:
+    """Bounded: the startup policy's attempts, each bounded by the connect timeout; the password is not printed."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "not-printed-5e1b"
+    token_file = tmp_path / "tokens"
+    token_file.write_text("admin e2e-token\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "orchestrator", "--db", f"postgresql://orch:{secret}@127.0.0.1:{port}/q",
+         "--port", "0", "--token-file", str(token_file), "--log-format", "text"],
+        capture_output=True, text=True, timeout=DEADLINE_S, cwd=tmp_path, env=_env())
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and f"127.0.0.1:{port}/q" in last, last
+    assert "the db setting: --db, ORCH_DB" in last and "ConnectionRefusedError" in last, last
+    assert secret not in done.stdout + done.stderr
