@@ -140,7 +140,7 @@ def database_fault(exc: BaseException) -> tuple[DatabaseFault, str] | None:
     if isinstance(exc, (OSError, TimeoutError)):  # a server's socket (PostgreSQL): refused, reset, no answer
         return DatabaseFault.CONNECTION_LOST, f"{type(exc).__name__}: {exc}"
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    name = getattr(orig, "sqlite_errorname", None)
+    name = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)  # SQLite's, or PostgreSQL's
     detail = f"{name}: {orig}" if name else str(orig)
     fault = classify_database_error(name, str(orig))
     return None if fault is None else (fault, detail)

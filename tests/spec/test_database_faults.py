@@ -41,6 +41,28 @@ def test_driver_errors_name_their_fault(name: str | None, message: str, fault: D
     assert classify_database_error(name, message) is fault
 
 
+@pytest.mark.parametrize(("sqlstate", "message", "fault"), [
+    ("53100", "could not extend file: No space left on device", DatabaseFault.DISK_FULL),
+    ("25006", "cannot execute INSERT in a read-only transaction", DatabaseFault.READ_ONLY),
+    ("55P03", "canceling statement due to lock timeout", DatabaseFault.LOCKED),
+    ("57P01", "terminating connection due to administrator command", DatabaseFault.CONNECTION_LOST),
+    ("08006", "server closed the connection", DatabaseFault.CONNECTION_LOST),
+    ("XX001", "invalid page in block 3", DatabaseFault.CORRUPT),
+])
+def test_postgresql_sqlstates_name_their_fault(sqlstate: str, message: str, fault: DatabaseFault) -> None:
+    assert classify_database_error(sqlstate, message) is fault
+    assert classify_database_error(sqlstate.lower(), "") is fault
+
+
+@pytest.mark.parametrize(("sqlstate", "message"), [
+    ("23505", "duplicate key value violates unique constraint \"workflows_pkey\""),
+    ("42P01", "relation \"workflows\" does not exist"),
+    ("42601", "syntax error at or near \"SELEC\""),
+])
+def test_postgresql_bugs_and_constraints_are_not_database_faults(sqlstate: str, message: str) -> None:
+    assert classify_database_error(sqlstate, message) is None
+
+
 @pytest.mark.parametrize(("name", "message"), [
     ("SQLITE_CONSTRAINT_UNIQUE", "UNIQUE constraint failed: workflows.id"),
     ("SQLITE_ERROR", "no such table: workflows"),
