@@ -21,8 +21,8 @@ expressions, so PostgreSQL (asyncpg, issue 16) needs no caller change. On Postgr
 attempt is bounded by `DatabasePolicy.connect_timeout_s` and a row lock held by another session by
 ``lock_timeout`` = ``lock_wait_s`` (then 503, as on SQLite); the URL's password is masked in every
 message (`runtime.store.locations`). Writes are serialised by an in-process lock because one
-orchestrator process owns the database; the leasing query's ``FOR UPDATE SKIP LOCKED`` is what
-keeps several writers apart on PostgreSQL.
+orchestrator process owns the database (on PostgreSQL enforced by `runtime.store.ownership`); the
+leasing query's ``FOR UPDATE SKIP LOCKED`` is there for when several orchestrators share one.
 """
 
 from __future__ import annotations
