@@ -197,7 +197,8 @@ class DatabaseHealth:
             raise ValueError("the database is writable; there is no fault to report")
         kind = fault_kind(self.fault)
         reason = f"database unavailable: {kind.cause} ({self.detail}); {kind.fix}"
-        return FaultReport(self.fault, reason, max(1, math.ceil(self.wait_s(now))))
+        # Rounded first: (now + 10.0) - now can be 10.000000000000002, which must not become 11.
+        return FaultReport(self.fault, reason, max(1, math.ceil(round(self.wait_s(now), 9))))
 
     def describe(self, now: float) -> dict[str, object]:
         """The ``database`` entry of ``/health/ready``."""
