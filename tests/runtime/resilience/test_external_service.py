@@ -7,8 +7,9 @@ import asyncio
 import httpx
 import pytest
 
-from runtime.resilience import OPEN, BreakerRegistry, CircuitOpenError, ExternalService, FakeClock
+from runtime.resilience import OPEN, BreakerRegistry, CallObservation, CircuitOpenError, ExternalService, FakeClock
 from spec.policies import DEFAULT_POLICIES
+from spec.taxonomy import ErrorClass
 
 REQUEST = httpx.Request("GET", "http://127.0.0.1/x")
 
@@ -56,5 +57,65 @@ def test_rate_limit_then_success_goes_through_all_layers() -> None:
 
         assert await service.call(call) == 200
         assert clock.sleeps == [5.0]
+
+    asyncio.run(scenario())
+
+
+def test_call_listeners_see_outcome_duration_retries_and_fast_fails() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        registry = BreakerRegistry(clock=clock)
+        service = ExternalService("ai", breakers=registry)
+        seen: list[CallObservation] = []
+        unsubscribe = service.on_call(seen.append)
+
+        async def analyze() -> str:
+            raise httpx.ConnectError("refused", request=REQUEST)
+
+        async def summary() -> str:
+            return "fine"
+
+        assert await service.call(summary) == "fine"
+        threshold = DEFAULT_POLICIES.circuit_breaker.failure_threshold
+        for _ in range(threshold):
+            with pytest.raises(httpx.ConnectError):
+                await service.call(analyze)
+        with pytest.raises(CircuitOpenError):
+            await service.call(analyze)
+        first, failed, refused = seen[0], seen[1], seen[-1]
+        assert (first.operation, first.error_class, first.breaker_open, first.retry_classes) == (
+            "summary", None, False, ())
+        schedule = DEFAULT_POLICIES.backoff.schedule()
+        assert failed.operation == "analyze" and failed.error_class is ErrorClass.NETWORK and not failed.breaker_open
+        assert failed.retry_classes == (ErrorClass.NETWORK,) * len(schedule)
+        assert failed.duration_s == pytest.approx(sum(schedule))
+        assert refused.breaker_open and refused.retry_classes == () and refused.duration_s == 0.0
+        assert len(seen) == threshold + 2
+        unsubscribe()
+        with pytest.raises(CircuitOpenError):
+            await service.call(summary)
+        assert len(seen) == threshold + 2
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_calls_keep_their_own_retry_counts() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        service = ExternalService("git", clock=clock)
+        seen: list[CallObservation] = []
+        service.on_call(seen.append)
+        failures = {"flaky": 2, "steady": 0}
+
+        async def call(name: str) -> str:
+            if failures[name] > 0:
+                failures[name] -= 1
+                raise httpx.ConnectError("refused", request=REQUEST)
+            await asyncio.sleep(0)
+            return name
+
+        assert await asyncio.gather(service.call(call, "flaky"), service.call(call, "steady")) == ["flaky", "steady"]
+        retries = sorted(len(o.retry_classes) for o in seen)
+        assert retries == [0, 2]
 
     asyncio.run(scenario())
