@@ -58,6 +58,7 @@ from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
+from runtime.worker.telemetry import WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import WorkspaceRoot
 from spec.machine import MachineInstance
@@ -117,6 +118,8 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self.forced = False
         self.completed_tasks = 0
+        #: External calls and breakers of this worker's task types, sent after each heartbeat.
+        self.telemetry = WorkerTelemetry()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -292,7 +295,21 @@ class Worker:
             if response.shutting_down != self._orchestrator_draining:
                 self._orchestrator_draining = response.shutting_down
                 self._wake.set()
-            log.debug("heartbeat took %.3f s", loop.time() - started)
+            await self._send_telemetry()
+            log.debug("heartbeat and telemetry took %.3f s", loop.time() - started)
+
+    async def _send_telemetry(self) -> None:
+        """One telemetry batch, if there is anything new; a failure drops (and counts) it, never raises."""
+        assert self._client is not None
+        batch = self.telemetry.next_batch(self.worker_id)
+        if batch is None:
+            return
+        try:
+            ack = await self._client.telemetry(batch)
+        except OrchestratorError as exc:
+            self.telemetry.lost(batch, str(exc))
+            return
+        self.telemetry.delivered(batch, ack)
 
     # -- polling (seed 4.2 Task Polling Loop) -----------------------------------------------------
 
@@ -419,6 +436,7 @@ class Worker:
         # Outcomes still queued go out before the DELETE, which would re-queue their tasks.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
+        await self._send_telemetry()  # the last calls and breaker states, while the token still works
         try:
             await self._client.deregister(self.worker_id)
         except OrchestratorError as exc:

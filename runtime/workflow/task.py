@@ -2,7 +2,8 @@
 
 ``register_coding_workflow(worker, git=..., ai=..., gates=...)`` gives the worker one shared set of
 resilience services (so a provider's circuit breaker sees every task's calls) and registers a
-handler that runs a fresh :class:`~runtime.workflow.pipeline.CodingPipeline` per task.
+handler that runs a fresh :class:`~runtime.workflow.pipeline.CodingPipeline` per task. The
+services' calls and breakers are watched by the worker's telemetry, so the orchestrator sees them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def register_coding_workflow(
         policies=policies if policies is not None else worker.policies,
         breakers=breakers, clock=clock, escalator=escalator, trace_sink=trace_sink,
     )
+    # The worker reports these calls and breakers to the orchestrator (runtime.worker.telemetry).
+    worker.telemetry.watch_breakers(services.breakers)
+    worker.telemetry.watch_service(services.git_service)
+    worker.telemetry.watch_service(services.ai_service)
     workflow = CodingWorkflow(services)
 
     @worker.task(task_type)
