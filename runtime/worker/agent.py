@@ -271,7 +271,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            await asyncio.sleep(self.heartbeat_interval_s)
+            await self._wait_sending_urgent_telemetry(started + self.heartbeat_interval_s)
             health = self.health()
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
@@ -297,6 +297,17 @@ class Worker:
                 self._wake.set()
             await self._send_telemetry()
             log.debug("heartbeat and telemetry took %.3f s", loop.time() - started)
+
+    async def _wait_sending_urgent_telemetry(self, until: float) -> None:
+        """Sleep until the next heartbeat; a breaker state change meanwhile is sent at once, not then."""
+        loop = asyncio.get_running_loop()
+        urgent = self.telemetry.urgent
+        while (remaining := until - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(urgent.wait(), timeout=remaining)
+            if urgent.is_set():
+                urgent.clear()
+                await self._send_telemetry()
 
     async def _send_telemetry(self) -> None:
         """One telemetry batch, if there is anything new; a failure drops (and counts) it, never raises."""

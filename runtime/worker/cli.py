@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo-platform", type=Path, metavar="FILE",
                         help="also run the 'ai_coding' workflow against the demo git platform FILE describes "
                              "(written by `python -m runtime demo`)")
+    parser.add_argument("--demo-ai-failure", metavar="MODE",
+                        help="with --demo-platform: the scripted AI provider fails every analysis, 'error' "
+                             "(network errors) or 'rate-limited' (429 with Retry-After)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -157,7 +160,9 @@ def build_worker(args: argparse.Namespace) -> Worker:
     if args.demo_platform is not None:
         from runtime.demo.platform import register_demo_workflow  # the workflow stack only when asked for
 
-        register_demo_workflow(worker, args.demo_platform, args.trace)
+        register_demo_workflow(worker, args.demo_platform, args.trace, ai_failure=args.demo_ai_failure)
+    elif args.demo_ai_failure is not None:
+        raise WorkerConfigError("--demo-ai-failure needs --demo-platform (it changes the demo's AI provider)")
     return worker
 
 

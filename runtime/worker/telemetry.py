@@ -25,6 +25,8 @@ orchestrator acknowledged it, so after a lost batch the next one says the same a
   depend on it;
 * the heartbeat stays a small, constant-size body on the orchestrator's hottest write path,
   while a busy worker's batch can carry up to ``MAX_TELEMETRY_CALLS`` calls;
+* a breaker state change does not wait for the next heartbeat: it sets :attr:`WorkerTelemetry.urgent`
+  and the heartbeat loop sends the batch at once (an open breaker alerts within a round trip);
 * the extra request is sent only when there is something new (calls, changes, drops, or a
   snapshot the orchestrator has not acknowledged), so an idle fleet sends none: the cost is one
   request per heartbeat interval per *busy* worker, on the connection the heartbeat keeps open.
@@ -32,6 +34,7 @@ orchestrator acknowledged it, so after a lost batch the next one says the same a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -99,6 +102,8 @@ class WorkerTelemetry:
         self.dropped_calls = 0
         self.dropped_breaker_changes = 0
         self._acknowledged: tuple[dict[str, BreakerState], int, int] = ({}, 0, 0)
+        #: Set on a breaker state change: the worker sends a batch now instead of at the next heartbeat.
+        self.urgent = asyncio.Event()
 
     # -- what is watched --------------------------------------------------------------------
 
@@ -133,6 +138,7 @@ class WorkerTelemetry:
             self._changes.popleft()
             self.dropped_breaker_changes += 1
         self._changes.append(report)
+        self.urgent.set()
 
     def breaker_states(self) -> dict[str, BreakerState]:
         """Service → state of every watched breaker now (the first registry wins a name clash)."""

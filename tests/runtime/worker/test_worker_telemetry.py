@@ -88,3 +88,13 @@ def test_capacities_are_checked() -> None:
         WorkerTelemetry(max_calls=0)
     with pytest.raises(ValueError, match="max_breaker_changes"):
         WorkerTelemetry(max_breaker_changes=10**6)
+
+
+def test_a_breaker_change_asks_for_an_early_batch() -> None:
+    registry = BreakerRegistry(clock=FakeClock())
+    telemetry = WorkerTelemetry()
+    telemetry.watch_breakers(registry)
+    registry.get("git")
+    assert not telemetry.urgent.is_set()
+    registry["git"].force_open()
+    assert telemetry.urgent.is_set()
