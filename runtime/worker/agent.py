@@ -120,6 +120,7 @@ class Worker:
         self.completed_tasks = 0
         #: External calls and breakers of this worker's task types, sent after each heartbeat.
         self.telemetry = WorkerTelemetry()
+        self._telemetry_lock = asyncio.Lock()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -185,6 +186,7 @@ class Worker:
         self._runner = TaskRunner(
             client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
             policies=self.policies, workspaces=self.workspaces, recorder=self.recorder, reports=self._reports,
+            before_outcome=self._send_task_telemetry,
         )
         self._slots = slots = TaskSlots(self.tasks_per_poll, self._runner.execute, lifecycle=lambda: self.lifecycle,
                                         may_lease=self._may_lease, on_finished=self._count_outcome,
@@ -307,6 +309,12 @@ class Worker:
                 await asyncio.wait_for(urgent.wait(), timeout=remaining)
             if urgent.is_set():
                 urgent.clear()
+                await self._send_telemetry()
+
+    async def _send_task_telemetry(self) -> None:
+        """Before a task's outcome: send the calls it made, unless a send already took them (coalesced)."""
+        async with self._telemetry_lock:
+            if self.telemetry.pending_calls:
                 await self._send_telemetry()
 
     async def _send_telemetry(self) -> None:

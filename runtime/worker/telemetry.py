@@ -27,6 +27,8 @@ orchestrator acknowledged it, so after a lost batch the next one says the same a
   while a busy worker's batch can carry up to ``MAX_TELEMETRY_CALLS`` calls;
 * a breaker state change does not wait for the next heartbeat: it sets :attr:`WorkerTelemetry.urgent`
   and the heartbeat loop sends the batch at once (an open breaker alerts within a round trip);
+* before a task's outcome is reported, the calls it made are sent (one request, shared by the
+  tasks ending meanwhile), so the orchestrator's metrics hold a task's calls once its outcome shows;
 * the extra request is sent only when there is something new (calls, changes, drops, or a
   snapshot the orchestrator has not acknowledged), so an idle fleet sends none: the cost is one
   request per heartbeat interval per *busy* worker, on the connection the heartbeat keeps open.
