@@ -34,6 +34,7 @@ from runtime.resilience.errors import (
 )
 from runtime.resilience.escalation import (
     CallbackHook,
+    CommandHook,
     Escalation,
     EscalationHook,
     EscalationOutcome,
@@ -58,6 +59,7 @@ __all__ = [
     "CallbackHook",
     "CircuitBreaker",
     "CircuitOpenError",
+    "CommandHook",
     "Clock",
     "CredentialStore",
     "Credentials",
