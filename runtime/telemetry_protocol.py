@@ -1,4 +1,6 @@
-"""The wire format of worker telemetry: external calls and circuit breakers seen by a worker (issue 13).
+"""The wire format of what a worker reports besides its tasks: telemetry and escalations (issue 13).
+
+**Telemetry**: external calls and circuit breakers seen by a worker.
 
 Every call a worker makes to an external service (the AI provider, the git platform) and every
 state change of its breakers happen in the worker process; the orchestrator's metrics and alert
@@ -16,7 +18,7 @@ leaves the orchestrator believing an open breaker is closed or the other way rou
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -107,7 +109,29 @@ class TelemetryAck(WireModel):
     missed_batches: int = 0
 
 
+class WorkerEscalation(WireModel):
+    """An escalation a worker hands to the orchestrator, which routes it by its configuration.
+
+    ``POST /api/v1/workers/escalations`` (the worker's own token); answered 202 at once, delivery
+    happens after the answer so a slow pager never holds up the worker's failing call.
+    """
+
+    worker_id: str = Field(min_length=1, max_length=128)
+    level: JsonInt = Field(ge=1, le=4)
+    reason: str = Field(min_length=1, max_length=4000)
+    #: Which component escalated (``retry:ai-provider:scripted``, ``task:<id>``, ``auth:git``).
+    source: str = Field(min_length=1, max_length=256)
+    details: dict[str, Any] = Field(default_factory=dict, max_length=64)
+
+
+class EscalationAccepted(WireModel):
+    level: int
+    action: str
+
+
 __all__ = [
+    "EscalationAccepted",
+    "WorkerEscalation",
     "MAX_TELEMETRY_BREAKER_CHANGES",
     "MAX_TELEMETRY_CALLS",
     "MAX_TELEMETRY_SERVICES",

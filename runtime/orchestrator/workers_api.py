@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import InvalidInputError
@@ -29,7 +29,7 @@ from runtime.store.registry import (
     record_heartbeat,
     register_worker,
 )
-from runtime.telemetry_protocol import TelemetryAck, TelemetryBatch
+from runtime.telemetry_protocol import EscalationAccepted, TelemetryAck, TelemetryBatch, WorkerEscalation
 from spec.machines import WORKER_LIFECYCLE
 
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
@@ -75,6 +75,22 @@ async def telemetry(body: TelemetryBatch, orch: Orch, credential: Caller) -> Tel
     """
     require_worker(credential, body.worker_id)
     return orch.monitoring.fleet.record_batch(body)
+
+
+@router.post("/escalations", response_model=EscalationAccepted, status_code=202)
+async def escalate(body: WorkerEscalation, orch: Orch, credential: Caller,
+                   background: BackgroundTasks) -> EscalationAccepted:
+    """A worker's escalation, routed by the orchestrator's ``escalation`` settings after the answer."""
+    require_worker(credential, body.worker_id)
+    escalator = orch.monitoring.escalator
+    action = escalator.action(body.level)
+
+    async def deliver() -> None:
+        await escalator.escalate(body.level, body.reason, source=f"worker {body.worker_id}: {body.source}",
+                                 details={**body.details, "workerId": body.worker_id})
+
+    background.add_task(deliver)
+    return EscalationAccepted(level=body.level, action=action)
 
 
 @router.delete("/{workerId}", status_code=204, response_class=Response)

@@ -5,6 +5,10 @@ attemptOperation()``): a call that fails after all its retries counts once again
 and an open breaker means no retries at all. Rate-limit handling sits innermost, next to the
 call, because it waits what the *server* asked rather than the backoff schedule.
 
+Authentication errors pass through unretried (seed: "No automatic retry"); when the service
+rejects the credentials repeatedly (`spec.decisions.auth_escalation`) the escalator hears about
+it at once, at the taxonomy's level for authentication errors.
+
 Listeners added with :meth:`ExternalService.on_call` see every call once it ended: its
 operation (the called function's name), how it ended (an error class, or refused by the open
 breaker), how long it took and which retries it made. The worker sends them to the
@@ -27,8 +31,9 @@ from runtime.resilience.escalation import Escalator
 from runtime.resilience.rate_limit import RateLimitHandler
 from runtime.resilience.retry import AttemptEvent, RetryHandler
 from runtime.resilience.tracing import TraceSink
+from spec.decisions.auth_escalation import AuthFailureStreak
 from spec.policies import DEFAULT_POLICIES, Policies
-from spec.taxonomy import ErrorClass
+from spec.taxonomy import ErrorClass, category
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -87,6 +92,8 @@ class ExternalService:
             name=f"retry:{name}",
         )
         self.classifier = classifier
+        self.escalator = escalator
+        self.auth_failures = AuthFailureStreak()
         self._call_listeners: list[CallListener] = []
         self.retry.on_attempt(self._note_retry)
         self.rate_limit = RateLimitHandler(
@@ -105,6 +112,26 @@ class ExternalService:
 
     async def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` through the breaker, the retry handler and the rate limiter."""
+        try:
+            result = await self._observed_call(fn, *args, **kwargs)
+        except Exception as exc:
+            if not isinstance(exc, CircuitOpenError) and self.classifier(exc) is ErrorClass.AUTHENTICATION:
+                await self._authentication_failed(getattr(fn, "__name__", "call"), exc)
+            raise
+        self.auth_failures.succeeded()
+        return result
+
+    async def _authentication_failed(self, operation: str, exc: Exception) -> None:
+        level = category(ErrorClass.AUTHENTICATION).escalation_level
+        if not self.auth_failures.failed() or self.escalator is None or level is None:
+            return
+        await self.escalator.escalate(
+            level, f"service {self.name!r} rejected the credentials {self.auth_failures.count} times in a row "
+                   f"({operation}: {type(exc).__name__}); provide valid credentials",
+            source=f"auth:{self.name}", details={"service": self.name, "operation": operation,
+                                                 "failures": self.auth_failures.count})
+
+    async def _observed_call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         if not self._call_listeners:
             return await self._call(fn, *args, **kwargs)
         operation = getattr(fn, "__name__", "call")

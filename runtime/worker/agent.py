@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from runtime.errors import RuntimeConfigError
+from runtime.escalation_config import WorkerEscalationRoutes
 from runtime.protocol import (
     HeartbeatRequest,
     RegisterRequest,
@@ -53,6 +54,7 @@ from runtime.worker.errors import (
     OrchestratorError,
     RequestRejectedError,
 )
+from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
 from runtime.worker.health import measure_health
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
@@ -88,6 +90,7 @@ class Worker:
         tasks_per_poll: int = 1,
         keep_trace: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        escalation: WorkerEscalationRoutes | None = None,
     ) -> None:
         self.capabilities = validate_capabilities(capabilities if capabilities is not None else detect_capabilities())
         self.worker_id = worker_id or f"worker-{socket.gethostname()[:40]}-{uuid.uuid4().hex[:12]}"
@@ -121,6 +124,11 @@ class Worker:
         #: External calls and breakers of this worker's task types, sent after each heartbeat.
         self.telemetry = WorkerTelemetry()
         self._telemetry_lock = asyncio.Lock()
+        #: Escalations of this worker's task types and of its failed tasks: through the orchestrator by
+        #: default, plus the worker's own routes (`runtime.worker.escalation`).
+        self.escalator = worker_escalator(escalation or WorkerEscalationRoutes(), policies.alerts,
+                                          client=lambda: self._client, worker_id=lambda: self.worker_id)
+        self._task_errors = TaskErrorEscalation(self.escalator, lambda: self.worker_id)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -228,6 +236,7 @@ class Worker:
     def _count_outcome(self, outcome: TaskOutcome) -> None:
         if outcome.state == "completed":
             self.completed_tasks += 1
+        self._task_errors(outcome)
 
     async def _register(self, *, persistent: bool = False) -> None:
         """POST /workers/register, retrying an unreachable orchestrator per BackoffPolicy.
@@ -455,6 +464,7 @@ class Worker:
         # Outcomes still queued go out before the DELETE, which would re-queue their tasks.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
+        await self._task_errors.settle(policy.cancel_grace_s)  # escalations still in flight, while the token works
         await self._send_telemetry()  # the last calls and breaker states, while the token still works
         try:
             await self._client.deregister(self.worker_id)

@@ -31,7 +31,7 @@ from runtime.protocol import (
     WorkflowCreated,
     WorkflowRequest,
 )
-from runtime.telemetry_protocol import TelemetryAck, TelemetryBatch
+from runtime.telemetry_protocol import EscalationAccepted, TelemetryAck, TelemetryBatch, WorkerEscalation
 from runtime.worker.errors import (
     AuthenticationError,
     LeaseLostError,
@@ -200,6 +200,10 @@ class OrchestratorClient:
     async def telemetry(self, batch: TelemetryBatch) -> TelemetryAck:
         """What the worker's external calls and breakers did (`runtime.worker.telemetry`)."""
         return self._parse(TelemetryAck, await self._request("POST", "/workers/telemetry", body=batch))
+
+    async def escalate(self, escalation: WorkerEscalation) -> EscalationAccepted:
+        """Hand an escalation to the orchestrator, which routes it (`runtime.worker.escalation`)."""
+        return self._parse(EscalationAccepted, await self._request("POST", "/workers/escalations", body=escalation))
 
     async def deregister(self, worker_id: str) -> None:
         await self._request("DELETE", f"/workers/{worker_id}")

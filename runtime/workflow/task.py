@@ -48,11 +48,12 @@ def register_coding_workflow(
     trace_sink: TraceSink | None = None,
     task_type: str = TASK_TYPE,
 ) -> CodingWorkflow:
-    """Register the ``ai_coding`` handler on `worker`; policies default to the worker's own."""
+    """Register the ``ai_coding`` handler on `worker`; policies and escalator default to the worker's own."""
     services = WorkflowServices(
         git, ai, gates,
         policies=policies if policies is not None else worker.policies,
-        breakers=breakers, clock=clock, escalator=escalator, trace_sink=trace_sink,
+        breakers=breakers, clock=clock, trace_sink=trace_sink,
+        escalator=escalator if escalator is not None else worker.escalator,
     )
     # The worker reports these calls and breakers to the orchestrator (runtime.worker.telemetry).
     worker.telemetry.watch_breakers(services.breakers)

@@ -7,9 +7,19 @@ import asyncio
 import httpx
 import pytest
 
-from runtime.resilience import OPEN, BreakerRegistry, CallObservation, CircuitOpenError, ExternalService, FakeClock
+from runtime.resilience import (
+    OPEN,
+    BreakerRegistry,
+    CallbackHook,
+    CallObservation,
+    CircuitOpenError,
+    Escalation,
+    Escalator,
+    ExternalService,
+    FakeClock,
+)
 from spec.policies import DEFAULT_POLICIES
-from spec.taxonomy import ErrorClass
+from spec.taxonomy import ErrorClass, category
 
 REQUEST = httpx.Request("GET", "http://127.0.0.1/x")
 
@@ -117,5 +127,34 @@ def test_concurrent_calls_keep_their_own_retry_counts() -> None:
         assert await asyncio.gather(service.call(call, "flaky"), service.call(call, "steady")) == ["flaky", "steady"]
         retries = sorted(len(o.retry_classes) for o in seen)
         assert retries == [0, 2]
+
+    asyncio.run(scenario())
+
+
+def test_repeated_authentication_failures_escalate_once_per_streak() -> None:
+    async def scenario() -> None:
+        got: list[Escalation] = []
+        escalator = Escalator(hooks={level: [CallbackHook(got.append)] for level in (1, 2, 3, 4)}, log=False)
+        service = ExternalService("git", clock=FakeClock(), escalator=escalator)
+        answers: list[int] = [401, 403, 401, 200, 401, 401]
+
+        async def push() -> int:
+            status = answers.pop(0)
+            if status >= 400:
+                raise httpx.HTTPStatusError(str(status), request=REQUEST, response=httpx.Response(status))
+            return status
+
+        for _ in range(3):  # one streak of three rejections: escalated once, at the second
+            with pytest.raises(httpx.HTTPStatusError):
+                await service.call(push)
+        assert [(e.level, e.source, e.details["failures"]) for e in got] == [
+            (category(ErrorClass.AUTHENTICATION).escalation_level, "auth:git", 2)]
+        assert "rejected the credentials 2 times in a row (push" in got[0].reason
+        assert await service.call(push) == 200  # accepted: the streak ends
+        for _ in range(2):
+            with pytest.raises(httpx.HTTPStatusError):
+                await service.call(push)
+        assert len(got) == 2
+        assert service.breaker.failures_in_window() == 0  # rejected credentials say nothing about the service
 
     asyncio.run(scenario())
