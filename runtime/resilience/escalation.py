@@ -277,6 +277,11 @@ class Escalator:
         self._check_level(level)
         return self._actions[level]
 
+    def hooks(self, level: int) -> tuple[EscalationHook, ...]:
+        """The hooks of `level`, besides logging (what configuration routed there)."""
+        self._check_level(level)
+        return tuple(self._hooks[level])
+
     def add_hook(self, level: int, hook: EscalationHook) -> None:
         self._check_level(level)
         self._hooks[level].append(hook)

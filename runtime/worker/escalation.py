@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from runtime.escalation_config import WorkerEscalationRoutes, build_escalator
+from runtime.protocol import TaskError
 from runtime.resilience.errors import EscalationDeliveryError
 from runtime.resilience.escalation import Escalation, Escalator
 from runtime.telemetry_protocol import WorkerEscalation
@@ -23,7 +24,7 @@ from runtime.worker.client import OrchestratorClient
 from runtime.worker.errors import OrchestratorError
 from runtime.worker.task_runner import TaskOutcome
 from spec.policies import AlertPolicy
-from spec.taxonomy import ErrorClass, category
+from spec.taxonomy import ErrorClass, FailureCode, category
 
 log = logging.getLogger("runtime.worker.escalation")
 
@@ -55,12 +56,14 @@ class OrchestratorEscalationHook:
 
 
 class TaskErrorEscalation:
-    """Escalates a task that failed with an error class the taxonomy escalates and no handler owns.
+    """Escalates a task that failed on a critical system error: out of memory, disk full, a resource limit.
 
-    That is a system error (out of memory, disk full, a resource limit hit): the taxonomy gives it
-    level 4 ("Critical alert, immediate administrator notification") and it is never retried, so
-    no retry handler ever escalates it. Network, unknown, rate-limit and authentication errors are
-    escalated by their handlers (retries exhausted, limit persisted, re-authentication failed).
+    Those are the taxonomy's system errors (``FailureCode.RESOURCE_EXHAUSTED``); the taxonomy gives
+    them level 4 ("Critical alert, immediate administrator notification") and never retries them,
+    so no retry handler ever escalates them. A task that outlived its time limit is classed as a
+    system error too, but it is the task's own limit, not the machine's state: it fails (and may
+    be retried) without paging anyone. Network, unknown, rate-limit and authentication errors are
+    escalated by their handlers (retries exhausted, limit persisted, repeated rejections).
     Delivery runs in the background: the worker's slot is free at once.
     """
 
@@ -70,15 +73,15 @@ class TaskErrorEscalation:
         self._delivering: set[asyncio.Task[None]] = set()
 
     @staticmethod
-    def escalates(error_class: str) -> int | None:
-        """The level a task failing with `error_class` is escalated at here (the taxonomy's), or ``None``."""
-        if error_class != ErrorClass.SYSTEM.value:
+    def escalates(error: TaskError) -> int | None:
+        """The level a task failing with `error` is escalated at here (the taxonomy's), or ``None``."""
+        if error.error_class != ErrorClass.SYSTEM.value or error.code != FailureCode.RESOURCE_EXHAUSTED.value:
             return None
         return category(ErrorClass.SYSTEM).escalation_level
 
     def __call__(self, outcome: TaskOutcome) -> None:
         error = outcome.error
-        level = self.escalates(error.error_class) if error is not None else None
+        level = self.escalates(error) if error is not None else None
         if error is None or level is None:
             return
         task = asyncio.get_running_loop().create_task(self._escalate(
