@@ -94,7 +94,10 @@ class TelemetryBatch(WireModel):
     calls: list[CallReport] = Field(default_factory=list, max_length=MAX_TELEMETRY_CALLS)
     breaker_changes: list[BreakerChangeReport] = Field(default_factory=list, max_length=MAX_TELEMETRY_BREAKER_CHANGES)
     #: Service → the state of the worker's breaker now, for every breaker the worker has.
-    breakers: dict[ServiceName, BreakerState] = Field(default_factory=dict, max_length=MAX_TELEMETRY_SERVICES)
+    breakers: dict[ServiceName, BreakerState] = Field(
+        default_factory=dict, max_length=MAX_TELEMETRY_SERVICES,
+        # Keys must match the name pattern; pydantic states it as patternProperties only.
+        json_schema_extra={"additionalProperties": False})
     #: Calls and breaker changes the worker's buffer had to drop since the worker started.
     dropped_calls: JsonInt = Field(0, ge=0, le=2**53 - 1)
     dropped_breaker_changes: JsonInt = Field(0, ge=0, le=2**53 - 1)
