@@ -13,7 +13,10 @@ newest say most about now) and every dropped item is counted and reported in the
 (``droppedCalls``). A batch the orchestrator never acknowledged is dropped too, and counted: a
 worker must not pile up telemetry while the orchestrator is away. Breaker *states* are never
 lost: every batch carries the current snapshot, and a snapshot counts as sent only once the
-orchestrator acknowledged it, so after a lost batch the next one says the same again.
+orchestrator acknowledged it, so after a lost batch the next one says the same again. While any
+breaker is open or half-open the snapshot goes out every heartbeat even when acknowledged, so an
+orchestrator that restarted (and forgot) learns it again within one interval, and its alert
+keeps getting fresh samples; a fleet of closed breakers sends nothing.
 
 **A separate request, on the heartbeat's clock.** The batch goes to
 ``POST /api/v1/workers/telemetry`` right after each heartbeat, not inside the heartbeat body:
@@ -163,7 +166,8 @@ class WorkerTelemetry:
         """Take everything buffered into a batch; ``None`` when the orchestrator already knows it all."""
         states = self.breaker_states()
         drops = (self.dropped_calls, self.dropped_breaker_changes)
-        if not self._calls and not self._changes and (states, *drops) == self._acknowledged:
+        all_closed = all(state is BreakerState.CLOSED for state in states.values())
+        if not self._calls and not self._changes and all_closed and (states, *drops) == self._acknowledged:
             return None
         self._sequence += 1
         batch = TelemetryBatch(worker_id=worker_id, sequence=self._sequence, calls=list(self._calls),

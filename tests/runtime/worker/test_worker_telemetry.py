@@ -61,6 +61,9 @@ def test_a_lost_batch_is_counted_and_the_breaker_snapshot_is_sent_again_until_ac
         async def analyze() -> None:
             raise httpx.ConnectError("refused", request=REQUEST)
 
+        async def summary() -> str:
+            return "fine"
+
         for _ in range(DEFAULT_POLICIES.circuit_breaker.failure_threshold):
             with pytest.raises(httpx.ConnectError):
                 await service.call(analyze)
@@ -76,8 +79,15 @@ def test_a_lost_batch_is_counted_and_the_breaker_snapshot_is_sent_again_until_ac
         assert second is not None and second.sequence == 2 and second.calls == [] and second.breakers == {"ai": "open"}
         assert second.dropped_calls == len(first.calls) and second.dropped_breaker_changes == 1
         telemetry.delivered(second, ACK)
-        assert telemetry.next_batch("w1") is None  # nothing new: an idle worker sends nothing
-        registry["ai"].force_open()  # no change of state, no new batch
+        # While the breaker is open its state goes out every heartbeat (an orchestrator that restarted
+        # learns it again); with every breaker closed and acknowledged, nothing is sent.
+        again = telemetry.next_batch("w1")
+        assert again is not None and again.calls == [] and again.breakers == {"ai": "open"}
+        await clock.advance(DEFAULT_POLICIES.circuit_breaker.open_duration_s)
+        assert await service.call(summary) == "fine"  # the trial succeeds: closed
+        closed = telemetry.next_batch("w1")
+        assert closed is not None and closed.breakers == {"ai": "closed"}
+        telemetry.delivered(closed, ACK)
         assert telemetry.next_batch("w1") is None
 
     asyncio.run(scenario())
