@@ -20,12 +20,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.demo import DemoError, merge_traces, read_platform_file, write_platform_file
-from runtime.demo.ai_failure import AI_SERVICE, DemoAIFailure, expected_alert
+from runtime.demo.ai_failure import AI_SERVICE, DemoAIFailure, demo_ai_script, expected_alert
 from runtime.demo.alerts import firing, read_alerts
+from runtime.demo.platform import register_demo_workflow
 from runtime.demo.traces import TIMING_TOLERANCE_S
-from runtime.workflow import FAILING_BUILD_ISSUE, create_demo_repository
+from runtime.worker.agent import Worker
+from runtime.workflow import FAILING_BUILD_ISSUE, AIFailure, AIOperation, AIScript, create_demo_repository
 from spec.conformance import check_trace
 from spec.machines import MACHINES
+from spec.taxonomy import ErrorClass
 from spec.trace import TraceEvent, read_trace, write_trace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,6 +180,20 @@ def test_the_platform_file_round_trips_and_names_what_is_wrong(tmp_path: Path) -
         read_platform_file(path)
     with pytest.raises(DemoError, match="cannot read it"):
         read_platform_file(tmp_path / "nowhere.json")
+
+
+def test_the_demo_ai_provider_fails_as_asked(tmp_path: Path) -> None:
+    demo = create_demo_repository(tmp_path / "platform")
+    path = write_platform_file(demo, tmp_path / "demo-platform.json")
+    workflow = register_demo_workflow(Worker("http://127.0.0.1:1", capabilities=["python"]), path,
+                                      ai_failure="rate-limited")
+    script = workflow.services.ai.script  # type: ignore[attr-defined]
+    assert (script.failure, script.during) == (AIFailure.RATE_LIMIT, AIOperation.ANALYZE)
+    assert demo_ai_script(DemoAIFailure.ERROR) == AIScript(failure=AIFailure.ERROR, during=AIOperation.ANALYZE,
+                                                          error_class=ErrorClass.NETWORK)
+    assert demo_ai_script(None) is None
+    with pytest.raises(DemoError, match="--demo-ai-failure 'sideways': expected one of error, rate-limited"):
+        register_demo_workflow(Worker("http://127.0.0.1:1", capabilities=["python"]), path, ai_failure="sideways")
 
 
 def _event(time: float, component: str, trigger: str) -> TraceEvent:
