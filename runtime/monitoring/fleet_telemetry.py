@@ -16,6 +16,10 @@ sent by `runtime.worker.telemetry`). :class:`FleetTelemetry` records a validated
   The orchestrator's own breakers (``MonitoringService.breakers``) take part as one more member
   that is always in rotation.
 
+Service and operation names come from the workers and become label values, so the number of
+``(service, operation)`` series is bounded (``MAX_CALL_SERIES``): calls of any further pair are
+recorded under ``other``/``other``, and the first such pair is logged.
+
 Which workers are in rotation comes from the store at every monitoring refresh (:meth:`retain`);
 a worker whose first batch arrives between two refreshes counts until the next one. A
 deregistered worker is forgotten at once (:meth:`forget`). Dropped telemetry (the workers'
@@ -45,6 +49,9 @@ log = logging.getLogger("runtime.monitoring.fleet")
 ORCHESTRATOR_MEMBER = "(orchestrator)"
 
 RecordCall = Callable[..., None]
+#: Most distinct ``(service, operation)`` pairs recorded by name; the rest share ``OTHER``.
+MAX_CALL_SERIES = 256
+OTHER = "other"
 
 
 @dataclass
@@ -82,6 +89,7 @@ class FleetTelemetry:
         #: Calls refused by a worker's open breaker, per (worker id, service).
         self.fast_fails: dict[tuple[str, str], int] = {}
         self._watch_alert = BREAKER_OPEN_METRIC in evaluator.metrics
+        self._call_series: set[tuple[str, str]] = set()
 
     # -- recording --------------------------------------------------------------------------
 
@@ -90,6 +98,7 @@ class FleetTelemetry:
         retry_classes: Iterable[ErrorClass] = (), worker_id: str | None = None,
     ) -> None:
         """One call a worker made: ``record_call`` for a real call, a per-worker count for a fast-fail."""
+        service, operation = self._bounded(service, operation)
         for error_class in retry_classes:
             self.metrics.retries.labels(service=service, error_class=error_class.value).inc()
         if outcome is CallOutcome.BREAKER_OPEN:
@@ -97,6 +106,19 @@ class FleetTelemetry:
             self.fast_fails[key] = self.fast_fails.get(key, 0) + 1
             return
         self._record_call(service, operation, ok=outcome is CallOutcome.OK, duration_s=duration_s)
+
+    def _bounded(self, service: str, operation: str) -> tuple[str, str]:
+        key = (service, operation)
+        if key in self._call_series:
+            return key
+        if len(self._call_series) < MAX_CALL_SERIES:
+            self._call_series.add(key)
+            return key
+        if (OTHER, OTHER) not in self._call_series:
+            self._call_series.add((OTHER, OTHER))
+            log.warning("more than %d (service, operation) pairs reported; %s/%s and later ones are recorded as "
+                        "%s/%s", MAX_CALL_SERIES, service, operation, OTHER, OTHER)
+        return OTHER, OTHER
 
     def record_batch(self, batch: TelemetryBatch) -> TelemetryAck:
         """Record a validated batch (its worker's credential was checked by the route)."""
@@ -198,4 +220,4 @@ class FleetTelemetry:
                                        labels={"service": service})
 
 
-__all__ = ["ORCHESTRATOR_MEMBER", "FleetTelemetry", "TelemetryLosses"]
+__all__ = ["MAX_CALL_SERIES", "ORCHESTRATOR_MEMBER", "OTHER", "FleetTelemetry", "TelemetryLosses"]

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from runtime.demo.alerts import firing, read_alerts
+from runtime.monitoring.fleet_telemetry import MAX_CALL_SERIES, OTHER
 from runtime.orchestrator import Orchestrator
 
 pytestmark = pytest.mark.anyio
@@ -110,3 +111,17 @@ async def test_a_worker_may_report_only_for_itself(client: httpx.AsyncClient) ->
     assert await breaker_alerts(client) == []
     anonymous = await client.post("/api/v1/workers/telemetry", json=batch("w1"), headers={"Authorization": ""})
     assert anonymous.status_code == 401
+
+
+async def test_the_number_of_call_series_is_bounded(orch: Orchestrator, client: httpx.AsyncClient) -> None:
+    auth = await register_worker(client, "w1")
+    pairs = [call("ok", operation=f"op{n}") for n in range(MAX_CALL_SERIES + 3)]
+    for start in range(0, len(pairs), 500):
+        response = await client.post("/api/v1/workers/telemetry",
+                                     json=batch("w1", start // 500 + 1, calls=pairs[start:start + 500]), headers=auth)
+        assert response.status_code == 200, response.text
+    scrape = (await client.get("/metrics")).text
+    assert f'orchestration_external_calls_total{{operation="op{MAX_CALL_SERIES - 1}",outcome="success"' in scrape
+    assert f'operation="op{MAX_CALL_SERIES}"' not in scrape
+    assert f'orchestration_external_calls_total{{operation="{OTHER}",outcome="success",service="{OTHER}"}} 3.0' \
+        in scrape
