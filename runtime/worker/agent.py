@@ -60,7 +60,7 @@ from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
-from runtime.worker.telemetry import WorkerTelemetry
+from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import WorkspaceRoot
 from spec.machine import MachineInstance
@@ -123,7 +123,7 @@ class Worker:
         self.completed_tasks = 0
         #: External calls and breakers of this worker's task types, sent after each heartbeat.
         self.telemetry = WorkerTelemetry()
-        self._telemetry_lock = asyncio.Lock()
+        self._telemetry = TelemetrySender(self.telemetry, lambda: self._client, lambda: self.worker_id)
         #: Escalations of this worker's task types and of its failed tasks: through the orchestrator by
         #: default, plus the worker's own routes (`runtime.worker.escalation`).
         self.escalator = worker_escalator(escalation or WorkerEscalationRoutes(), policies.alerts,
@@ -194,7 +194,7 @@ class Worker:
         self._runner = TaskRunner(
             client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
             policies=self.policies, workspaces=self.workspaces, recorder=self.recorder, reports=self._reports,
-            before_outcome=self._send_task_telemetry,
+            before_outcome=self._telemetry.send_task_calls,
         )
         self._slots = slots = TaskSlots(self.tasks_per_poll, self._runner.execute, lifecycle=lambda: self.lifecycle,
                                         may_lease=self._may_lease, on_finished=self._count_outcome,
@@ -282,7 +282,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            await self._wait_sending_urgent_telemetry(started + self.heartbeat_interval_s)
+            await self._telemetry.wait_sending_urgent(started + self.heartbeat_interval_s)
             health = self.health()
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
@@ -306,38 +306,8 @@ class Worker:
             if response.shutting_down != self._orchestrator_draining:
                 self._orchestrator_draining = response.shutting_down
                 self._wake.set()
-            await self._send_telemetry()
+            await self._telemetry.send()
             log.debug("heartbeat and telemetry took %.3f s", loop.time() - started)
-
-    async def _wait_sending_urgent_telemetry(self, until: float) -> None:
-        """Sleep until the next heartbeat; a breaker state change meanwhile is sent at once, not then."""
-        loop = asyncio.get_running_loop()
-        urgent = self.telemetry.urgent
-        while (remaining := until - loop.time()) > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(urgent.wait(), timeout=remaining)
-            if urgent.is_set():
-                urgent.clear()
-                await self._send_telemetry()
-
-    async def _send_task_telemetry(self) -> None:
-        """Before a task's outcome: send the calls it made, unless a send already took them (coalesced)."""
-        async with self._telemetry_lock:
-            if self.telemetry.pending_calls:
-                await self._send_telemetry()
-
-    async def _send_telemetry(self) -> None:
-        """One telemetry batch, if there is anything new; a failure drops (and counts) it, never raises."""
-        assert self._client is not None
-        batch = self.telemetry.next_batch(self.worker_id)
-        if batch is None:
-            return
-        try:
-            ack = await self._client.telemetry(batch)
-        except OrchestratorError as exc:
-            self.telemetry.lost(batch, str(exc))
-            return
-        self.telemetry.delivered(batch, ack)
 
     # -- polling (seed 4.2 Task Polling Loop) -----------------------------------------------------
 
@@ -465,7 +435,7 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
         await self._task_errors.settle(policy.cancel_grace_s)  # escalations still in flight, while the token works
-        await self._send_telemetry()  # the last calls and breaker states, while the token still works
+        await self._telemetry.send()  # the last calls and breaker states, while the token still works
         try:
             await self._client.deregister(self.worker_id)
         except OrchestratorError as exc:

@@ -40,6 +40,7 @@ keeps getting fresh samples; a fleet of closed breakers sends nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -59,6 +60,8 @@ from runtime.telemetry_protocol import (
     TelemetryAck,
     TelemetryBatch,
 )
+from runtime.worker.client import OrchestratorClient
+from runtime.worker.errors import OrchestratorError
 from spec.machines.circuit_breaker import BreakerState, BreakerTrigger
 
 log = logging.getLogger("runtime.worker.telemetry")
@@ -192,4 +195,45 @@ class WorkerTelemetry:
                     len(batch.calls), len(batch.breaker_changes), reason)
 
 
-__all__ = ["ANONYMOUS_OPERATION", "WorkerTelemetry", "call_outcome"]
+class TelemetrySender:
+    """Sends a worker's batches with its client: after heartbeats, at once for breaker changes, before outcomes."""
+
+    def __init__(self, telemetry: WorkerTelemetry, client: Callable[[], OrchestratorClient | None],
+                 worker_id: Callable[[], str]) -> None:
+        self.telemetry = telemetry
+        self._client = client
+        self._worker_id = worker_id
+        self._task_calls = asyncio.Lock()
+
+    async def send(self) -> None:
+        """One batch, if there is anything new; a failure drops (and counts) it, never raises."""
+        client = self._client()
+        batch = self.telemetry.next_batch(self._worker_id()) if client is not None else None
+        if client is None or batch is None:
+            return
+        try:
+            ack = await client.telemetry(batch)
+        except OrchestratorError as exc:
+            self.telemetry.lost(batch, str(exc))
+            return
+        self.telemetry.delivered(batch, ack)
+
+    async def send_task_calls(self) -> None:
+        """Before a task's outcome: send the calls it made, unless a send already took them (coalesced)."""
+        async with self._task_calls:
+            if self.telemetry.pending_calls:
+                await self.send()
+
+    async def wait_sending_urgent(self, until: float) -> None:
+        """Sleep until loop time `until`; a breaker state change meanwhile is sent at once, not then."""
+        loop = asyncio.get_running_loop()
+        urgent = self.telemetry.urgent
+        while (remaining := until - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(urgent.wait(), timeout=remaining)
+            if urgent.is_set():
+                urgent.clear()
+                await self.send()
+
+
+__all__ = ["ANONYMOUS_OPERATION", "TelemetrySender", "WorkerTelemetry", "call_outcome"]
