@@ -31,6 +31,7 @@ from runtime.monitoring.alerts import (
     escalate_firing,
     watch_breakers,
 )
+from runtime.monitoring.fleet_telemetry import FleetTelemetry
 from runtime.monitoring.metrics import OrchestratorMetrics
 from runtime.protocol import Event, EventType
 from runtime.resilience.circuit_breaker import BreakerRegistry
@@ -124,6 +125,9 @@ class MonitoringService:
         self._report_breakers: Callable[[], list[AlertChange]] = (
             watch_breakers(self.breakers, self.evaluator) if BREAKER_OPEN_METRIC in self.evaluator.metrics else list
         )
+        #: The workers' external calls and breakers (``POST /api/v1/workers/telemetry``).
+        self.fleet = FleetTelemetry(self.metrics, self.evaluator, record_call=self.record_call, clock=self.clock,
+                                    local_breakers=self.breakers)
 
     # -- external calls ---------------------------------------------------------------------
 
@@ -205,6 +209,7 @@ class MonitoringService:
         self._observe_resources(samples)
         for breaker in self.breakers:
             self.metrics.record_breaker_state(breaker.service, breaker.state)
+        self.fleet.retain({str(worker_id) for worker_id, _ in health})
 
     def _observe_resources(self, samples: list[tuple[str, str, float]]) -> None:
         if RESOURCE_METRIC not in self.evaluator.metrics:
@@ -228,6 +233,7 @@ class MonitoringService:
             self.evaluator.observe_sample(sample)
         self.evaluator.evaluate(at)
         self._report_breakers()
+        self.fleet.report()
         pending, self._unescalated = self._unescalated, []
         if pending:
             await self._escalate(pending)

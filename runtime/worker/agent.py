@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from runtime.errors import RuntimeConfigError
+from runtime.escalation_config import WorkerEscalationRoutes
 from runtime.protocol import (
     HeartbeatRequest,
     RegisterRequest,
@@ -53,11 +54,13 @@ from runtime.worker.errors import (
     OrchestratorError,
     RequestRejectedError,
 )
+from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
 from runtime.worker.health import measure_health
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
+from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import WorkspaceRoot
 from spec.machine import MachineInstance
@@ -87,6 +90,7 @@ class Worker:
         tasks_per_poll: int = 1,
         keep_trace: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        escalation: WorkerEscalationRoutes | None = None,
     ) -> None:
         self.capabilities = validate_capabilities(capabilities if capabilities is not None else detect_capabilities())
         self.worker_id = worker_id or f"worker-{socket.gethostname()[:40]}-{uuid.uuid4().hex[:12]}"
@@ -117,6 +121,14 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self.forced = False
         self.completed_tasks = 0
+        #: External calls and breakers of this worker's task types, sent after each heartbeat.
+        self.telemetry = WorkerTelemetry()
+        self._telemetry = TelemetrySender(self.telemetry, lambda: self._client, lambda: self.worker_id)
+        #: Escalations of this worker's task types and of its failed tasks: through the orchestrator by
+        #: default, plus the worker's own routes (`runtime.worker.escalation`).
+        self.escalator = worker_escalator(escalation or WorkerEscalationRoutes(), policies.alerts,
+                                          client=lambda: self._client, worker_id=lambda: self.worker_id)
+        self._task_errors = TaskErrorEscalation(self.escalator, lambda: self.worker_id)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -182,6 +194,7 @@ class Worker:
         self._runner = TaskRunner(
             client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
             policies=self.policies, workspaces=self.workspaces, recorder=self.recorder, reports=self._reports,
+            before_outcome=self._telemetry.send_task_calls,
         )
         self._slots = slots = TaskSlots(self.tasks_per_poll, self._runner.execute, lifecycle=lambda: self.lifecycle,
                                         may_lease=self._may_lease, on_finished=self._count_outcome,
@@ -223,6 +236,7 @@ class Worker:
     def _count_outcome(self, outcome: TaskOutcome) -> None:
         if outcome.state == "completed":
             self.completed_tasks += 1
+        self._task_errors(outcome)
 
     async def _register(self, *, persistent: bool = False) -> None:
         """POST /workers/register, retrying an unreachable orchestrator per BackoffPolicy.
@@ -268,7 +282,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            await asyncio.sleep(self.heartbeat_interval_s)
+            await self._telemetry.wait_sending_urgent(started + self.heartbeat_interval_s)
             health = self.health()
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
@@ -292,7 +306,8 @@ class Worker:
             if response.shutting_down != self._orchestrator_draining:
                 self._orchestrator_draining = response.shutting_down
                 self._wake.set()
-            log.debug("heartbeat took %.3f s", loop.time() - started)
+            await self._telemetry.send()
+            log.debug("heartbeat and telemetry took %.3f s", loop.time() - started)
 
     # -- polling (seed 4.2 Task Polling Loop) -----------------------------------------------------
 
@@ -419,6 +434,8 @@ class Worker:
         # Outcomes still queued go out before the DELETE, which would re-queue their tasks.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
+        await self._task_errors.settle(policy.cancel_grace_s)  # escalations still in flight, while the token works
+        await self._telemetry.send()  # the last calls and breaker states, while the token still works
         try:
             await self._client.deregister(self.worker_id)
         except OrchestratorError as exc:

@@ -82,8 +82,12 @@ class TaskRunner:
         workspaces: WorkspaceRoot,
         recorder: TraceRecorder,
         reports: ReportBatcher | None = None,
+        before_outcome: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
+        #: Runs before a task's outcome is reported (the worker sends the task's external calls first,
+        #: so the orchestrator's metrics hold them by the time the outcome is visible); never raises.
+        self._before_outcome = before_outcome
         #: ``started``/``completed``/``failed`` go out coalesced through ``/tasks/reports``.
         self.reports = reports or ReportBatcher(client, policies, worker_id=worker_id)
         self._worker_id = worker_id
@@ -302,6 +306,8 @@ class TaskRunner:
         result: dict[str, Any] | None = None,
         error: TaskError | None = None,
     ) -> TaskOutcome:
+        if self._before_outcome is not None and not isinstance(report, TaskInterrupted):
+            await self._before_outcome()
         try:
             delivered = await self._report(report)
         except LeaseLostError:

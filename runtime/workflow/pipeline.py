@@ -189,7 +189,7 @@ class CodingPipeline:
     async def _generate_code(self, analysis: Analysis) -> tuple[str, ...]:
         sources = await asyncio.to_thread(self._read_sources, analysis.files)
 
-        async def stream() -> str:
+        async def generate_code() -> str:  # the operation name the worker's telemetry reports
             received: list[str] = []
             offset = 0
             async for chunk in self.services.ai.generate_code(analysis, sources):
@@ -199,7 +199,7 @@ class CodingPipeline:
                 offset += len(chunk)
             return "".join(received)
 
-        patch = parse_patch(await self.services.ai_service.call(stream))
+        patch = parse_patch(await self.services.ai_service.call(generate_code))
         await apply_patch(self.checkout, patch)
         await self._advance("code_generated", files=list(patch.files))
         return patch.files

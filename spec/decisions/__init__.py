@@ -12,12 +12,14 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | Retry-After waits, persistent-limit escalation | `spec.decisions.rate_limit` |
 | startup phase budgets | `spec.decisions.startup` |
 | heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
+| one fleet-wide breaker state per service from every worker's | `spec.decisions.fleet_breakers` |
 """
 
 from __future__ import annotations
 
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
+from spec.decisions.fleet_breakers import fleet_state, fleet_states
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
@@ -36,4 +38,6 @@ __all__ = [
     "StartupBudget",
     "StartupBudgets",
     "budget_of",
+    "fleet_state",
+    "fleet_states",
 ]
