@@ -47,6 +47,7 @@ from runtime.workflow.providers import (
     QualityGates,
 )
 from runtime.workflow.seed_progress import PIPELINE_MACHINE, overall_percentage, seed_progress, step_title
+from spec.machines.pipeline import PipelineTrigger
 from spec.policies import DEFAULT_POLICIES, Policies
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -178,7 +179,7 @@ class CodingPipeline:
 
     async def _analyse_issue(self, request: WorkflowRequest) -> tuple[Issue, Analysis]:
         git, ai = self.services.git_service, self.services.ai_service
-        self.machine.fire("fetch_issue", issueId=request.issue_id)
+        self.machine.fire(PipelineTrigger.FETCH_ISSUE, issueId=request.issue_id)
         issue = await git.call(self.services.git.get_issue, request.issue_id)
         await git.call(self.services.git.clone, self.checkout)
         await self._advance("issue_fetched", issueId=issue.id, title=issue.title)
@@ -207,7 +208,7 @@ class CodingPipeline:
     async def _build_and_test(self) -> tuple[GateResult, GateResult]:
         gates = self.services.gates
         build = await self._gate(gates.run_build, "build_progress", "buildProgress")
-        self.machine.fire("build_passed")
+        self.machine.fire(PipelineTrigger.BUILD_PASSED)
         tests = await self._gate(gates.run_tests, "test_progress", "testProgress")
         await self._advance("tests_passed")
         return build, tests
