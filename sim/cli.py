@@ -81,9 +81,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         args.traces.mkdir(parents=True, exist_ok=True)
         for o in outcomes:
             write_trace(args.traces / f"{o.name}.jsonl", o.run.recorder.events())
-    failed = [o.name for o in outcomes if not o.passed]
-    if failed:
-        console.print(f"[red]{len(failed)} of {len(outcomes)} runs violated the spec: {', '.join(failed)}[/]")
+    violated = [o.name for o in outcomes if o.violated_spec]
+    unmet = [o.name for o in outcomes if not o.passed and not o.violated_spec]
+    if violated:
+        console.print(f"[red]{len(violated)} of {len(outcomes)} runs violated the spec: {', '.join(violated)}[/]")
+    if unmet:
+        console.print(f"[red]{len(unmet)} of {len(outcomes)} runs did not meet their scenario's expectations "
+                      f"(expect:): {', '.join(unmet)}[/]")
+    if violated or unmet:
         return 1
     console.print(f"[green]all {len(outcomes)} runs passed[/]")
     return 0

@@ -82,7 +82,8 @@ def test_the_simulator_uses_the_machines_enums_for_their_names(path: Path) -> No
 
 def test_the_scan_catches_a_typed_trigger_and_a_typed_state() -> None:
     source = ('machine.fire("heartbeat")\nif worker.machine.state == "busy": pass\n'
-              'if kind in ("lease_lost", "x"): pass\nif m.can_fire("poll"): self._fire_if_legal("a" if x else "idle")\n')
+              'if kind in ("lease_lost", "x"): pass\n'
+              'if m.can_fire("poll"): self._fire_if_legal("a" if x else "idle")\n')
     assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost"), (4, "poll"), (4, "a"), (4, "idle")]
     assert typed_names("machine.fire(WorkerTrigger.HEARTBEAT)\nif state == WorkerState.BUSY: pass\n") == []
 
