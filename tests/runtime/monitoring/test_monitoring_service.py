@@ -76,7 +76,8 @@ async def test_failing_calls_count_retries_errors_and_trip_the_breaker() -> None
 async def test_error_rate_fires_after_its_duration_on_the_evaluation_clock() -> None:
     clock = FakeClock()
     monitoring, published = service_with(clock, HighErrorRate=10.0)
-    git = monitoring.service("git")
+    git = monitoring.service("git-platform")  # a known service: its counters exist at zero
+    await monitoring.evaluate()  # the scrape before the incident, as Prometheus has one
     with pytest.raises(ConnectionError):
         await git.call("push", always_down)
     await monitoring.evaluate()
@@ -86,8 +87,40 @@ async def test_error_rate_fires_after_its_duration_on_the_evaluation_clock() -> 
     await clock.advance(10.0)
     await monitoring.evaluate()
     firing = [a for a in monitoring.alerts() if a["state"] == FIRING]
-    assert [(a["alert"], a["labels"]) for a in firing] == [(ERROR_RATE.name, {"operation": "push", "service": "git"})]
+    assert [(a["alert"], a["labels"]) for a in firing] == [
+        (ERROR_RATE.name, {"operation": "push", "service": "git-platform"})
+    ]
     assert published[-1].payload["alert"] == ERROR_RATE.name
+
+
+async def test_the_first_error_of_an_unknown_service_needs_a_scrape_before_it() -> None:
+    """As in Prometheus: a child created by its first ``inc()`` has no earlier sample to rise from."""
+    clock = FakeClock()
+    monitoring, _ = service_with(clock, HighErrorRate=0.0)
+    await monitoring.evaluate()
+    with pytest.raises(ConnectionError):
+        await monitoring.service("elsewhere").call("get", always_down)
+    await monitoring.evaluate()
+    assert monitoring.alerts() == []
+
+
+async def test_error_rate_clears_once_traffic_stops() -> None:
+    """Regression (issue 13): the orchestrator kept HighErrorRate firing 10+ minutes after the last
+    call, where Prometheus clears it as soon as the rate window holds no increase."""
+    clock = FakeClock()
+    monitoring, published = service_with(clock, HighErrorRate=0.0)
+    git = monitoring.service("git-platform")
+    await monitoring.evaluate()
+    with pytest.raises(ConnectionError):
+        await git.call("push", always_down)
+    await monitoring.evaluate()
+    assert (ERROR_RATE.name, FIRING) in {(a["alert"], a["state"]) for a in monitoring.alerts()}
+    interval = 15.0
+    for _ in range(int(DEFAULT_POLICIES.alerts.rate_window_s // interval) + 1):
+        await clock.advance(interval)
+        await monitoring.evaluate()
+    assert monitoring.alerts() == []
+    assert published[-1].payload["state"] == "inactive"
 
 
 async def test_successful_calls_raise_no_alert() -> None:
