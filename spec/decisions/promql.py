@@ -4,9 +4,11 @@ The orchestrator evaluates its own alert rules (``spec.decisions.alert_rules``) 
 may load the same rules into Prometheus (``spec.render.prometheus_rules``). For both to say the
 same thing on the same data, the orchestrator computes the rules' expressions the way Prometheus
 does: it "scrapes" its own counters into a :class:`ScrapedSeries` at every evaluation, and
-computes rates over the range ``(now - window, now]`` with Prometheus's extrapolation
+computes rates over the range ``[now - window, now]`` with Prometheus's extrapolation
 (``extrapolatedRate`` in ``promql/functions.go``) and quantiles by linear interpolation inside
-the bucket holding the rank (``bucketQuantile`` in ``promql/quantile.go``).
+the bucket holding the rank (``bucketQuantile`` in ``promql/quantile.go``). Ranges include
+their start, as in Prometheus 2 (Debian's, which the tests compare against; Prometheus 3 leaves
+the start out, which changes only samples exactly on the edge).
 
 Consequences an operator sees in both places alike: a window with fewer than two samples has no
 rate (the series is absent from the result, so an alert on it clears); a counter that stays put
@@ -35,7 +37,7 @@ def labels_of(labels: Mapping[str, str] | None) -> Labels:
 
 
 def extrapolated_rate(samples: Sequence[tuple[float, float]], start: float, end: float) -> float | None:
-    """Per-second increase of a counter over ``(start, end]``, as Prometheus's ``rate()`` computes it.
+    """Per-second increase of a counter over ``[start, end]``, as Prometheus's ``rate()`` computes it.
 
     `samples` are ``(time, value)`` pairs inside the range, in time order. ``None`` with fewer than
     two samples (Prometheus returns no series). Counter resets (a value below the previous one)
@@ -167,7 +169,7 @@ class ScrapedSeries:
         horizon = now - self.retention_s
         for key in list(self._samples):
             samples = self._samples[key]
-            while samples and samples[0][0] <= horizon:
+            while samples and samples[0][0] < horizon:
                 samples.popleft()
             if not samples or (len(samples) == 1 and math.isnan(samples[0][1])):
                 del self._samples[key]
@@ -176,8 +178,8 @@ class ScrapedSeries:
         return (key for key in self._samples if key.name == name)
 
     def in_range(self, key: Series, start: float, end: float) -> list[tuple[float, float]]:
-        """Samples of `key` in ``(start, end]``, staleness markers left out."""
-        return [s for s in self._samples.get(key, ()) if start < s[0] <= end and not math.isnan(s[1])]
+        """Samples of `key` in ``[start, end]``, staleness markers left out."""
+        return [s for s in self._samples.get(key, ()) if start <= s[0] <= end and not math.isnan(s[1])]
 
     def rate(self, name: str, now: float, window_s: float) -> dict[Labels, float]:
         """``rate(name[window])`` at `now`: one value per series with at least two samples in range."""
@@ -192,7 +194,7 @@ class ScrapedSeries:
         """The instant selector ``name`` at `now`: each series' latest sample no older than `lookback_s`."""
         out: dict[Labels, float] = {}
         for key in self.series(name):
-            recent = [s for s in self._samples[key] if now - lookback_s < s[0] <= now]
+            recent = [s for s in self._samples[key] if now - lookback_s <= s[0] <= now]
             if recent and not math.isnan(recent[-1][1]):
                 out[key.labels] = recent[-1][1]
         return out
