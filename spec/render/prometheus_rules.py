@@ -46,32 +46,33 @@ def _number(value: float) -> str:
 
 
 def _expression(metric: str, threshold: float, window: str) -> str:
-    limit = _number(threshold)
+    return f"{rule_query(metric, window)}\n  > {_number(threshold)}"
+
+
+def rule_query(metric: str, window: str = "1m") -> str:
+    """The PromQL computing spec metric `metric` (what a rule compares with its threshold)."""
     if metric == "error_rate":
         return (
             f'sum by (service, operation) (rate({CALLS}{{outcome="{ERROR}"}}[{window}]))\n'
-            f'  / sum by (service, operation) (rate({CALLS}{{outcome!="{FAST_FAIL}"}}[{window}]))\n'
-            f"  > {limit}"
+            f'  / sum by (service, operation) (rate({CALLS}{{outcome!="{FAST_FAIL}"}}[{window}]))'
         )
     quantile = latency_quantile(metric)
     if quantile is not None:
         return (
             f"histogram_quantile({_number(quantile)}, "
-            f"sum by (service, operation, le) (rate({CALL_DURATION}_bucket[{window}])))\n"
-            f"  > {limit}"
+            f"sum by (service, operation, le) (rate({CALL_DURATION}_bucket[{window}])))"
         )
     if metric == "circuit_breaker_open":
-        return f'max by (service) ({BREAKER_STATE}{{state="{BREAKER_OPEN}"}}) > {limit}'
+        return f'max by (service) ({BREAKER_STATE}{{state="{BREAKER_OPEN}"}})'
     if metric == "resource_utilisation":
-        return f"max by (worker_id, resource) ({RESOURCE_UTILISATION}) > {limit}"
+        return f"max by (worker_id, resource) ({RESOURCE_UTILISATION})"
     if metric == "task_failure_rate":
         return (
             f'sum by (task_type) (rate({TASKS_FINISHED}{{outcome!="{TASK_SUCCESS}"}}[{window}]))\n'
-            f"  / sum by (task_type) (rate({TASKS_FINISHED}[{window}]))\n"
-            f"  > {limit}"
+            f"  / sum by (task_type) (rate({TASKS_FINISHED}[{window}]))"
         )
     if metric == "workers_down":
-        return f'sum({WORKERS}{{state="{WORKER_DOWN}"}}) > {limit}'
+        return f'sum({WORKERS}{{state="{WORKER_DOWN}"}})'
     raise PrometheusRulesError(
         f"alert rule metric {metric!r} has no PromQL expression; known metrics: error_rate, "
         "latency_pNN_seconds, circuit_breaker_open, resource_utilisation, task_failure_rate, workers_down"
@@ -185,6 +186,7 @@ __all__ = [
     "prometheus_rules",
     "promql_duration",
     "render_prometheus_rules",
+    "rule_query",
 ]
 
 
