@@ -8,6 +8,8 @@ Prometheus, and a renamed series or a changed threshold changes the page with it
 from __future__ import annotations
 
 from spec.metrics import METRICS
+from spec.metrics import call_duration_buckets as call_buckets
+from spec.render.grafana import dashboard, render_dashboard
 from spec.render.prometheus_rules import prometheus_rules as rules_data
 from spec.render.prometheus_rules import render_prometheus_rules
 from spec_docs.formatting import code, table
@@ -36,3 +38,26 @@ def prometheus_metrics() -> str:
         for m in METRICS.values()
     ]
     return table(("Series", "Type", "Labels", "Meaning", "Read by"), rows)
+
+
+@directive
+def call_duration_buckets() -> str:
+    """The call-duration histogram's bucket edges, as ``spec.metrics.call_duration_buckets`` derives them."""
+    edges = [f"{b:g} s" for b in call_buckets() if b != float("inf")]
+    return ", ".join(edges) + " and `+Inf`"
+
+
+@directive
+def grafana_dashboard() -> str:
+    """The generated Grafana dashboard: a table of its panels and queries, and the JSON to import."""
+    doc = dashboard()
+    rows = [
+        (p["title"], "<br>".join(code(t["expr"]) for t in p["targets"]))
+        for p in doc["panels"] if p["type"] != "row"
+    ]
+    body = render_dashboard().rstrip().replace("\n", "\n    ")
+    return (
+        table(("Panel", "Queries"), rows)
+        + '\n\n??? example "dashboard.json (what `python -m spec.render.grafana` writes)"\n\n    ```json\n    '
+        + body + "\n    ```\n"
+    )
