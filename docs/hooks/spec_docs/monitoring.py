@@ -7,6 +7,8 @@ Prometheus, and a renamed series or a changed threshold changes the page with it
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from spec.metrics import METRICS
 from spec.metrics import call_duration_buckets as call_buckets
 from spec.render.grafana import dashboard, render_dashboard
@@ -47,17 +49,27 @@ def call_duration_buckets() -> str:
     return ", ".join(edges) + " and `+Inf`"
 
 
+#: Where the docs build writes the dashboard, relative to docs_dir (the monitoring page links it).
+DASHBOARD_FILE = "monitoring/grafana-dashboard.json"
+
+
+def write_dashboard(docs_dir: Path) -> Path:
+    """Write the generated dashboard into `docs_dir` so the site serves it (run from ``on_config``)."""
+    path = docs_dir / DASHBOARD_FILE
+    text = render_dashboard()
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 @directive
 def grafana_dashboard() -> str:
-    """The generated Grafana dashboard: a table of its panels and queries, and the JSON to import."""
+    """The generated Grafana dashboard: its panels and their queries, and a link to the JSON to import."""
     doc = dashboard()
     rows = [
         (p["title"], "<br>".join(code(t["expr"]) for t in p["targets"]))
         for p in doc["panels"] if p["type"] != "row"
     ]
-    body = render_dashboard().rstrip().replace("\n", "\n    ")
-    return (
-        table(("Panel", "Queries"), rows)
-        + '\n\n??? example "dashboard.json (what `python -m spec.render.grafana` writes)"\n\n    ```json\n    '
-        + body + "\n    ```\n"
-    )
+    link = f"[`grafana-dashboard.json`]({DASHBOARD_FILE}) (what `python -m spec.render.grafana` writes)"
+    return f"Download: {link}.\n\n" + table(("Panel", "Queries"), rows)
