@@ -16,6 +16,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -34,19 +35,19 @@ from runtime.monitoring.alerts import (
     escalate_firing,
 )
 from runtime.monitoring.metrics import OrchestratorMetrics
+from runtime.monitoring.task_metrics import TaskObserver
 from runtime.protocol import Event, EventType
 from runtime.resilience.circuit_breaker import BreakerRegistry, StateChange
 from runtime.resilience.clock import Clock
 from runtime.resilience.errors import CircuitOpenError
 from runtime.resilience.escalation import EscalationOutcome, Escalator
 from runtime.resilience.service import ExternalService
-from runtime.store.changes import ChangeLog, task_component, workflow_component
+from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
 from runtime.store.models import WorkerRow
 from runtime.store.queue import count_queued
 from runtime.store.registry import IN_ROTATION
 from spec.decisions.alert_rules import go_float
-from spec.machines import TASK_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.metrics import ERROR, FAST_FAIL, KNOWN_TASK_TYPES, SUCCESS
 from spec.policies import Policies
 from spec.render.alert_annotations import expand_annotations
@@ -59,10 +60,6 @@ log = logging.getLogger("runtime.monitoring")
 HEALTH_FIELDS = {"cpu": "cpuPercent", "memory": "memoryPercent", "disk": "diskPercent"}
 #: WebSocket ``workflowId`` of alert events: they belong to no workflow, and ids count per workflowId.
 ALERT_STREAM = ""
-#: Task outcomes without a known type (an orchestrator restarted while the task ran).
-UNKNOWN_TYPE = "unknown"
-#: The ``lease_lost`` reason of a lease that ran out without renewal (``runtime.store.queue``).
-LEASE_EXPIRED_REASON = "lease expired"
 
 
 class MonitoredService:
@@ -128,10 +125,7 @@ class MonitoringService:
         self._alert_ids = itertools.count(1)
         self._escalating: set[asyncio.Task[None]] = set()
         self._unescalated: list[AlertChange] = []
-        self._started: dict[str, tuple[float, str | None]] = {}
-        self._workflow_types: dict[str, str] = {}
-        self._submitted: dict[str, float] = {}
-        self._requeued: dict[str, float] = {}
+        self.tasks = TaskObserver(self.metrics, wall_clock)
         self._loop: asyncio.Task[None] | None = None
         self.evaluator = AlertEvaluator(policies.alerts, listener=self._on_alert_change, logger=log)
         self.scrape = SelfScrape(self.metrics.registry, self.evaluator)
@@ -155,87 +149,24 @@ class MonitoringService:
             service, operation, ok=ok, duration_s=duration_s, outcome=outcome or (SUCCESS if ok else ERROR)
         )
 
+    def record_breaker_state(self, service: str, state: str) -> None:
+        """A breaker's state as something else saw it (a worker's telemetry); its alert is evaluated at once."""
+        self.metrics.record_breaker_state(service, state)
+        self._evaluate_breakers(self.clock.now())
+
     def _on_breaker_change(self, change: StateChange) -> None:
         self.metrics.on_breaker_change(change)
+        self._evaluate_breakers(max(change.at, self.clock.now()))
+
+    def _evaluate_breakers(self, at: float) -> None:
         if BREAKER_OPEN_METRIC in self.evaluator.metrics:  # operators may drop the breaker rule
-            self.scrape.evaluate(max(change.at, self.clock.now()), [BREAKER_OPEN_METRIC])
+            self.scrape.evaluate(at, [BREAKER_OPEN_METRIC])
 
     # -- tasks ------------------------------------------------------------------------------
 
     def observe_changes(self, changes: ChangeLog, events: list[Event]) -> None:
-        """Task metrics from a committed transaction's transitions and events.
-
-        Durations run from start to completion or failure; the ``outcome`` label is the
-        `task_lifecycle` trigger that ended the task (``complete``, ``fail``, ``time_out``,
-        ``allocation_failed``). Queue wait runs from submission (or re-queueing) to start. A
-        re-queue counts by its trigger, and as a lease expiry when the lease ran out.
-        """
-        outcomes: dict[str, str] = {}
-        requeue_triggers: dict[str, str] = {}
-        for change in changes.transitions:
-            record = change.record
-            if record.machine == WORKFLOW_LIFECYCLE.name and record.source == WORKFLOW_LIFECYCLE.initial:
-                task_type = change.data.get("type")
-                workflow_id = change.component.removeprefix(workflow_component(""))
-                if isinstance(task_type, str):
-                    self._workflow_types[workflow_id] = task_type
-                self._submitted[workflow_id] = self.wall_clock()
-            elif record.machine == TASK_LIFECYCLE.name:
-                # The trigger, not the state: ``time_out`` and ``fail`` both end in the failed state.
-                outcomes[change.component] = record.trigger
-                if record.dest == TASK_LIFECYCLE.initial:
-                    requeue_triggers[change.component] = record.trigger
-        for event in events:
-            if event.task_id is None:
-                if event.type in (EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED):
-                    self._forget_workflow(event.workflow_id)
-                continue
-            if event.type is EventType.TASK_STARTED:
-                worker = event.payload.get("workerId")
-                self._started[event.task_id] = (event.time, worker if isinstance(worker, str) else None)
-                self._record_wait(event)
-            elif event.type in (EventType.TASK_COMPLETED, EventType.TASK_FAILED):
-                self._finish_task(event, outcomes.get(task_component(event.task_id), event.type.value.lower()))
-            elif event.type is EventType.TASK_REQUEUED:
-                self._started.pop(event.task_id, None)
-                self._requeued[event.task_id] = event.time
-                reason = event.payload.get("reason")
-                trigger = requeue_triggers.get(task_component(event.task_id), "requeue")
-                self.metrics.record_requeue(trigger, lease_expired=reason == LEASE_EXPIRED_REASON)
-            if event.type in (EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED):
-                self._forget_workflow(event.workflow_id)
-
-    def _forget_workflow(self, workflow_id: str) -> None:
-        self._workflow_types.pop(workflow_id, None)
-        self._submitted.pop(workflow_id, None)
-
-    def _record_wait(self, event: Event) -> None:
-        assert event.task_id is not None
-        queued = self._requeued.pop(event.task_id, None)
-        if queued is None:
-            queued = self._submitted.pop(event.workflow_id, None)
-        if queued is not None:  # submitted before this process started: its wait is unknown
-            self.metrics.record_queue_wait(self._workflow_types.get(event.workflow_id, UNKNOWN_TYPE),
-                                           event.time - queued)
-
-    def _finish_task(self, event: Event, outcome: str) -> None:
-        assert event.task_id is not None
-        self._requeued.pop(event.task_id, None)
-        task_type = self._workflow_types.get(event.workflow_id, UNKNOWN_TYPE)
-        error = event.payload.get("error")
-        code = error.get("code") if isinstance(error, dict) else None
-        self.metrics.record_task_end(task_type, outcome, code if isinstance(code, str) else None)
-        start = self._started.pop(event.task_id, None)
-        if start is None:
-            return  # started before this process: its duration is unknown
-        began, worker_id = start
-        duration = max(0.0, event.time - began)
-        self.metrics.record_task(task_type, outcome, duration)
-        log.info(
-            "task %s (%s) ended by %s after %.3f s", event.task_id, task_type, outcome, duration,
-            extra={"workflowId": event.workflow_id, "taskId": event.task_id, "workerId": worker_id,
-                   "taskType": task_type, "outcome": outcome, "durationSeconds": round(duration, 6)},
-        )
+        """Task metrics from a committed transaction (see :class:`TaskObserver`)."""
+        self.tasks.observe_changes(changes, events)
 
     # -- the store --------------------------------------------------------------------------
 
@@ -330,7 +261,7 @@ class MonitoringService:
                 "state": change.dest,
                 "previousState": change.source,
                 "labels": dict(change.labels),
-                "value": change.value,
+                "value": change.value if math.isfinite(change.value) else None,  # JSON has no NaN
                 "threshold": rule.threshold,
                 "forSeconds": rule.for_s,
                 "summary": rule.summary,
