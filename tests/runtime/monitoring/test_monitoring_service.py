@@ -144,3 +144,34 @@ async def test_the_evaluation_loop_runs_on_its_interval(tmp_path: Path) -> None:
         while orch.monitoring.metrics.registry.get_sample_value(QUEUE_DEPTH) != 1:
             assert loop.time() < deadline, "the evaluation loop never refreshed the queue depth"
             await asyncio.sleep(0.05)
+
+
+async def test_a_breaker_state_reported_from_elsewhere_alerts_at_once() -> None:
+    """Worker telemetry reports breaker states it saw; the breaker rule is evaluated on the spot."""
+    clock = FakeClock()
+    monitoring, published = service_with(clock)
+    monitoring.record_breaker_state("ai-provider", OPEN)
+    assert [(a["alert"], a["state"], a["labels"]) for a in monitoring.alerts()] == [
+        (BREAKER_RULE.name, FIRING, {"service": "ai-provider"})
+    ]
+    await clock.advance(1.0)
+    monitoring.record_breaker_state("ai-provider", "closed")
+    assert monitoring.alerts() == []
+    assert [e.payload["state"] for e in published] == [FIRING, "inactive"]
+
+
+async def test_a_series_cleared_by_nan_sends_null_not_nan() -> None:
+    """0/0 (no traffic) clears a series with a NaN value; JSON has no NaN, so the event says null."""
+    clock = FakeClock()
+    monitoring, published = service_with(clock, HighErrorRate=0.0)
+    git = monitoring.service("git-platform")
+    await monitoring.evaluate()
+    with pytest.raises(ConnectionError):
+        await git.call("push", always_down)
+    await monitoring.evaluate()
+    await clock.advance(15.0)
+    await monitoring.evaluate()  # the rate window still holds the increase: firing stays
+    await clock.advance(DEFAULT_POLICIES.alerts.rate_window_s)
+    await monitoring.evaluate()  # two samples, no increase between them: 0/0 → NaN → cleared
+    cleared = [e for e in published if e.payload["alert"] == ERROR_RATE.name and e.payload["state"] == "inactive"]
+    assert cleared and cleared[-1].payload["value"] is None
