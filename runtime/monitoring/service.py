@@ -47,10 +47,9 @@ from runtime.store.database import Database
 from runtime.store.models import WorkerRow
 from runtime.store.queue import count_queued
 from runtime.store.registry import IN_ROTATION
-from spec.decisions.alert_rules import go_float
 from spec.metrics import ERROR, FAST_FAIL, KNOWN_TASK_TYPES, SUCCESS
 from spec.policies import Policies
-from spec.render.alert_annotations import expand_annotations
+from spec.render.alert_annotations import alerts_api_entry
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -222,15 +221,9 @@ class MonitoringService:
         offset = self.wall_clock() - self.clock.now()
         out: list[dict[str, Any]] = []
         for status in self.active():
-            labels = status.prometheus_labels()
             active_at = datetime.fromtimestamp((status.since or 0.0) + offset, UTC)
-            out.append({
-                "labels": labels,
-                "annotations": expand_annotations(status.rule, self.policies.alerts, dict(status.labels), status.value),
-                "state": status.state,
-                "activeAt": active_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "value": go_float(status.value),
-            })
+            rfc3339 = active_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            out.append(alerts_api_entry(status, self.policies.alerts, rfc3339))
         return out
 
     def _on_alert_change(self, change: AlertChange) -> None:

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from spec.decisions.alert_rules import AlertStatus, go_float
 from spec.policies import AlertPolicy, AlertRule
 
 _ACTION = re.compile(r"\{\{\s*\$(labels|value)(?:\.(\w+))?\s*\}\}")
@@ -86,7 +87,19 @@ def expand_annotations(
     return {key: expand(text, labels, value) for key, text in annotation_templates(rule, policy).items()}
 
 
+def alerts_api_entry(status: AlertStatus, policy: AlertPolicy, active_at: str) -> dict[str, object]:
+    """One entry of ``data.alerts`` in Prometheus's alerts-API shape; `active_at` is RFC 3339."""
+    return {
+        "labels": status.prometheus_labels(),
+        "annotations": expand_annotations(status.rule, policy, dict(status.labels), status.value),
+        "state": status.state,
+        "activeAt": active_at,
+        "value": go_float(status.value),
+    }
+
+
 __all__ = [
+    "alerts_api_entry",
     "annotation_templates",
     "expand",
     "expand_annotations",

@@ -7,10 +7,16 @@ Prometheus, and a renamed series or a changed threshold changes the page with it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from spec.decisions.alert_queries import BREAKER_OPEN
+from spec.decisions.alert_rules import FIRING, AlertStatus
+from spec.decisions.promql import labels_of
 from spec.metrics import METRICS
 from spec.metrics import call_duration_buckets as call_buckets
+from spec.policies import DEFAULT_POLICIES
+from spec.render.alert_annotations import alerts_api_entry
 from spec.render.grafana import dashboard, render_dashboard
 from spec.render.prometheus_rules import prometheus_rules as rules_data
 from spec.render.prometheus_rules import render_prometheus_rules
@@ -73,3 +79,15 @@ def grafana_dashboard() -> str:
     ]
     link = f"[`grafana-dashboard.json`]({DASHBOARD_FILE}) (what `python -m spec.render.grafana` writes)"
     return f"Download: {link}.\n\n" + table(("Panel", "Queries"), rows)
+
+
+@directive
+def alerts_api_example(rule: str = "CircuitBreakerOpen", service: str = "git-platform") -> str:
+    """An example ``GET /api/v1/alerts`` answer: `rule` firing for `service`, built as the endpoint builds it."""
+    policy = DEFAULT_POLICIES.alerts
+    status = AlertStatus(policy.rule(rule), labels_of({"service": service}), FIRING, 1.0, 0.0, 0.0)
+    body = {"status": "success", "data": {
+        "alerts": [alerts_api_entry(status, policy, "2026-12-07T12:00:03.512Z")],
+        "breakers": {service: BREAKER_OPEN},
+    }}
+    return "```json\n" + json.dumps(body, indent=2) + "\n```"
