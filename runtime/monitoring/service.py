@@ -128,6 +128,7 @@ class MonitoringService:
         self._loop: asyncio.Task[None] | None = None
         self.evaluator = AlertEvaluator(policies.alerts, listener=self._on_alert_change, logger=log)
         self.scrape = SelfScrape(self.metrics.registry, self.evaluator)
+        self.metrics.set_alerts_firing({rule.name: 0 for rule in policies.alerts.rules})
         self.breakers.on_state_change(self._on_breaker_change)
 
     # -- external calls ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from runtime.monitoring import MonitoringService
 from runtime.orchestrator.monitor import sweep_once
 from runtime.resilience import FakeClock
 from spec.metrics import (
+    ALERTS_FIRING,
     BUILD_INFO,
     CALL_OUTCOMES,
     CALLS,
@@ -63,6 +64,8 @@ async def test_known_children_at_zero_no_created_and_process_metrics(tmp_path: P
     assert "process_cpu_seconds_total" in names(text)  # the process collector (Linux /proc)
     assert sample_value(text, BUILD_INFO) == 1
     assert sample_value(text, TASKS_FINISHED, task_type="noop", outcome="fail") == 0
+    for rule in DEFAULT_POLICIES.alerts.rules:
+        assert sample_value(text, ALERTS_FIRING, alert=rule.name) == 0
 
 
 async def test_task_outcomes_failure_codes_queue_wait_and_bounded_types(tmp_path: Path) -> None:
