@@ -121,7 +121,8 @@ METRICS: Mapping[str, PrometheusMetric] = {
             CALL_DURATION,
             "histogram",
             ("service", "operation"),
-            "Duration of calls to external services, retries included.",
+            "Duration of calls to external services, retries and waits included; calls an open breaker "
+            "refused are not timed.",
         ),
         PrometheusMetric(
             BREAKER_STATE,

@@ -34,6 +34,7 @@ from spec.metrics import (
     CALL_OUTCOMES,
     CALLS,
     ERROR,
+    FAST_FAIL,
     HTTP_REQUEST_DURATION,
     HTTP_REQUESTS,
     KNOWN_CALLS,
@@ -174,7 +175,8 @@ class OrchestratorMetrics:
             raise ValueError(f"outcome must be one of {', '.join(CALL_OUTCOMES)}, got {outcome!r}")
         self._known_call(service, operation)
         self.calls.labels(service=service, operation=operation, outcome=outcome).inc()
-        self.call_duration.labels(service=service, operation=operation).observe(max(0.0, duration_s))
+        if outcome != FAST_FAIL:  # a refused call took no time at the service: it would hide slow ones
+            self.call_duration.labels(service=service, operation=operation).observe(max(0.0, duration_s))
 
     def record_breaker_state(self, service: str, state: str) -> None:
         for name in _BREAKER_STATES:

@@ -19,6 +19,7 @@ from runtime.resilience import FakeClock
 from spec.metrics import (
     ALERTS_FIRING,
     BUILD_INFO,
+    CALL_DURATION,
     CALL_OUTCOMES,
     CALLS,
     FAST_FAIL,
@@ -115,6 +116,8 @@ async def test_breaker_fast_fails_are_their_own_outcome_and_fire_one_alert() -> 
     text = monitoring.metrics.exposition().decode()
     assert sample_value(text, CALLS, service="git-platform", operation="push", outcome=FAST_FAIL) == 5
     assert sample_value(text, CALLS, service="git-platform", operation="push", outcome="error") == 0
+    # Refused calls are not timed: near-zero durations would pull the latency percentile down.
+    assert sample_value(text, CALL_DURATION + "_count", service="git-platform", operation="push") == 0
     assert {a["alert"] for a in monitoring.alerts()} == {"CircuitBreakerOpen"}
     with pytest.raises(ValueError, match="outcome must be one of"):
         monitoring.record_call("git-platform", "push", ok=False, duration_s=0.1, outcome="weird")
