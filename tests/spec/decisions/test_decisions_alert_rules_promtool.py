@@ -10,6 +10,7 @@ annotation templates are all checked against the real thing.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,15 @@ from hypothesis import strategies as st
 from spec.decisions.alert_queries import rule_vectors
 from spec.decisions.alert_rules import FIRING, AlertRules
 from spec.decisions.promql import Labels, ScrapedSeries, labels_of
-from spec.metrics import BREAKER_STATE, CALL_DURATION, CALLS, WORKERS, call_duration_buckets
+from spec.metrics import (
+    BREAKER_STATE,
+    CALL_DURATION,
+    CALLS,
+    RESOURCE_UTILISATION,
+    TASKS_FINISHED,
+    WORKERS,
+    call_duration_buckets,
+)
 from spec.policies import DEFAULT_POLICIES, AlertPolicy
 from spec.render.alert_annotations import expand_annotations
 from spec.render.prometheus_rules import render_prometheus_rules
@@ -58,7 +67,9 @@ def expected_alerts(policy: AlertPolicy, scrapes: Scrapes, steps: int) -> list[l
     out = []
     for step in range(steps):
         at = step * STEP_S
-        store.scraped(at, [(name, labels, values[step]) for (name, labels), values in scrapes.items()])
+        # NaN stands for "not in this scrape" (a worker out of rotation): promtool's "stale".
+        store.scraped(at, [(name, labels, values[step]) for (name, labels), values in scrapes.items()
+                           if not math.isnan(values[step])])
         for metric, vector in rule_vectors(policy, store, at).items():
             rules.evaluate_vector(metric, vector, at=at)
         firing = []
@@ -90,7 +101,8 @@ def check_with_promtool(tmp_path: Path, policy: AlertPolicy, scrapes: Scrapes, s
         "tests": [{
             "interval": f"{int(STEP_S)}s",
             "input_series": [
-                {"series": series_text(name, labels), "values": " ".join(repr(v) for v in values)}
+                {"series": series_text(name, labels),
+                 "values": " ".join("stale" if math.isnan(v) else repr(v) for v in values)}
                 for (name, labels), values in scrapes.items()
             ],
             "alert_rule_test": tests,
@@ -171,3 +183,32 @@ def test_breakers_and_workers_down(tmp_path: Path) -> None:
         (WORKERS, labels_of({"state": "idle"})): [2, 1, 1, 1, 1, 1, 0, 2, 2, 2],
     }
     check_with_promtool(tmp_path, policy_with(30.0, "CircuitBreakerOpen", "WorkerDown"), scrapes, steps)
+
+
+def test_a_gauge_that_leaves_the_scrape_clears_at_once(tmp_path: Path) -> None:
+    """A worker out of rotation drops out of the scrape: stale at once, in Prometheus and here."""
+    steps = 10
+    nan = math.nan
+    scrapes: Scrapes = {
+        (RESOURCE_UTILISATION, labels_of({"worker_id": "w1", "resource": "memory"})):
+            [0.5, 0.95, 0.95, 0.95, 0.95, nan, nan, nan, nan, nan],
+        (RESOURCE_UTILISATION, labels_of({"worker_id": "w2", "resource": "memory"})): [0.95] * steps,
+    }
+    policy = policy_with(15.0, "HighResourceUtilisation")
+    check_with_promtool(tmp_path, policy, scrapes, steps)
+    fired = expected_alerts(policy, scrapes, steps)
+    assert len(fired[4]) == 2 and len(fired[6]) == 1
+
+
+def test_task_failure_rate(tmp_path: Path) -> None:
+    steps = 16
+    done = cumulative([0, 3, 3, 1, 0, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0])
+    failed = cumulative([0, 0, 1, 2, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    scrapes: Scrapes = {
+        (TASKS_FINISHED, labels_of({"task_type": "noop", "outcome": "complete"})): done,
+        (TASKS_FINISHED, labels_of({"task_type": "noop", "outcome": "fail"})): failed,
+        (TASKS_FINISHED, labels_of({"task_type": "noop", "outcome": "time_out"})): [0.0] * steps,
+    }
+    policy = policy_with(15.0, "HighTaskFailureRate")
+    check_with_promtool(tmp_path, policy, scrapes, steps)
+    assert any(expected_alerts(policy, scrapes, steps))
