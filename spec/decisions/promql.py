@@ -123,9 +123,10 @@ class Series:
 class ScrapedSeries:
     """Samples of scraped series, kept for ``retention_s`` and at most ``max_samples`` per series.
 
-    Bounded by design: samples older than the longest range any rule reads are dropped, and a
-    caller that scrapes very often (an alerts endpoint polled in a loop) loses the oldest samples
-    of a series first, never memory.
+    Bounded by design: samples older than the retention are dropped, and samples closer together
+    than ``retention_s / (max_samples - 1)`` are thinned (the newest replaces the one before it),
+    so a caller that scrapes very often (an alerts endpoint polled in a loop) still has the whole
+    retention covered by at most ``max_samples`` samples a series.
     """
 
     def __init__(self, retention_s: float, *, max_samples: int = 256) -> None:
@@ -135,6 +136,7 @@ class ScrapedSeries:
             raise ValueError(f"max_samples must be >= 2 (a rate needs two samples), got {max_samples}")
         self.retention_s = retention_s
         self.max_samples = max_samples
+        self.min_gap_s = retention_s / (max_samples - 1)
         self._samples: dict[Series, deque[tuple[float, float]]] = {}
 
     def scraped(self, at: float, samples: Iterable[tuple[str, Labels, float]]) -> None:
@@ -160,7 +162,7 @@ class ScrapedSeries:
             samples = self._samples[key] = deque(maxlen=self.max_samples)
         if samples and at < samples[-1][0]:
             raise ValueError(f"sample of {name} at {at} is older than the previous one ({samples[-1][0]})")
-        if samples and at == samples[-1][0]:
+        if samples and (at == samples[-1][0] or (len(samples) >= 2 and at - samples[-2][0] < self.min_gap_s)):
             samples.pop()
         samples.append((at, float(value)))
 

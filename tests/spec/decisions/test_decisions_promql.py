@@ -120,3 +120,17 @@ def test_vector_operations() -> None:
     x, y = labels_of({"x": "1"}), labels_of({"y": "2"})
     ratio = divide({(): 0.0, x: 2.0}, {(): 0.0, x: 0.0, y: 1.0})
     assert math.isnan(ratio[()]) and ratio[x] == math.inf and len(ratio) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(gaps=st.lists(st.floats(min_value=0.001, max_value=5.0), min_size=1, max_size=400))
+def test_frequent_scrapes_are_thinned_not_truncated(gaps: list[float]) -> None:
+    """However often a series is scraped, its samples stay bounded and still span the retention."""
+    store = ScrapedSeries(60.0, max_samples=16)
+    at = 0.0
+    for gap in gaps:
+        at += gap
+        store.add("c", (), at, at)
+    kept = store.in_range(next(store.series("c")), -1.0, at)
+    assert len(kept) <= 16 and kept[-1] == (at, at)
+    assert kept[0][0] <= max(gaps[0], at - 60.0 + store.min_gap_s * 2)
