@@ -26,6 +26,7 @@ class PrometheusMetric:
 
 CALLS = "orchestration_external_calls_total"
 CALL_DURATION = "orchestration_external_call_duration_seconds"
+CALL_ERRORS = "orchestration_external_call_errors_total"
 BREAKER_STATE = "orchestration_circuit_breaker_state"
 RETRIES = "orchestration_retries_total"
 QUEUE_DEPTH = "orchestration_queue_depth"
@@ -118,6 +119,12 @@ METRICS: Mapping[str, PrometheusMetric] = {
             "(refused by an open breaker).",
         ),
         PrometheusMetric(
+            CALL_ERRORS,
+            "counter",
+            ("service", "operation", "error_class"),
+            "Calls that failed after their retries, by the taxonomy's error class of the last failure.",
+        ),
+        PrometheusMetric(
             CALL_DURATION,
             "histogram",
             ("service", "operation"),
@@ -194,6 +201,7 @@ __all__ = [
     "BUILD_INFO",
     "CALLS",
     "CALL_DURATION",
+    "CALL_ERRORS",
     "CALL_OUTCOMES",
     "ERROR",
     "FAST_FAIL",

@@ -31,6 +31,7 @@ from spec.metrics import (
     BREAKER_STATE,
     BUILD_INFO,
     CALL_DURATION,
+    CALL_ERRORS,
     CALL_OUTCOMES,
     CALLS,
     ERROR,
@@ -56,7 +57,7 @@ from spec.metrics import (
     wait_buckets,
 )
 from spec.policies import DEFAULT_POLICIES, Policies
-from spec.taxonomy import FailureCode
+from spec.taxonomy import ErrorClass, FailureCode
 
 #: Task durations run from milliseconds (a no-op) to the longest task timeout the spec allows.
 TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, float("inf"))
@@ -68,6 +69,7 @@ _TASK_ENDINGS = ("complete", "fail", "time_out", "allocation_failed")
 _REQUEUE_REASONS = ("requeue", "lease_lost")
 #: Failure codes with their own label value; a code outside the taxonomy counts as TASK_ERROR.
 _FAILURE_CODES = frozenset(code.value for code in FailureCode)
+_ERROR_CLASSES = frozenset(c.value for c in ErrorClass)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -114,6 +116,7 @@ class OrchestratorMetrics:
         #: Task types with their own label value; others count as ``other``.
         self.task_types = frozenset(task_types)
         self.calls = Counter(*_declared(CALLS, "counter"), registry=r)
+        self.call_errors = Counter(*_declared(CALL_ERRORS, "counter"), registry=r)
         self.call_duration = Histogram(
             *_declared(CALL_DURATION, "histogram"), registry=r, buckets=call_duration_buckets(policies)
         )
@@ -157,6 +160,8 @@ class OrchestratorMetrics:
         self._call_series.add((service, operation))
         for outcome in CALL_OUTCOMES:
             self.calls.labels(service=service, operation=operation, outcome=outcome)
+        for error_class in ErrorClass:
+            self.call_errors.labels(service=service, operation=operation, error_class=error_class.value)
         self.call_duration.labels(service=service, operation=operation)
 
     def task_type_label(self, task_type: str) -> str:
@@ -166,15 +171,22 @@ class OrchestratorMetrics:
     # -- updates ----------------------------------------------------------------------------
 
     def record_call(
-        self, service: str, operation: str, *, ok: bool, duration_s: float, outcome: str | None = None
+        self, service: str, operation: str, *, ok: bool, duration_s: float, outcome: str | None = None,
+        error_class: str | None = None,
     ) -> None:
-        """One call: `outcome` is one of ``spec.metrics.CALL_OUTCOMES``, by default from `ok`."""
+        """One call: `outcome` is one of ``spec.metrics.CALL_OUTCOMES``, by default from `ok`; an
+        ``error`` also counts by `error_class` (``spec.taxonomy.ErrorClass``, ``unknown`` if not given)."""
         if outcome is None:
             outcome = SUCCESS if ok else ERROR
         elif outcome not in CALL_OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(CALL_OUTCOMES)}, got {outcome!r}")
+        if error_class is not None and error_class not in _ERROR_CLASSES:
+            raise ValueError(f"error_class must be one of {', '.join(sorted(_ERROR_CLASSES))}, got {error_class!r}")
         self._known_call(service, operation)
         self.calls.labels(service=service, operation=operation, outcome=outcome).inc()
+        if outcome == ERROR:
+            self.call_errors.labels(service=service, operation=operation,
+                                    error_class=error_class or ErrorClass.UNKNOWN.value).inc()
         if outcome != FAST_FAIL:  # a refused call took no time at the service: it would hide slow ones
             self.call_duration.labels(service=service, operation=operation).observe(max(0.0, duration_s))
 

@@ -38,6 +38,7 @@ from runtime.monitoring.metrics import OrchestratorMetrics
 from runtime.monitoring.task_metrics import TaskObserver
 from runtime.protocol import Event, EventType
 from runtime.resilience.circuit_breaker import BreakerRegistry, StateChange
+from runtime.resilience.classify import classify
 from runtime.resilience.clock import Clock
 from runtime.resilience.errors import CircuitOpenError
 from runtime.resilience.escalation import EscalationOutcome, Escalator
@@ -91,8 +92,9 @@ class MonitoredService:
             self.monitoring.record_call(self.name, operation, ok=False, duration_s=clock.now() - started,
                                         outcome=FAST_FAIL)
             raise
-        except Exception:
-            self.monitoring.record_call(self.name, operation, ok=False, duration_s=clock.now() - started)
+        except Exception as exc:
+            self.monitoring.record_call(self.name, operation, ok=False, duration_s=clock.now() - started,
+                                        error_class=classify(exc).value)
             raise
         self.monitoring.record_call(self.name, operation, ok=True, duration_s=clock.now() - started)
         return result
@@ -138,15 +140,18 @@ class MonitoringService:
         return MonitoredService(self, name)
 
     def record_call(
-        self, service: str, operation: str, *, ok: bool, duration_s: float, outcome: str | None = None
+        self, service: str, operation: str, *, ok: bool, duration_s: float, outcome: str | None = None,
+        error_class: str | None = None,
     ) -> None:
-        """One external call's outcome; `outcome` (``spec.metrics.CALL_OUTCOMES``) defaults from `ok`.
+        """One external call's outcome; `outcome` (``spec.metrics.CALL_OUTCOMES``) defaults from `ok`,
+        and a failed call may say its ``spec.taxonomy.ErrorClass`` value.
 
         Workers' telemetry and :class:`MonitoredService` both come through here; the alert rules
         read the counters at the next evaluation, as Prometheus reads them at its next scrape.
         """
         self.metrics.record_call(
-            service, operation, ok=ok, duration_s=duration_s, outcome=outcome or (SUCCESS if ok else ERROR)
+            service, operation, ok=ok, duration_s=duration_s, outcome=outcome or (SUCCESS if ok else ERROR),
+            error_class=error_class,
         )
 
     def record_breaker_state(self, service: str, state: str) -> None:

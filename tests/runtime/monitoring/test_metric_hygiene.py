@@ -20,6 +20,7 @@ from spec.metrics import (
     ALERTS_FIRING,
     BUILD_INFO,
     CALL_DURATION,
+    CALL_ERRORS,
     CALL_OUTCOMES,
     CALLS,
     FAST_FAIL,
@@ -121,3 +122,15 @@ async def test_breaker_fast_fails_are_their_own_outcome_and_fire_one_alert() -> 
     assert {a["alert"] for a in monitoring.alerts()} == {"CircuitBreakerOpen"}
     with pytest.raises(ValueError, match="outcome must be one of"):
         monitoring.record_call("git-platform", "push", ok=False, duration_s=0.1, outcome="weird")
+
+
+def test_errors_count_by_error_class_and_bad_classes_are_refused() -> None:
+    monitoring = MonitoringService(DEFAULT_POLICIES, clock=FakeClock())
+    monitoring.record_call("git-platform", "push", ok=False, duration_s=0.1, error_class="rate_limit")
+    monitoring.record_call("git-platform", "push", ok=False, duration_s=0.1)
+    text = monitoring.metrics.exposition().decode()
+    assert sample_value(text, CALL_ERRORS, service="git-platform", operation="push", error_class="rate_limit") == 1
+    assert sample_value(text, CALL_ERRORS, service="git-platform", operation="push", error_class="unknown") == 1
+    assert sample_value(text, CALL_ERRORS, service="git-platform", operation="push", error_class="network") == 0
+    with pytest.raises(ValueError, match="error_class must be one of"):
+        monitoring.record_call("git-platform", "push", ok=False, duration_s=0.1, error_class="gremlins")

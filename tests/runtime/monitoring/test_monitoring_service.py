@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtime.monitoring import FIRING, PENDING, MonitoringService
 from runtime.protocol import Event, EventType
 from runtime.resilience import OPEN, FakeClock
-from spec.metrics import CALLS, QUEUE_DEPTH, RETRIES
+from spec.metrics import CALL_ERRORS, CALLS, QUEUE_DEPTH, RETRIES
 from spec.policies import DEFAULT_POLICIES, AlertPolicy
 from tests.runtime.monitoring.monitoring_helpers import running
 
@@ -59,6 +59,8 @@ async def test_failing_calls_count_retries_errors_and_trip_the_breaker() -> None
     retries = DEFAULT_POLICIES.backoff.max_retries
     assert counter(monitoring, RETRIES, service="ai-provider", error_class="network") == threshold * retries
     assert counter(monitoring, CALLS, service="ai-provider", operation="analyze", outcome="error") == threshold
+    by_class = counter(monitoring, CALL_ERRORS, service="ai-provider", operation="analyze", error_class="network")
+    assert by_class == threshold
     assert monitoring.breakers.get("ai-provider").state == OPEN
 
     alerts = [(e.payload["alert"], e.payload["state"]) for e in published if e.type is EventType.ALERT]
