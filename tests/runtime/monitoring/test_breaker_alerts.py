@@ -137,3 +137,17 @@ async def test_pending_alert_shows_before_it_fires(tmp_path: Path) -> None:
     assert [(a["labels"]["alertname"], a["state"]) for a in body["data"]["alerts"]] == [
         (RESOURCE_RULE.name, "pending")
     ]
+
+
+async def test_an_unhealthy_worker_fires_worker_down_and_recovery_clears_it(tmp_path: Path) -> None:
+    rule = DEFAULT_POLICIES.alerts.rule("WorkerDown").model_copy(update={"for_s": 0.0})
+    alerts = DEFAULT_POLICIES.alerts.model_copy(update={"rules": (rule,)})
+    async with running(tmp_path, alerts=alerts) as (_orch, client):
+        await client.post("/api/v1/workers/register", json={"workerId": "w1", "capabilities": ["python"]})
+        await heartbeat(client, "w1", {"status": "unhealthy"})
+        body = (await client.get("/api/v1/alerts")).json()
+        assert [(a["labels"]["alertname"], a["state"], a["value"]) for a in body["data"]["alerts"]] == [
+            (rule.name, FIRING, "1e+00")
+        ]
+        await heartbeat(client, "w1", {"status": "healthy"})
+        assert (await client.get("/api/v1/alerts")).json()["data"]["alerts"] == []
