@@ -17,7 +17,7 @@ from runtime.protocol import EventType
 from runtime.resilience import CLOSED, OPEN
 from spec.metrics import BREAKER_STATE
 from spec.policies import DEFAULT_POLICIES, AlertPolicy
-from tests.runtime.monitoring.monitoring_helpers import next_message, running, wait_for_clients, ws_url
+from tests.runtime.monitoring.monitoring_helpers import next_message, run_one_task, running, wait_for_clients, ws_url
 
 pytestmark = pytest.mark.anyio
 
@@ -151,3 +151,15 @@ async def test_an_unhealthy_worker_fires_worker_down_and_recovery_clears_it(tmp_
         ]
         await heartbeat(client, "w1", {"status": "healthy"})
         assert (await client.get("/api/v1/alerts")).json()["data"]["alerts"] == []
+
+
+async def test_failing_tasks_fire_the_task_failure_rate_alert(tmp_path: Path) -> None:
+    rule = DEFAULT_POLICIES.alerts.rule("HighTaskFailureRate").model_copy(update={"for_s": 0.0})
+    alerts = DEFAULT_POLICIES.alerts.model_copy(update={"rules": (rule,)})
+    async with running(tmp_path, alerts=alerts) as (_orch, client):
+        assert (await client.get("/api/v1/alerts")).json()["data"]["alerts"] == []  # the scrape before
+        await run_one_task(client, "w1", fail=True)
+        body = (await client.get("/api/v1/alerts")).json()
+    [alert] = body["data"]["alerts"]
+    assert alert["labels"]["alertname"] == rule.name and alert["labels"]["task_type"] == "noop"
+    assert alert["state"] == FIRING
