@@ -103,6 +103,11 @@ async def wait_until(condition: Callable[[], Any], what: str, process: subproces
         await asyncio.sleep(0.2)
 
 
+async def scraping(client: httpx.AsyncClient) -> bool:
+    body = (await client.get("/api/v1/query", params={"query": 'up{job="orchestrator"}'})).json()
+    return any(r["value"][1] == "1" for r in body["data"]["result"])
+
+
 async def firing_in_prometheus(client: httpx.AsyncClient) -> set[str]:
     body = (await client.get("/api/v1/alerts")).json()
     return {a["labels"]["alertname"] for a in body["data"]["alerts"] if a["state"] == "firing"}
@@ -118,11 +123,18 @@ async def test_alerts_fire_and_clear_in_prometheus_and_the_orchestrator(tmp_path
     async with running(tmp_path, settings, alerts=ALERTS, circuit_breaker=BREAKER) as (orch, client):
         target = orch.url.removeprefix("http://")
         async with prometheus(tmp_path, target) as prom:
+            # Prometheus discovers its targets in batches (seconds): start once it scrapes ours.
+            await wait_until(lambda: scraping(prom), "Prometheus to scrape the orchestrator")
             feeding = asyncio.create_task(feed_failures(orch))
+            seen: dict[str, float] = {}
             try:
-                await wait_until(lambda: both_firing(prom, client, RULE.name), "HighErrorRate firing in both")
+                await wait_until(lambda: both_firing(prom, client, RULE.name, seen), "HighErrorRate firing in both")
             finally:
                 feeding.cancel()
+            # Both evaluate every INTERVAL_S on samples scraped every INTERVAL_S: they may differ by
+            # the phase of their scrapes and evaluations, a few intervals, not by a rule's duration.
+            lag = abs(seen["prometheus"] - seen["orchestrator"])
+            assert lag <= RULE.for_s + 3 * INTERVAL_S, f"fired {lag:.1f} s apart: {seen}"
             await wait_until(lambda: both_clear(prom, client), "HighErrorRate cleared in both")
 
             orch.breakers.get("git-platform").force_open()
@@ -142,8 +154,16 @@ async def feed_failures(orch: Orchestrator) -> None:
         await asyncio.sleep(0.1)
 
 
-async def both_firing(prom: httpx.AsyncClient, client: httpx.AsyncClient, alert: str) -> bool:
-    return alert in await firing_in_prometheus(prom) and alert in await firing_in_orchestrator(client)
+async def both_firing(prom: httpx.AsyncClient, client: httpx.AsyncClient, alert: str,
+                      seen: dict[str, float] | None = None) -> bool:
+    """Whether `alert` fires in both; `seen` records when each side was first seen firing."""
+    now = asyncio.get_running_loop().time()
+    seen = {} if seen is None else seen
+    if alert in await firing_in_prometheus(prom):
+        seen.setdefault("prometheus", now)
+    if alert in await firing_in_orchestrator(client):
+        seen.setdefault("orchestrator", now)
+    return len(seen) == 2
 
 
 async def both_clear(prom: httpx.AsyncClient, client: httpx.AsyncClient) -> bool:
