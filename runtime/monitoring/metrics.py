@@ -143,6 +143,8 @@ class OrchestratorMetrics:
         for service, operations in KNOWN_CALLS.items():
             for operation in operations:
                 self._known_call(service, operation)
+            for error_class in ErrorClass:
+                self.retries.labels(service=service, error_class=error_class.value)
         for task_type in (*sorted(self.task_types), OTHER_TASK_TYPE):
             for ending in _TASK_ENDINGS:
                 self.tasks_finished.labels(task_type=task_type, outcome=ending)

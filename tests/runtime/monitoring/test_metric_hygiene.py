@@ -29,6 +29,7 @@ from spec.metrics import (
     OTHER_TASK_TYPE,
     QUEUE_WAIT,
     REQUEUES,
+    RETRIES,
     TASK_FAILURES,
     TASKS_FINISHED,
 )
@@ -62,6 +63,7 @@ async def test_known_children_at_zero_no_created_and_process_metrics(tmp_path: P
     service, operations = next(iter(KNOWN_CALLS.items()))
     for outcome in CALL_OUTCOMES:
         assert sample_value(text, CALLS, service=service, operation=operations[0], outcome=outcome) == 0
+    assert sample_value(text, RETRIES, service=service, error_class="network") == 0
     assert not [n for n in names(text) if n.endswith("_created")]
     assert "process_cpu_seconds_total" in names(text)  # the process collector (Linux /proc)
     assert sample_value(text, BUILD_INFO) == 1
