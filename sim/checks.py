@@ -21,6 +21,7 @@ from sim.model import RunResult
 from sim.recorder import Entry
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay
+from spec.machines.shutdown import OrchestratorShutdownTrigger
 from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, SETTLING_TRIGGERS, TaskState, TaskTrigger
 from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS, WorkerTrigger
 from spec.trace import TraceKey
@@ -153,7 +154,8 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
     for e, _ in detections:
         detected_at[e.component.removeprefix("worker:")].append(e.time)
     disturbances = run.ledger.orchestrator_crashes + [
-        e.time for e in run.entries if e.machine == "orchestrator_shutdown" and e.trigger == "stop"]
+        e.time for e in run.entries
+        if e.machine == "orchestrator_shutdown" and e.trigger == OrchestratorShutdownTrigger.STOP]
     for worker, downs in run.ledger.worker_down.items():
         for start, end in downs:
             before = [e for e in run.entries if e.component == f"worker:{worker}" and e.time <= start]

@@ -324,6 +324,9 @@ class DatabasePolicy(_Policy):
                                "fault lasts.")
     consistency_interval_s: float = Field(300.0, gt=0, description="Time between two consistency validations "
                                           "(integrity check and the store's invariants).")
+    connect_timeout_s: float = Field(5.0, gt=0, le=120, description="A connection to a database server "
+                                     "(PostgreSQL) that does not answer within this long fails with an error "
+                                     "naming the server, instead of hanging startup or a request.")
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:

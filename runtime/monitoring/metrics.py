@@ -26,6 +26,7 @@ from prometheus_client.metrics_core import Metric
 from runtime.resilience.circuit_breaker import StateChange
 from runtime.resilience.retry import AttemptEvent
 from spec.machines import MACHINES
+from spec.machines.task_lifecycle import TaskTrigger
 from spec.metrics import (
     ALERTS_FIRING,
     BREAKER_STATE,
@@ -65,8 +66,8 @@ TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 
 _BREAKER_STATES = MACHINES["circuit_breaker"].state_names
 _WORKER_STATES = MACHINES["worker_lifecycle"].state_names
 #: Triggers that end a task (its ``outcome`` label) and that put it back in the queue (``reason``).
-_TASK_ENDINGS = ("complete", "fail", "time_out", "allocation_failed")
-_REQUEUE_REASONS = ("requeue", "lease_lost")
+_TASK_ENDINGS = (TaskTrigger.COMPLETE, TaskTrigger.FAIL, TaskTrigger.TIME_OUT, TaskTrigger.ALLOCATION_FAILED)
+_REQUEUE_REASONS = (TaskTrigger.REQUEUE, TaskTrigger.LEASE_LOST)
 #: Failure codes with their own label value; a code outside the taxonomy counts as TASK_ERROR.
 _FAILURE_CODES = frozenset(code.value for code in FailureCode)
 _ERROR_CLASSES = frozenset(c.value for c in ErrorClass)

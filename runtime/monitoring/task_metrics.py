@@ -16,6 +16,7 @@ from runtime.monitoring.metrics import OrchestratorMetrics
 from runtime.protocol import Event, EventType
 from runtime.store.changes import ChangeLog, task_component, workflow_component
 from spec.machines import TASK_LIFECYCLE, WORKFLOW_LIFECYCLE
+from spec.machines.task_lifecycle import TaskTrigger
 
 log = logging.getLogger("runtime.monitoring")
 
@@ -75,7 +76,7 @@ class TaskObserver:
                 self._started.pop(event.task_id, None)
                 self._requeued[event.task_id] = event.time
                 reason = event.payload.get("reason")
-                trigger = requeue_triggers.get(task_component(event.task_id), "requeue")
+                trigger = requeue_triggers.get(task_component(event.task_id), TaskTrigger.REQUEUE)
                 self.metrics.record_requeue(trigger, lease_expired=reason == LEASE_EXPIRED_REASON)
             if event.type in (EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED):
                 self._forget_workflow(event.workflow_id)

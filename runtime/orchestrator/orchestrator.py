@@ -62,7 +62,7 @@ class Orchestrator:
         self.credentials = CredentialStore(**settings.role_tokens())
         #: Per-task progress rate, enforced (`ProgressPolicy`, the gate workers apply themselves).
         self.progress_gates = ProgressGates(self.policies.progress)
-        self.db = Database.for_path(settings.db, self.policies.database)
+        self.db = Database.at(settings.db, self.policies.database)
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)

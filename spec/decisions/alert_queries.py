@@ -32,7 +32,9 @@ from spec.decisions.promql import (
     max_by,
     sum_by,
 )
-from spec.machines import MACHINES
+from spec.machines.circuit_breaker import BreakerState
+from spec.machines.task_lifecycle import TaskTrigger
+from spec.machines.worker_lifecycle import WorkerState
 from spec.metrics import (
     BREAKER_STATE,
     CALL_DURATION,
@@ -46,14 +48,12 @@ from spec.metrics import (
 )
 from spec.policies import AlertPolicy
 
-_BREAKER = MACHINES["circuit_breaker"]
 #: The breaker state the ``circuit_breaker_open`` metric reads.
-BREAKER_OPEN = _BREAKER.next_state(_BREAKER.initial, "trip")
-_TASK = MACHINES["task_lifecycle"]
+BREAKER_OPEN = BreakerState.OPEN
 #: The task trigger that counts as success for ``task_failure_rate``; every other ending fails.
-TASK_SUCCESS = "complete"
+TASK_SUCCESS = TaskTrigger.COMPLETE
 #: The worker state ``workers_down`` counts: heartbeats missed (or reported unhealthy).
-WORKER_DOWN = MACHINES["worker_lifecycle"].next_state("idle", "heartbeats_missed")
+WORKER_DOWN = WorkerState.UNHEALTHY
 
 Vector = dict[Labels, float]
 _CALL_KEY = ("service", "operation")

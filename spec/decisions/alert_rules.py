@@ -28,14 +28,14 @@ from typing import Any
 from spec.decisions.promql import Labels, labels_of
 from spec.machine import MachineInstance, TransitionRecord
 from spec.machines import MACHINES
+from spec.machines.alerting import AlertRuleState, AlertRuleTrigger
 from spec.policies import DEFAULT_POLICIES, AlertPolicy, AlertRule
 from spec.trace import TraceEvent
 
 _MACHINE = MACHINES["alert_rule"]
-#: State names, read from the spec's table rather than written again.
-INACTIVE = _MACHINE.initial
-PENDING = _MACHINE.next_state(INACTIVE, "breach")
-FIRING = _MACHINE.next_state(PENDING, "sustained")
+#: State names, the spec machine's own.
+INACTIVE, PENDING, FIRING = AlertRuleState.INACTIVE, AlertRuleState.PENDING, AlertRuleState.FIRING
+T = AlertRuleTrigger
 
 #: Severity label per escalation level (Alertmanager routes on it); the rules file uses the same.
 SEVERITY = {1: "info", 2: "warning", 3: "critical", 4: "critical"}
@@ -204,7 +204,7 @@ class AlertRules:
             for key in [k for k in self._series if k[0] == rule.name and k[1] not in vector]:
                 series = self._series[key]
                 if series.run.state != INACTIVE:
-                    self._fire(series, "clear", at, changes)
+                    self._fire(series, T.CLEAR, at, changes)
                     series.breach_since = None
                 del self._series[key]
         return changes
@@ -217,7 +217,7 @@ class AlertRules:
                 continue
             if at - series.last_at > self.policy.lookback_s:
                 series.breach_since = None
-                self._fire(series, "clear", at, changes)
+                self._fire(series, T.CLEAR, at, changes)
             elif series.run.state == PENDING:
                 self._check_sustained(series, at, changes)
         return changes
@@ -245,20 +245,20 @@ class AlertRules:
     def _present(self, series: _Series, value: float, at: float, changes: list[AlertChange]) -> None:
         series.last_at = at
         series.value = value
-        self._fire(series, "record", at, changes)
+        self._fire(series, T.RECORD, at, changes)
         if value > series.rule.threshold:  # NaN compares false: no breach
             if series.run.state == INACTIVE:
                 series.breach_since = at
-                self._fire(series, "breach", at, changes)
+                self._fire(series, T.BREACH, at, changes)
             self._check_sustained(series, at, changes)
         elif series.run.state != INACTIVE:
             series.breach_since = None
-            self._fire(series, "clear", at, changes)
+            self._fire(series, T.CLEAR, at, changes)
 
     def _check_sustained(self, series: _Series, at: float, changes: list[AlertChange]) -> None:
         since = series.breach_since
         if series.run.state == PENDING and since is not None and at - since >= series.rule.for_s:
-            self._fire(series, "sustained", at, changes)
+            self._fire(series, T.SUSTAINED, at, changes)
 
     def _fire(self, series: _Series, trigger: str, at: float, changes: list[AlertChange]) -> None:
         record: TransitionRecord = series.run.fire(trigger)
