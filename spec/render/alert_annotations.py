@@ -30,9 +30,19 @@ def _number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest}s" if minutes and rest else f"{minutes}m" if minutes else f"{rest}s"
+def promql_duration(seconds: float) -> str:
+    """A Prometheus duration for `seconds`: ``300 → "5m"``, ``5400 → "1h30m"``, ``0 → "0s"``."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {seconds}")
+    millis = round(seconds * 1000)
+    if millis == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 def annotation_templates(rule: AlertRule, policy: AlertPolicy) -> dict[str, str]:
@@ -41,8 +51,8 @@ def annotation_templates(rule: AlertRule, policy: AlertPolicy) -> dict[str, str]
     return {
         "summary": rule.summary,
         "description": (
-            f"{rule.metric} is {{{{ $value }}}} (threshold {_number(rule.threshold)}, for {_duration(rule.for_s)}) "
-            f"on {{{{ $labels }}}}; escalation level {rule.escalation_level}: {action}."
+            f"{rule.metric} is {{{{ $value }}}} (threshold {_number(rule.threshold)}, "
+            f"for {promql_duration(rule.for_s)}) on {{{{ $labels }}}}; escalation level {rule.escalation_level}: {action}."
         ),
         "runbook_url": f"{policy.runbook_base_url}#{runbook_anchor(rule)}",
     }
@@ -105,5 +115,6 @@ __all__ = [
     "expand_annotations",
     "go_map",
     "go_value",
+    "promql_duration",
     "runbook_anchor",
 ]

@@ -33,7 +33,7 @@ from spec.metrics import (
     latency_quantile,
 )
 from spec.policies import DEFAULT_POLICIES, AlertPolicy, AlertRule
-from spec.render.alert_annotations import annotation_templates
+from spec.render.alert_annotations import annotation_templates, promql_duration
 
 
 class PrometheusRulesError(SpecError):
@@ -77,21 +77,6 @@ def rule_query(metric: str, window: str = "1m") -> str:
         f"alert rule metric {metric!r} has no PromQL expression; known metrics: error_rate, "
         "latency_pNN_seconds, circuit_breaker_open, resource_utilisation, task_failure_rate, workers_down"
     )
-
-
-def promql_duration(seconds: float) -> str:
-    """A Prometheus duration for `seconds`: ``300 → "5m"``, ``5400 → "1h30m"``, ``0 → "0s"``."""
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative: {seconds}")
-    millis = round(seconds * 1000)
-    if millis == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        count, millis = divmod(millis, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 #: Range of the ``rate()`` windows of the default policy (``AlertPolicy.rate_window_s``): ``"1m"``.
