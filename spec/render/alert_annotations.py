@@ -52,7 +52,8 @@ def annotation_templates(rule: AlertRule, policy: AlertPolicy) -> dict[str, str]
         "summary": rule.summary,
         "description": (
             f"{rule.metric} is {{{{ $value }}}} (threshold {_number(rule.threshold)}, "
-            f"for {promql_duration(rule.for_s)}) on {{{{ $labels }}}}; escalation level {rule.escalation_level}: {action}."
+            f"for {promql_duration(rule.for_s)}) on {{{{ $labels }}}}; "
+            f"escalation level {rule.escalation_level}: {action}."
         ),
         "runbook_url": f"{policy.runbook_base_url}#{runbook_anchor(rule)}",
     }
