@@ -7,12 +7,12 @@ sent by `runtime.worker.telemetry`). :class:`FleetTelemetry` records a validated
   the error-rate and latency rules), via :meth:`FleetTelemetry.record_worker_call`, which also
   knows the call's outcome class and its worker. A call the worker's breaker *refused*
   (``breaker_open``) is not a call of the service: it is counted here per worker and service,
-  but not fed to the error rate, so one incident fires the breaker alert and not also the
-  error-rate alert;
+  and recorded with the ``fast_fail`` outcome, outside the error rate, so one incident fires the
+  breaker alert and not also the error-rate alert;
 * every retry into the retry counter, by the retry's error class;
 * the breaker states per worker and per service (the batch's snapshot), from which
   `spec.decisions.fleet_breakers` decides one state per service for the fleet: that state is the
-  breaker gauge and the ``circuit_breaker_open`` sample of the ``CircuitBreakerOpen`` rule.
+  breaker gauge, which the ``CircuitBreakerOpen`` rule reads.
   The orchestrator's own breakers (``MonitoringService.breakers``) take part as one more member
   that is always in rotation.
 
@@ -33,13 +33,13 @@ import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from runtime.monitoring.alerts import BREAKER_OPEN_METRIC, AlertEvaluator
-from runtime.monitoring.metrics import OrchestratorMetrics
+from prometheus_client import Counter
+
 from runtime.resilience.circuit_breaker import BreakerRegistry
-from runtime.resilience.clock import Clock
 from runtime.telemetry_protocol import CallOutcome, TelemetryAck, TelemetryBatch
 from spec.decisions.fleet_breakers import fleet_states, open_reporters
 from spec.machines.circuit_breaker import BreakerState
+from spec.metrics import FAST_FAIL
 from spec.taxonomy import ErrorClass
 
 log = logging.getLogger("runtime.monitoring.fleet")
@@ -68,17 +68,16 @@ class FleetTelemetry:
 
     def __init__(
         self,
-        metrics: OrchestratorMetrics,
-        evaluator: AlertEvaluator,
         *,
         record_call: RecordCall,
-        clock: Clock,
+        record_breaker_state: Callable[[str, str], None],
+        retries: Counter,
         local_breakers: BreakerRegistry | None = None,
     ) -> None:
-        self.metrics = metrics
-        self.evaluator = evaluator
         self._record_call = record_call
-        self.clock = clock
+        #: Sets the breaker gauge, which the ``CircuitBreakerOpen`` rule reads, and evaluates it at once.
+        self._record_breaker_state = record_breaker_state
+        self._retries = retries
         self.local_breakers = local_breakers
         self._reports: dict[str, dict[str, BreakerState]] = {}
         self._rotation: set[str] = set()
@@ -88,7 +87,6 @@ class FleetTelemetry:
         self._losses: dict[str, TelemetryLosses] = {}
         #: Calls refused by a worker's open breaker, per (worker id, service).
         self.fast_fails: dict[tuple[str, str], int] = {}
-        self._watch_alert = BREAKER_OPEN_METRIC in evaluator.metrics
         self._call_series: set[tuple[str, str]] = set()
 
     # -- recording --------------------------------------------------------------------------
@@ -100,12 +98,15 @@ class FleetTelemetry:
         """One call a worker made: ``record_call`` for a real call, a per-worker count for a fast-fail."""
         service, operation = self._bounded(service, operation)
         for error_class in retry_classes:
-            self.metrics.retries.labels(service=service, error_class=error_class.value).inc()
+            self._retries.labels(service=service, error_class=error_class.value).inc()
         if outcome is CallOutcome.BREAKER_OPEN:
             key = (worker_id or "", service)
             self.fast_fails[key] = self.fast_fails.get(key, 0) + 1
+            self._record_call(service, operation, ok=False, duration_s=duration_s, outcome=FAST_FAIL)
             return
-        self._record_call(service, operation, ok=outcome is CallOutcome.OK, duration_s=duration_s)
+        ok = outcome is CallOutcome.OK
+        self._record_call(service, operation, ok=ok, duration_s=duration_s,
+                          error_class=None if ok else ErrorClass(outcome.value).value)
 
     def _bounded(self, service: str, operation: str) -> tuple[str, str]:
         key = (service, operation)
@@ -210,14 +211,10 @@ class FleetTelemetry:
         """Put the fleet states into the breaker gauge and the ``CircuitBreakerOpen`` rule, now."""
         if not self._services:
             return
-        at = self.clock.now()
         for service, state in self.states().items():
             if service not in self._services:
                 continue  # only the orchestrator's own breaker: MonitoringService reports it already
-            self.metrics.record_breaker_state(service, state)
-            if self._watch_alert:
-                self.evaluator.observe(BREAKER_OPEN_METRIC, 1.0 if state is BreakerState.OPEN else 0.0, at=at,
-                                       labels={"service": service})
+            self._record_breaker_state(service, state)
 
 
 __all__ = ["MAX_CALL_SERIES", "ORCHESTRATOR_MEMBER", "OTHER", "FleetTelemetry", "TelemetryLosses"]

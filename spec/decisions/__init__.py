@@ -13,10 +13,14 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | startup phase budgets | `spec.decisions.startup` |
 | heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
 | one fleet-wide breaker state per service from every worker's | `spec.decisions.fleet_breakers` |
+| alert pending/firing/resolved, with Prometheus's semantics | `spec.decisions.alert_rules` |
+| each alert rule's value from scraped samples, as its PromQL | `spec.decisions.alert_queries` |
+| ``rate()`` and ``histogram_quantile()`` as Prometheus computes them | `spec.decisions.promql` |
 """
 
 from __future__ import annotations
 
+from spec.decisions.alert_rules import AlertRules
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
 from spec.decisions.fleet_breakers import fleet_state, fleet_states
@@ -27,6 +31,7 @@ from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
 __all__ = [
     "NO_SPREAD",
     "Admission",
+    "AlertRules",
     "BackoffSchedule",
     "BreakerCore",
     "FailureWindow",
