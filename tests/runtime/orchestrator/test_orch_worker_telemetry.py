@@ -10,10 +10,11 @@ import pytest
 from runtime.demo.alerts import firing, read_alerts
 from runtime.monitoring.fleet_telemetry import MAX_CALL_SERIES, OTHER
 from runtime.orchestrator import Orchestrator
+from spec.metrics import AI_PROVIDER_SERVICE
 
 pytestmark = pytest.mark.anyio
 
-AI = "ai-provider:scripted"
+AI = AI_PROVIDER_SERVICE
 
 
 async def register_worker(client: httpx.AsyncClient, worker_id: str) -> dict[str, str]:
