@@ -355,6 +355,13 @@ class SupervisionPolicy(_Policy):
     restart_delay_s: float = Field(1.0, ge=0, description="Wait after a crash before the health check and restart.")
 
 
+class CleanupPolicy(_Policy):
+    """Scheduled cleanup (seed "Error Recovery Workflow": cleanupIncompleteWorkspaces, not only at start)."""
+
+    workspace_interval_s: float = Field(60.0, gt=0, description="How often a worker looks for workspaces whose "
+                                        "process died (another worker sharing its root) and hands their tasks back.")
+
+
 class Policies(_Policy):
     """All policies together: what a runtime or simulation is configured with."""
 
@@ -372,6 +379,7 @@ class Policies(_Policy):
     alerts: AlertPolicy = AlertPolicy()
     database: DatabasePolicy = DatabasePolicy()
     supervision: SupervisionPolicy = SupervisionPolicy()
+    cleanup: CleanupPolicy = CleanupPolicy()
 
 
 DEFAULT_POLICIES = Policies()

@@ -44,6 +44,7 @@ from runtime.protocol import (
     WorkerHealth,
 )
 from runtime.worker.capabilities import detect_capabilities, validate_capabilities
+from runtime.worker.cleanup import clean_periodically
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason
 from runtime.worker.errors import (
@@ -213,7 +214,9 @@ class Worker:
                 await asyncio.gather(start, return_exceptions=True)
                 return
             start.result()  # registration refused or impossible: raise it
-            loops = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._poll_loop())]
+            loops = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._poll_loop()),
+                     asyncio.create_task(clean_periodically(self.workspaces, self._runner, lambda: self.worker_id,
+                                                            self.policies.cleanup.workspace_interval_s))]
             await asyncio.wait([stop_waiter, *loops], return_when=asyncio.FIRST_COMPLETED)
             for loop in loops:  # a loop that ended on its own hit an error it cannot handle: surface it
                 if loop.done() and not loop.cancelled() and (error := loop.exception()) is not None:
@@ -414,7 +417,8 @@ class Worker:
         worker's leases (see `spec.machines.shutdown`); heartbeats keep its lease alive meanwhile.
         """
         assert self._client is not None and self._runner is not None
-        heartbeat, poller = loops
+        heartbeat, poller, cleaner = loops
+        cleaner.cancel()  # a sweep's hand-backs would race the DELETE below
         policy = self.policies.shutdown
         self.shutdown.fire(WorkerShutdownTrigger.STOP)
         self._stopping = True
@@ -449,5 +453,5 @@ class Worker:
         log.info("removed %d workspace(s)", removed)
         self.shutdown.fire(WorkerShutdownTrigger.CLEANED)
         heartbeat.cancel()
-        await asyncio.gather(heartbeat, poller, return_exceptions=True)
+        await asyncio.gather(heartbeat, poller, cleaner, return_exceptions=True)
         self.shutdown.fire(WorkerShutdownTrigger.SERVICES_STOPPED)
