@@ -43,12 +43,14 @@ async def alerts(request: Request, _credential: Caller) -> dict[str, Any]:
     """Alert series that are pending or firing (firing first), in Prometheus's alerts-API shape.
 
     ``data.alerts`` is what Prometheus's ``GET /api/v1/alerts`` answers for the same rules, so
-    its clients (Grafana, amtool, scripts) read either; ``data.breakers`` adds every breaker's state.
+    its clients (Grafana, amtool, scripts) read either; ``data.breakers`` adds every breaker's state: the
+    orchestrator's own, overlaid by the fleet's state of each service the workers report
+    (`spec.decisions.fleet_breakers`).
     """
     orch = _orch(request)
     await orch.monitoring.refresh(orch.db)
     await orch.monitoring.evaluate()
     return {
         "status": "success",
-        "data": {"alerts": orch.monitoring.prometheus_alerts(), "breakers": orch.monitoring.breakers.states()},
+        "data": {"alerts": orch.monitoring.prometheus_alerts(), "breakers": orch.monitoring.breaker_states()},
     }

@@ -158,6 +158,13 @@ class MonitoringService:
             error_class=error_class,
         )
 
+    def breaker_states(self) -> dict[str, str]:
+        """Service -> breaker state: the orchestrator's own breakers, then the workers' fleet states
+        (in a deployment every external call, and so every breaker, lives in a worker)."""
+        states = dict(self.breakers.states())
+        states.update({service: str(state) for service, state in self.fleet.states().items()})
+        return states
+
     def record_breaker_state(self, service: str, state: str) -> None:
         """A breaker's state as something else saw it (a worker's telemetry); its alert is evaluated at once."""
         self.metrics.record_breaker_state(service, state)

@@ -55,6 +55,8 @@ async def test_calls_and_an_open_breaker_reach_metrics_and_alerts(orch: Orchestr
     assert f'orchestration_retries_total{{error_class="network",{service}}} 2.0' in scrape
     assert f'orchestration_circuit_breaker_state{{{service},state="open"}} 1.0' in scrape
     assert await breaker_alerts(client) == [AI]
+    # The alerts answer shows the workers' breaker, not only the orchestrator's own (empty here).
+    assert (await client.get("/api/v1/alerts")).json()["data"]["breakers"] == {AI: "open"}
     fleet = orch.monitoring.fleet
     assert fleet.fast_fails == {("w1", AI): 1}
     assert fleet.losses()["w1"].dropped_calls == 3
