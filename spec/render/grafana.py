@@ -11,11 +11,11 @@ names only series ``spec.metrics.METRICS`` declares, so a renamed series renames
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from spec.metrics import METRICS, PrometheusMetric
 from spec.policies import DEFAULT_POLICIES, AlertPolicy
+from spec.render.output import write_output
 from spec.render.prometheus_rules import rule_query
 
 #: Grafana's own range for rate(): at least four scrape intervals, whatever the dashboard's step.
@@ -127,18 +127,7 @@ def render_dashboard(policy: AlertPolicy = DEFAULT_POLICIES.alerts) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m spec.render.grafana [FILE]``: write the dashboard (stdout without FILE)."""
-    args = sys.argv[1:] if argv is None else argv
-    text = render_dashboard()
-    if not args:
-        sys.stdout.write(text)
-        return 0
-    try:
-        with open(args[0], "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        sys.stderr.write(f"cannot write {args[0]}: {exc.strerror}\n")
-        return 1
-    return 0
+    return write_output(render_dashboard(), argv)
 
 
 __all__ = ["dashboard", "main", "metric_targets", "render_dashboard"]

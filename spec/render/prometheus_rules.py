@@ -34,6 +34,7 @@ from spec.metrics import (
 )
 from spec.policies import DEFAULT_POLICIES, AlertPolicy, AlertRule
 from spec.render.alert_annotations import annotation_templates, promql_duration
+from spec.render.output import write_output
 
 
 class PrometheusRulesError(SpecError):
@@ -145,20 +146,7 @@ def render_prometheus_rules(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m spec.render.prometheus_rules [FILE]``: write the rules file (stdout without FILE)."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    text = render_prometheus_rules()
-    if not args:
-        sys.stdout.write(text)
-        return 0
-    try:
-        with open(args[0], "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        sys.stderr.write(f"cannot write {args[0]}: {exc.strerror}\n")
-        return 1
-    return 0
+    return write_output(render_prometheus_rules(), argv)
 
 
 __all__ = [
