@@ -20,9 +20,20 @@ from spec_docs.openapi import build_app  # noqa: E402
 
 import runtime.protocol as protocol  # noqa: E402
 import runtime.stream_protocol as stream_protocol  # noqa: E402
+import runtime.telemetry_protocol as telemetry_protocol  # noqa: E402
 from runtime.orchestrator.asyncapi import asyncapi_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The modules the HTTP API's request and response models are declared in.
+MODEL_MODULES = (protocol, telemetry_protocol)
+
+
+def _model(ref: str) -> Any:
+    """The model a ``#/components/schemas/Name`` reference names, from whichever protocol module has it."""
+    name = ref.rsplit("/", 1)[-1]
+    found = [getattr(module, name) for module in MODEL_MODULES if hasattr(module, name)]
+    assert found, f"{name} is in no protocol module ({', '.join(m.__name__ for m in MODEL_MODULES)})"
+    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +54,7 @@ def test_every_request_example_is_accepted_by_its_protocol_model(document: dict[
         schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
             continue
-        model = getattr(protocol, schema["$ref"].rsplit("/", 1)[-1])
+        model = _model(schema["$ref"])
         model.model_validate(example(schema, components))
         checked += 1
     assert checked >= 8
@@ -56,7 +67,7 @@ def test_every_response_example_is_a_valid_response_model(document: dict[str, An
         ref = next((r["content"]["application/json"]["schema"].get("$ref") for s, r in op["responses"].items()
                     if s.startswith("2") and "application/json" in r.get("content", {})), None)
         if answer is not None and ref is not None:
-            getattr(protocol, ref.rsplit("/", 1)[-1]).model_validate(answer[1])
+            _model(ref).model_validate(answer[1])
 
 
 def test_request_examples_fill_path_parameters_and_send_the_token(document: dict[str, Any]) -> None:
