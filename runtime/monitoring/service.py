@@ -44,7 +44,7 @@ from runtime.store.queue import count_queued
 from runtime.store.registry import IN_ROTATION
 from spec.machines import TASK_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.metrics import RATE_WINDOW_S
-from spec.policies import Policies
+from spec.policies import AlertPolicy, Policies
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -117,13 +117,35 @@ class MonitoringService:
         self._started: dict[str, tuple[float, str | None]] = {}
         self._workflow_types: dict[str, str] = {}
         self._loop: asyncio.Task[None] | None = None
-        self.calls = CallWindow(RATE_WINDOW_S, policies.alerts)
-        self.evaluator = AlertEvaluator(policies.alerts, listener=self._on_alert_change, logger=log)
         self.breakers.on_state_change(self.metrics.on_breaker_change)
+        self._install_alert_rules(policies.alerts)
+
+    def _install_alert_rules(self, alerts: AlertPolicy) -> None:
+        evaluator = AlertEvaluator(alerts, logger=log)
+
+        def on_change(change: AlertChange) -> None:
+            # An evaluator replaced by a reload may still hear breaker changes; only the current one reports.
+            if evaluator is self.evaluator:
+                self._on_alert_change(change)
+
+        evaluator.listener = on_change
+        self.evaluator = evaluator
+        self.calls = CallWindow(RATE_WINDOW_S, alerts)
         # A policy without a breaker rule (operators may drop it) simply leaves breakers unwatched.
         self._report_breakers: Callable[[], list[AlertChange]] = (
-            watch_breakers(self.breakers, self.evaluator) if BREAKER_OPEN_METRIC in self.evaluator.metrics else list
+            watch_breakers(self.breakers, evaluator) if BREAKER_OPEN_METRIC in evaluator.metrics else list
         )
+
+    def apply_alert_rules(self, policies: Policies) -> None:
+        """Evaluate `policies`' alert rules from now on (a configuration reload, issue 14).
+
+        Every series starts afresh under the new rules, so a changed threshold or duration takes
+        effect at the next sample; an alert that was firing fires again if its breach lasts. The
+        escalation levels are the escalator's and need a restart (``runtime.config_reload``).
+        """
+        before, self.policies = self.policies.alerts.rules, policies
+        self._install_alert_rules(policies.alerts)
+        self.metrics.set_alerts_firing({rule.name: 0 for rule in before + policies.alerts.rules})
 
     # -- external calls ---------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.config import OrchestratorSettings
+from runtime.config_reload import ConfigSource
 from runtime.monitoring.service import MonitoringService
+from runtime.orchestrator.config_watch import ConfigReloader
 from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
@@ -52,7 +54,8 @@ SERVING = tuple(s.name for s in STARTUP.states if s.role is StateRole.RESTING an
 class Orchestrator:
     """One orchestrator: settings, store, queue dispatcher, WebSocket hub, HTTP server."""
 
-    def __init__(self, settings: OrchestratorSettings) -> None:
+    def __init__(self, settings: OrchestratorSettings, source: ConfigSource | None = None) -> None:
+        """`source` (the file and flags `settings` came from) turns on hot reload of that file."""
         self.settings = settings
         self.policies = settings.policies
         #: Distinguishes this process's machine instances in a trace shared across restarts.
@@ -80,6 +83,9 @@ class Orchestrator:
         #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
         self.db_recovery_task: asyncio.Task[None] | None = None
         self.consistency_task: asyncio.Task[None] | None = None
+        #: Hot reload of the configuration file (`runtime.orchestrator.config_watch`), when it came from one.
+        self.config_reloader = ConfigReloader(self, source) if source is not None else None
+        self.config_watch_task: asyncio.Task[None] | None = None
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -143,6 +149,8 @@ class Orchestrator:
         self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
         self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
+        if self.config_reloader is not None:
+            self.config_watch_task = self.supervisor.start("config-watch", self.config_reloader.watch)
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -152,7 +160,7 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
-        for task in (self.db_recovery_task, self.consistency_task):
+        for task in (self.db_recovery_task, self.consistency_task, self.config_watch_task):
             if task is not None:
                 task.cancel()
         try:
@@ -160,7 +168,7 @@ class Orchestrator:
         finally:
             try:
                 await self.monitoring.stop()
-                for task in (self.db_recovery_task, self.consistency_task):
+                for task in (self.db_recovery_task, self.consistency_task, self.config_watch_task):
                     if task is not None:
                         with contextlib.suppress(asyncio.CancelledError):
                             await task

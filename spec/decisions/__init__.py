@@ -12,12 +12,14 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | Retry-After waits, persistent-limit escalation | `spec.decisions.rate_limit` |
 | startup phase budgets | `spec.decisions.startup` |
 | heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
+| configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
 """
 
 from __future__ import annotations
 
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
+from spec.decisions.config_reload import ReloadDecision, ReloadRules, decide_reload
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
@@ -31,9 +33,12 @@ __all__ = [
     "LimitDecision",
     "LivenessRules",
     "RateLimitCore",
+    "ReloadDecision",
+    "ReloadRules",
     "RetryCore",
     "RetryDecision",
     "StartupBudget",
     "StartupBudgets",
     "budget_of",
+    "decide_reload",
 ]
