@@ -63,6 +63,8 @@ class ConfigReloader:
         self.machine = CONFIG_RELOAD.bind()
         self.component = orch.component(CONFIG_RELOAD.name)
         self.last: ReloadReport | None = None
+        #: What is in effect, as compared: taken when applied, since the token file may change under it.
+        self._in_effect = comparable(orch.settings)
 
     def _fire(self, trigger: ConfigReloadTrigger, data: dict[str, Any] | None = None) -> None:
         record = self.machine.fire(trigger)
@@ -75,7 +77,8 @@ class ConfigReloader:
         where = self.source.describe()
         try:
             settings = self.source.load()
-            decision = decide_reload(comparable(self.orch.settings), comparable(settings), RELOAD_RULES)
+            candidate = comparable(settings)
+            decision = decide_reload(self._in_effect, candidate, RELOAD_RULES)
         except RuntimeConfigError as exc:
             message = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
             log.error("configuration reload rejected, the running configuration stays: %s", message)
@@ -83,6 +86,7 @@ class ConfigReloader:
         message = decision.message(where)
         if decision.trigger is ConfigReloadTrigger.APPLIED:
             self._apply(settings)
+            self._in_effect = candidate
             log.info("configuration reloaded: %s", message)
         elif decision.trigger is ConfigReloadTrigger.RESTART_REQUIRED:
             log.error("configuration reload refused: %s", message)
