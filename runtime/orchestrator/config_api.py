@@ -9,34 +9,14 @@ the file and the field.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from pydantic import Field
 
 from runtime.config_reload import RELOAD_RULES, redacted
 from runtime.orchestrator.auth import Caller
 from runtime.orchestrator.deps import Orch, error_responses
-from runtime.protocol import WireModel
+from runtime.protocol import ConfigView, ReloadView
 
 router = APIRouter(prefix="/api/v1", tags=["configuration"], responses=error_responses(401, 403))
-
-
-class ReloadView(WireModel):
-    at: str = Field(description="When the reload ended, RFC 3339 (UTC).")
-    outcome: str = Field(description="The config_reload trigger that ended it: applied, unchanged, invalid "
-                         "or restart_required.")
-    message: str = Field(description="What happened; for a refused edit, the file and the field.")
-    fields: list[str] = Field(description="Fields applied, or refused because they need a restart.")
-
-
-class ConfigView(WireModel):
-    config: dict[str, Any] = Field(description="The effective configuration; secrets are masked.")
-    file: str | None = Field(description="The configuration file watched for hot reload (null: none).")
-    reloadable: list[str] = Field(description="Fields (dotted prefixes) a reload may change.")
-    restart_required: list[str] = Field(description="Fields (dotted prefixes) whose change a reload refuses.")
-    watching: bool = Field(description="Whether the file watch is running.")
-    last_reload: ReloadView | None = Field(description="The last reload since startup (null: none yet).")
 
 
 @router.get("/config", response_model=ConfigView)
