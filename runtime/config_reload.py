@@ -84,12 +84,13 @@ class ConfigSource:
         return tuple(dict.fromkeys(p.resolve() for p in paths))
 
 
-def comparable(settings: OrchestratorSettings) -> dict[str, Any]:
-    """`settings` as a nested mapping for `decide_reload`, with the effective tokens as digests."""
+def comparable(settings: OrchestratorSettings, roles: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """`settings` as a nested mapping for `decide_reload`, with `roles` (``settings.role_tokens()``,
+    the token file's lines included) as digests."""
     view = settings.model_dump(mode="json")
     view[ROLE_TOKENS] = {
         role: sorted(hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in tokens)
-        for role, tokens in settings.role_tokens().items()
+        for role, tokens in roles.items()
     }
     return view
 

@@ -26,6 +26,7 @@ from runtime.config import OrchestratorSettings
 from runtime.config_reload import RELOAD_RULES, ConfigSource, comparable
 from runtime.errors import RuntimeConfigError
 from runtime.monitoring.logs import configure_logging
+from runtime.orchestrator.startup import config_problem
 from spec.decisions.config_reload import ReloadDecision, decide_reload
 from spec.machines.config_reload import CONFIG_RELOAD, ConfigReloadState, ConfigReloadTrigger
 from spec.trace import TraceKey
@@ -64,7 +65,7 @@ class ConfigReloader:
         self.component = orch.component(CONFIG_RELOAD.name)
         self.last: ReloadReport | None = None
         #: What is in effect, as compared: taken when applied, since the token file may change under it.
-        self._in_effect = comparable(orch.settings)
+        self._in_effect = comparable(orch.settings, orch.settings.role_tokens())
 
     def _fire(self, trigger: ConfigReloadTrigger, data: dict[str, Any] | None = None) -> None:
         record = self.machine.fire(trigger)
@@ -77,15 +78,19 @@ class ConfigReloader:
         where = self.source.describe()
         try:
             settings = self.source.load()
-            candidate = comparable(settings)
-            decision = decide_reload(self._in_effect, candidate, RELOAD_RULES)
+            roles = settings.role_tokens()  # read once: the token file may change again under us
+            candidate = comparable(settings, roles)
+            problem = config_problem(settings, roles)
+            if problem is not None:
+                raise RuntimeConfigError(problem)
         except RuntimeConfigError as exc:
             message = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
             log.error("configuration reload rejected, the running configuration stays: %s", message)
             return self._report(ConfigReloadTrigger.INVALID, message, ())
+        decision = decide_reload(self._in_effect, candidate, RELOAD_RULES)
         message = decision.message(where)
         if decision.trigger is ConfigReloadTrigger.APPLIED:
-            self._apply(settings)
+            self._apply(settings, roles)
             self._in_effect = candidate
             log.info("configuration reloaded: %s", message)
         elif decision.trigger is ConfigReloadTrigger.RESTART_REQUIRED:
@@ -97,17 +102,16 @@ class ConfigReloader:
         self.last = ReloadReport(self.orch.now(), outcome, message, fields)
         return self.last
 
-    def _apply(self, settings: OrchestratorSettings) -> None:
+    def _apply(self, settings: OrchestratorSettings, roles: dict[str, tuple[str, ...]]) -> None:
         # Synchronous on purpose: between two awaits nothing else runs, so the edit lands whole.
+        # Nothing below reads a file or can fail on the settings' values: they were validated.
         orch = self.orch
-        old = orch.settings
+        if settings.policies.alerts != orch.policies.alerts:
+            orch.monitoring.apply_alert_rules(settings.policies)
+        orch.credentials.configure(roles["admin"], roles["client"], roles["worker"])
+        configure_logging(settings.log_level, settings.log_format, [t for ts in roles.values() for t in ts])
         orch.settings = settings
         orch.policies = settings.policies
-        roles = settings.role_tokens()
-        orch.credentials.configure(roles["admin"], roles["client"], roles["worker"])
-        if settings.policies.alerts != old.policies.alerts:
-            orch.monitoring.apply_alert_rules(settings.policies)
-        configure_logging(settings.log_level, settings.log_format, [t for ts in roles.values() for t in ts])
 
     async def watch(self) -> None:
         """Reload after each change to a watched file, until cancelled (a supervised service).

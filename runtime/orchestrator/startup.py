@@ -15,11 +15,12 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from runtime.config import OrchestratorSettings
 from runtime.errors import PortInUseError, RuntimeConfigError, StartupFailedError
 from runtime.monitoring.logs import configure_logging
 from runtime.orchestrator.monitor import run_health_monitor
@@ -176,8 +177,12 @@ async def _async(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def _check_config(orch: Orchestrator) -> str | None:
-    settings = orch.settings
-    if not any(settings.role_tokens().values()):
+    return config_problem(orch.settings, orch.settings.role_tokens())
+
+
+def config_problem(settings: OrchestratorSettings, roles: Mapping[str, tuple[str, ...]]) -> str | None:
+    """What makes valid `settings` unusable for an orchestrator (at startup, and for a reload)."""
+    if not any(roles.values()):
         return ("no bearer tokens configured: pass --token-file PATH (or --token TOKEN, --client-token, "
                 "--worker-token; ORCH_TOKENS='[\"TOKEN\"]')")
     if not settings.db.parent.exists():

@@ -201,3 +201,13 @@ async def test_without_a_source_nothing_is_watched(tmp_path: Path) -> None:
             httpx.AsyncClient(base_url=orch.url, headers=AUTH, timeout=30) as http:
         body = (await http.get("/api/v1/config")).json()
     assert orch.config_reloader is None and body["file"] is None and body["watching"] is False
+
+
+@pytest.mark.anyio
+async def test_an_edit_that_removes_every_token_is_refused_as_at_startup(
+        orch: Orchestrator, reloader: ConfigReloader, config_file: Path) -> None:
+    tmp = config_file.parent
+    config_file.write_text(f'db = "{tmp / "orch.db"}"\nport = 0\ntrace = "{tmp / "trace.jsonl"}"\n', encoding="utf-8")
+    report = reloader.reload()
+    assert report.outcome is ConfigReloadTrigger.INVALID and "no bearer tokens" in report.message
+    assert orch.credentials.authenticate(TOKEN) is not None  # nobody was locked out
