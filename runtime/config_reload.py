@@ -44,8 +44,10 @@ RELOAD_RULES = ReloadRules({
     "token_file": True,
     ROLE_TOKENS: True,
     "metrics_require_token": True,
+    "external_services": True,  # read by each round of health checks
     "policies": False,
     "policies.alerts.rules": True,
+    "policies.health": True,  # read by each round of health checks
     "policies.heartbeat": True,
     "policies.heartbeat.sweep_interval_s": False,  # the sweep loop's period is read when it starts
     "policies.lease": True,

@@ -110,6 +110,7 @@ class ConfigReloader:
             orch.monitoring.apply_alert_rules(settings.policies)
         orch.credentials.configure(roles["admin"], roles["client"], roles["worker"])
         configure_logging(settings.log_level, settings.log_format, [t for ts in roles.values() for t in ts])
+        orch.health_watch.policy = settings.policies.health
         orch.settings = settings
         orch.policies = settings.policies
 

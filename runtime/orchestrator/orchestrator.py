@@ -40,6 +40,7 @@ from runtime.store.changes import ChangeLog
 from runtime.store.consistency import Finding
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
+from spec.decisions.health import HealthWatch
 from spec.machine import MachineInstance, StateRole
 from spec.machines import STARTUP
 from spec.rate_gates import ProgressGates
@@ -69,6 +70,9 @@ class Orchestrator:
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
+        #: The verdict of the health checks that keep running after startup (`runtime.orchestrator.health_watch`).
+        self.health_watch = HealthWatch(self.policies.health)
+        self.health_watch_task: asyncio.Task[None] | None = None
         #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
         self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast)
         self.app: FastAPI | None = None
@@ -143,14 +147,21 @@ class Orchestrator:
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
         from runtime.orchestrator.db_recovery import run_consistency_checks, run_database_recovery
+        from runtime.orchestrator.health_watch import run_health_watch
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
         self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
         self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
+        self.health_watch_task = self.supervisor.start("health-watch", lambda: run_health_watch(self))
         if self.config_reloader is not None:
             self.config_watch_task = self.supervisor.start("config-watch", self.config_reloader.watch)
+
+    @property
+    def _background_tasks(self) -> tuple[asyncio.Task[None] | None, ...]:
+        """The supervised services `start` adds after startup (the monitor and the alert loop stop on their own)."""
+        return self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -160,7 +171,7 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
-        for task in (self.db_recovery_task, self.consistency_task, self.config_watch_task):
+        for task in self._background_tasks:
             if task is not None:
                 task.cancel()
         try:
@@ -168,7 +179,7 @@ class Orchestrator:
         finally:
             try:
                 await self.monitoring.stop()
-                for task in (self.db_recovery_task, self.consistency_task, self.config_watch_task):
+                for task in self._background_tasks:
                     if task is not None:
                         with contextlib.suppress(asyncio.CancelledError):
                             await task

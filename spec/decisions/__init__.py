@@ -13,6 +13,7 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | startup phase budgets | `spec.decisions.startup` |
 | heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
 | configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
+| health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
 from spec.decisions.config_reload import ReloadDecision, ReloadRules, decide_reload
+from spec.decisions.health import HealthVerdict, HealthWatch
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
@@ -30,6 +32,8 @@ __all__ = [
     "BackoffSchedule",
     "BreakerCore",
     "FailureWindow",
+    "HealthVerdict",
+    "HealthWatch",
     "LimitDecision",
     "LivenessRules",
     "RateLimitCore",
