@@ -33,6 +33,7 @@ from runtime.orchestrator.config_watch import ConfigReloader
 from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
+from runtime.orchestrator.health_watch import run_health_watch
 from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
@@ -147,7 +148,6 @@ class Orchestrator:
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
         from runtime.orchestrator.db_recovery import run_consistency_checks, run_database_recovery
-        from runtime.orchestrator.health_watch import run_health_watch
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
