@@ -80,6 +80,14 @@ def test_an_edited_config_file_takes_effect_and_an_invalid_edit_is_refused(tmp_p
         assert _firing(orch)
         wait_for(lambda: FIELD in orch.stderr() and "reload rejected" in orch.stderr(),
                  "the log line naming the field", timeout=RELOAD_BOUND_S)
+
+        # A field that needs a restart: the whole edit is refused, naming it; the new threshold is not applied.
+        config.write_text("alert_eval_interval_s = 1.0\n" + _config("0.8"), encoding="utf-8")
+        view = wait_for(lambda: (v := _config_view(orch))["lastReload"]["outcome"] == "restart_required" and v,
+                        "the refused edit's outcome", timeout=RELOAD_BOUND_S)
+        assert view["lastReload"]["fields"] == ["alert_eval_interval_s"], view["lastReload"]
+        assert "'alert_eval_interval_s'" in view["lastReload"]["message"]
+        assert _threshold(view) == 0.3 and view["config"]["alert_eval_interval_s"] != 1.0
     finally:
         orch.stop()
     policies = DEFAULT_POLICIES.model_copy(update={"heartbeat": HeartbeatPolicy(
@@ -87,4 +95,4 @@ def test_an_edited_config_file_takes_effect_and_an_invalid_edit_is_refused(tmp_p
     report = check_trace(read_trace(orch.trace), policies=policies)
     assert report.divergence is None, report
     reloads = [e.trigger for e in read_trace(orch.trace) if e.machine == "config_reload"]
-    assert "applied" in reloads and "invalid" in reloads
+    assert {"applied", "invalid", "restart_required"} <= set(reloads)
