@@ -96,12 +96,14 @@ async def ready(request: Request) -> JSONResponse:
                                      for f in orch.consistency_findings]},
     }
     verdict = orch.health_watch.verdict
-    body["monitoring"] = {"checkedAt": verdict.at or None, "failing": dict(verdict.failing)}
+    # A service check this request ran and passed is fresher than the last round's failure of it.
+    failing = {name: why for name, why in verdict.failing.items() if checks.get(name) is not True}
+    body["monitoring"] = {"checkedAt": verdict.at or None, "failing": failing}
     reasons = []
     if orch.supervisor.degraded:
         reasons.append(f"restart budget exhausted: {', '.join(orch.supervisor.degraded)}")
-    if verdict.degraded:
-        reasons.append(f"health checks failing: {verdict.reason()}")
+    if failing:
+        reasons.append("health checks failing: " + "; ".join(f"{n}: {why}" for n, why in sorted(failing.items())))
     if orch.ready and reasons:
         body["status"] = "degraded"
         body["reason"] = "; ".join(reasons)

@@ -109,3 +109,15 @@ async def test_a_service_down_at_startup_starts_degraded(tmp_path: Path, service
         service.status = 200
         await _until(lambda: not orch.health_watch.verdict.degraded, "the service's recovery")
         assert (await _ready(http))["status"] == "ready"
+
+
+@pytest.mark.anyio
+async def test_a_service_check_that_passes_now_outweighs_the_last_rounds_failure(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, health=HealthPolicy(interval_s=3600, failures_to_degrade=1))
+    async with Orchestrator(settings) as orch, httpx.AsyncClient(base_url=orch.url, headers=AUTH, timeout=30) as http:
+        # The last round saw the database fail (a fault since recovered); the next round is an hour away.
+        orch.health_watch.observe({"database": "check failed", "git": "answered HTTP 503"}, orch.now())
+        body = await _ready(http)
+        assert body["status"] == "degraded" and body["monitoring"] == {
+            "checkedAt": orch.health_watch.verdict.at, "failing": {"git": "answered HTTP 503"}}
+        assert "database" not in str(body["reason"])
