@@ -23,7 +23,9 @@ def _orchestrator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("orchestrator", help="run the orchestrator (HTTP API, WebSocket, durable queue)",
                        description="Run the orchestrator until SIGTERM/SIGINT; a second signal forces exit.")
     p.add_argument("--config", type=Path, help="TOML or YAML config file (also ORCH_CONFIG_FILE)")
-    p.add_argument("--db", type=Path, help="SQLite database file (default orchestrator.db; ORCH_DB)")
+    p.add_argument("--db", metavar="PATH|URL",
+                   help="SQLite database file (default orchestrator.db), or postgresql://user@host:port/dbname "
+                        "with the password in PGPASSWORD or a password file, not the URL (ORCH_DB)")
     p.add_argument("--host", help="interface to bind (default 127.0.0.1; ORCH_HOST)")
     p.add_argument("--port", type=int, help="TCP port, 0 = any free port (default 8080; ORCH_PORT)")
     p.add_argument("--token", action="append", dest="tokens", metavar="TOKEN",

@@ -2,7 +2,10 @@
 
 Prints figures; asserts nothing. ``python -m runtime.bench [--tasks N] [--workers N] [--flow batch|single]``:
 
-* end-to-end no-op tasks over real HTTP: one orchestrator process, N worker processes, each
+* the product's own workers: N ``python -m runtime worker`` processes (`runtime.bench_workers`),
+  ``--tasks`` no-op tasks submitted in bulk, clock to the last completion;
+* the orchestrator's ceiling: the same tasks through bench-only worker loops (no handlers, no
+  task slots), one orchestrator process, N worker processes, each
   holding up to ``--batch`` tasks. ``batch`` (default): poll (``max`` = batch) →
   ``/tasks/reports`` with every ``started`` → ``/tasks/reports`` with every ``completed`` plus
   the next lease; ``single``: one ``started`` and one ``completed`` request per task. Every task
@@ -11,7 +14,7 @@ Prints figures; asserts nothing. ``python -m runtime.bench [--tasks N] [--worker
   behind each other), and of the polls of a paced run offering ``--latency-rate`` tasks/s;
 * submit-to-assignment latency with an idle queue and a worker parked in a long poll;
 * cost per task with 1,000 versus ``--scale-max`` tasks already queued;
-* the same workload through Celery + Redis (`runtime.bench_celery`) and the ratio, unless
+* the same workload through Celery + Redis (`runtime.bench_celery`) and both ratios, unless
   ``--no-celery`` or Celery/Redis are missing (then it says so and skips).
 """
 
@@ -20,11 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,29 +34,15 @@ from typing import Any
 
 import httpx
 
+from runtime import bench_workers
+from runtime.bench_orchestrator import ADMIN_TOKEN, start_orchestrator, stop
 from runtime.protocol import WorkflowRequest
 from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
 from runtime.store.queue import submit_workflow
 from spec.policies import DEFAULT_POLICIES
 
-TOKEN = "bench-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _start_orchestrator(db: Path, trace: bool) -> tuple[subprocess.Popen[str], str]:
-    """The orchestrator as users run it; with `trace`, it also appends every transition to a trace file."""
-    trace_args = ["--trace", str(db.with_suffix(".jsonl"))] if trace else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "orchestrator", "--db", str(db), "--port", "0", "--token", TOKEN,
-         "--log-level", "WARNING", *trace_args],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("orchestrator listening on "):
-            return proc, line.split()[-1]
-    raise SystemExit("orchestrator did not start")
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def _worker(url: str, index: int, batch: int, results: mp.Queue[Any], limit: int, flow: str,
@@ -218,20 +205,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--celery", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the Celery + Redis yardstick (runtime.bench_celery) and print the ratio")
     parser.add_argument("--trace", action="store_true", help="orchestrators write a trace (its cost included)")
+    parser.add_argument("--tasks-per-poll", type=int, default=64,
+                        help="the real workers' --tasks-per-poll (runtime.bench_workers)")
     args = parser.parse_args(argv)
+
+    real_done, real_s = bench_workers.run(args.tasks, args.workers, args.tasks_per_poll)
+    real_rate = real_done / real_s
+    print(f"product workers: {real_done} no-op tasks, {args.workers} x python -m runtime worker "
+          f"--tasks-per-poll {args.tasks_per_poll}: {real_s:.2f} s = {real_rate:.0f} tasks/s")
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         _prefill(db, args.tasks)
-        proc, url = _start_orchestrator(db, args.trace)
+        proc, url = start_orchestrator(db, args.trace)
         try:
             done, seconds, latencies = _run_workers(url, args.workers, args.batch, args.tasks, args.flow)
         finally:
-            proc.terminate()
-            proc.wait(120)
+            stop(proc)
     sys.stdout.flush()
     throughput = done / seconds
-    print(f"end to end ({args.flow} flow): {done} no-op tasks, {args.workers} worker processes, batch {args.batch}: "
+    print(f"orchestrator ceiling, bench-only loops ({args.flow} flow): {done} no-op tasks, "
+          f"{args.workers} worker processes, batch {args.batch}: "
           f"{seconds:.2f} s = {throughput:.0f} tasks/s")
     print(f"  poll-to-assignment at saturation (requests queue behind each other): p50 {_pct(latencies, 50):.1f} ms, "
           f"p99 {_pct(latencies, 99):.1f} ms ({len(latencies)} leases)")
@@ -239,13 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         _prefill(db, args.latency_tasks)
-        proc, url = _start_orchestrator(db, args.trace)
+        proc, url = start_orchestrator(db, args.trace)
         try:
             done, seconds, paced = _run_workers(url, args.workers, args.latency_batch, args.latency_tasks, "batch",
                                                 rate=args.latency_rate)
         finally:
-            proc.terminate()
-            proc.wait(120)
+            stop(proc)
     print(f"poll-to-assignment, {args.workers} workers offering {args.latency_rate:.0f} tasks/s "
           f"(achieved {done / seconds:.0f}), batch {args.latency_batch}: p50 {_pct(paced, 50):.1f} ms, "
           f"p99 {_pct(paced, 99):.1f} ms ({len(paced)} polls with tasks)")
@@ -253,12 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         _prefill(db, 0)
-        proc, url = _start_orchestrator(db, args.trace)
+        proc, url = start_orchestrator(db, args.trace)
         try:
             wake = _wake_up_latencies(url, args.wake_samples)
         finally:
-            proc.terminate()
-            proc.wait(120)
+            stop(proc)
     print(f"submit-to-assignment, idle queue, worker in a long poll: p50 {_pct(wake, 50):.1f} ms, "
           f"p99 {_pct(wake, 99):.1f} ms ({len(wake)} samples, submission request included)")
 
@@ -267,12 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "bench.db"
             _prefill(db, queued)
-            proc, url = _start_orchestrator(db, args.trace)
+            proc, url = start_orchestrator(db, args.trace)
             try:
                 done, seconds, _ = _run_workers(url, 1, args.batch, args.scale_sample, args.flow)
             finally:
-                proc.terminate()
-                proc.wait(120)
+                stop(proc)
         costs[queued] = seconds / done * 1000
         print(f"{queued} queued: {done} tasks through one worker, {costs[queued]:.2f} ms per task")
     print(f"cost growth {args.scale_max} vs 1000 queued: {costs[args.scale_max] / costs[1000]:.2f}x")
@@ -287,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         celery_rate = celery_done / celery_s
         print(f"celery + redis: {celery_done} no-op tasks, prefork concurrency {args.workers}: "
               f"{celery_s:.2f} s = {celery_rate:.0f} tasks/s")
-        print(f"ratio runtime / celery: {throughput / celery_rate:.2f}")
+        print(f"ratio product workers / celery: {real_rate / celery_rate:.2f}")
+        print(f"ratio orchestrator ceiling / celery: {throughput / celery_rate:.2f}")
     return 0
 
 

@@ -13,33 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from runtime.bench_orchestrator import ADMIN_TOKEN, start_orchestrator, stop
 from runtime.client import Client
 from runtime.protocol import MAX_BATCH_WORKFLOWS, WorkflowRequest
-
-TOKEN = "bench-submit-token"
-
-
-def start_orchestrator(db: Path, trace: bool) -> tuple[subprocess.Popen[str], str]:
-    """``python -m runtime orchestrator`` as users run it; its URL from the ready line."""
-    trace_args = ["--trace", str(db.with_suffix(".jsonl"))] if trace else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "orchestrator", "--db", str(db), "--port", "0", "--token", TOKEN,
-         "--log-level", "WARNING", *trace_args],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("orchestrator listening on "):
-            return proc, line.split()[-1]
-    raise SystemExit(f"the orchestrator did not start (exit code {proc.wait()})")
 
 
 async def _timed(count: int, concurrency: int, submit: Callable[[int], Awaitable[int]]) -> float:
@@ -59,7 +40,7 @@ async def _timed(count: int, concurrency: int, submit: Callable[[int], Awaitable
 
 
 async def measure(url: str, tasks: int, batch: int, concurrency: int, single: int) -> dict[str, float]:
-    async with Client(url, TOKEN, timeout_s=120) as client:
+    async with Client(url, ADMIN_TOKEN, timeout_s=120) as client:
         requests = [WorkflowRequest(type="noop", payload={"n": i}) for i in range(batch)]
         await client.submit_many(requests[:1])  # warm up: connection, first transaction
 
@@ -93,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             figures = asyncio.run(measure(url, args.tasks, args.batch, args.concurrency, args.single))
         finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+            stop(proc)
     print(f"bulk submission: {figures['bulk_tasks']:.0f} tasks in batches of {args.batch}, "
           f"{args.concurrency} in flight: {figures['bulk_tasks_per_s']:,.0f} tasks/s")
     print(f"single submission: {args.single} requests, {args.concurrency} in flight: "

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,8 @@ from pydantic_settings import (
 )
 
 from runtime.errors import RuntimeConfigError
+from runtime.escalation_config import EscalationRoutes
+from runtime.store.locations import DatabaseLocation, parse_location
 from runtime.token_files import read_role_tokens
 from spec.policies import DEFAULT_POLICIES, Policies
 
@@ -44,7 +46,10 @@ class OrchestratorSettings(BaseSettings):
         env_prefix="ORCH_", env_nested_delimiter="__", extra="forbid", frozen=True, validate_default=True
     )
 
-    db: Path = Field(Path("orchestrator.db"), description="SQLite database file (created if missing).")
+    db: Annotated[DatabaseLocation, BeforeValidator(parse_location)] = Field(
+        Path("orchestrator.db"), union_mode="left_to_right",
+        description="SQLite database file (created if missing), or postgresql://user@host:port/dbname "
+                    "(password from PGPASSWORD or a password file, never the URL, preferably).")
     host: str = Field("127.0.0.1", min_length=1, description="Interface the HTTP listener binds to.")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
     tokens: tuple[str, ...] = Field((), description="Admin bearer tokens: every ability (docs/security.md).")
@@ -66,6 +71,10 @@ class OrchestratorSettings(BaseSettings):
         default_factory=dict, description="Health URLs of the external services this orchestrator depends on, by "
         "name: each is checked at startup and every HealthPolicy.interval_s, and a failing one makes it degraded.")
     policies: Policies = Field(DEFAULT_POLICIES, description="Spec policies (timings, limits) with overrides.")
+    escalation: EscalationRoutes = Field(
+        default_factory=EscalationRoutes,
+        description="Webhook URLs (secret) and a command per escalation level; workers' escalations arrive "
+                    "here too (runtime.escalation_config).")
 
     @field_validator("external_services")
     @classmethod

@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from runtime.config import CONFIG_FILE_ENV, OrchestratorSettings
 from runtime.monitoring.logs import Redactor
+from runtime.store.locations import PostgresLocation
 from spec.decisions.config_reload import ReloadRules
 
 #: The effective tokens by role, the token file's lines included (compared by digest, never shown).
@@ -89,12 +92,32 @@ class ConfigSource:
 def comparable(settings: OrchestratorSettings, roles: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     """`settings` as a nested mapping for `decide_reload`, with `roles` (``settings.role_tokens()``,
     the token file's lines included) as digests."""
-    view = settings.model_dump(mode="json")
-    view[ROLE_TOKENS] = {
-        role: sorted(hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in tokens)
-        for role, tokens in roles.items()
-    }
+    view: dict[str, Any] = _revealed(settings.model_dump(mode="python"))
+    view["db"] = _revealed(settings.db)  # the dump masks a PostgreSQL password
+    view[ROLE_TOKENS] = {role: sorted(_digest(t) for t in tokens) for role, tokens in roles.items()}
     return view
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _revealed(value: Any) -> Any:
+    """`value` with secrets as digests, so a changed secret (a webhook URL, a database password) is a change.
+
+    The JSON form masks them (``SecretStr``, `PostgresLocation`), and two masked values compare equal.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): _revealed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_revealed(v) for v in value]
+    if isinstance(value, SecretStr):
+        return _digest(value.get_secret_value())
+    if isinstance(value, PostgresLocation):
+        return _digest(value.url.render_as_string(hide_password=False))
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def redacted(settings: OrchestratorSettings) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sim.model import RunResult
 from sim.recorder import Entry
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay
+from spec.machines.shutdown import OrchestratorShutdownTrigger
 from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, SETTLING_TRIGGERS, TaskState, TaskTrigger
 from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS, WorkerTrigger
 from spec.trace import TraceKey
@@ -153,7 +154,8 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
     for e, _ in detections:
         detected_at[e.component.removeprefix("worker:")].append(e.time)
     disturbances = run.ledger.orchestrator_crashes + [
-        e.time for e in run.entries if e.machine == "orchestrator_shutdown" and e.trigger == "stop"]
+        e.time for e in run.entries
+        if e.machine == "orchestrator_shutdown" and e.trigger == OrchestratorShutdownTrigger.STOP]
     for worker, downs in run.ledger.worker_down.items():
         for start, end in downs:
             before = [e for e in run.entries if e.component == f"worker:{worker}" and e.time <= start]
@@ -226,15 +228,17 @@ def run_checks(run: RunResult) -> list[CheckResult]:
     for checked in results:
         if checked.status == NA and checked.name in expect.exercises:
             checked.status = FAIL
+            checked.expectation = True
             checked.violations.append("the scenario exists to exercise this check, but the run never did")
     fired = {f"{e.machine}.{e.trigger}" for e in run.entries}
     missing = [t for t in expect.transitions if t not in fired]
     if expect.transitions:
         results.append(CheckResult("expected_transitions", FAIL if missing else PASS,
                                    f"{len(expect.transitions) - len(missing)} of {len(expect.transitions)} fired",
-                                   ", ".join(expect.transitions), [f"{t} never fired" for t in missing]))
+                                   ", ".join(expect.transitions), [f"{t} never fired" for t in missing],
+                                   expectation=True))
     completed = sum(1 for s in run.final_task_states.values() if s == TaskState.COMPLETED)
     if completed < expect.min_completed:
         results.append(CheckResult("min_completed", FAIL, str(completed), f">= {expect.min_completed}",
-                                   [f"only {completed} tasks completed"]))
+                                   [f"only {completed} tasks completed"], expectation=True))
     return results

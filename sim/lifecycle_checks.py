@@ -12,9 +12,15 @@ from collections import defaultdict
 from sim.check_result import EPS, CheckResult, by_component, data_of, result
 from sim.model import RunResult
 from spec.decisions.startup import TIMED_STATES, StartupBudget, StartupBudgets, budget_of
+from spec.machines.recovery import OrchestratorRecoveryState, OrchestratorRecoveryTrigger
+from spec.machines.shutdown import OrchestratorShutdownState
+from spec.machines.startup import StartupTrigger
 from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, TaskTrigger
 from spec.policies import Policies
 from spec.trace import TraceKey
+
+#: The orchestrator shutdown machine's ends: stopped gracefully, or forced by a second signal.
+_SHUTDOWN_ENDS = (OrchestratorShutdownState.STOPPED, OrchestratorShutdownState.FORCED_STOP)
 
 
 def check_graceful_shutdown(run: RunResult) -> CheckResult:
@@ -22,11 +28,11 @@ def check_graceful_shutdown(run: RunResult) -> CheckResult:
     violations: list[str] = []
     durations: list[float] = []
     starts = sorted(e.time for e in run.entries if e.machine in ("orchestrator_startup", "orchestrator_recovery")
-                    and e.trigger in ("start", "restart"))
+                    and e.trigger in (StartupTrigger.START, OrchestratorRecoveryTrigger.RESTART))
     assigns = [e for e in run.entries if e.machine == "task_lifecycle" and e.trigger == TaskTrigger.ASSIGN]
     for component, events in by_component(run.entries, "orchestrator_shutdown").items():
         began = events[0].time
-        ended = next((e.time for e in events if e.dest in ("stopped", "forced_stop")), None)
+        ended = next((e.time for e in events if e.dest in _SHUTDOWN_ENDS), None)
         restarted = next((t for t in starts if t > began), None)
         if ended is None:
             if restarted is None and run.sim_time_s - began > policy.deadline_s:
@@ -59,7 +65,7 @@ def check_startup_timeouts(run: RunResult) -> CheckResult:
             if e.source in TIMED_STATES and e.dest != e.source:
                 used, allowed = e.time - entered_at, deadline - entered_at
                 worst = max(worst, used / allowed if allowed > 0 else 1.0)
-                if e.trigger == "startup_timed_out":
+                if e.trigger == StartupTrigger.STARTUP_TIMED_OUT:
                     if abs(e.time - deadline) > EPS:
                         violations.append(f"{component}: timed out in {e.source} after {used:.3f} s, its "
                                           f"{budget_of(e.source)} budget allowed {allowed:.3f} s")
@@ -101,14 +107,15 @@ def check_recovery_bound(run: RunResult) -> CheckResult:
                 holder[e.component] = str(data_of(e, TraceKey.WORKER_ID))
             elif e.trigger in ATTEMPT_ENDING_TRIGGERS:
                 holder.pop(e.component, None)
-        if e.machine != "orchestrator_recovery" or e.trigger != "restart":
+        if e.machine != "orchestrator_recovery" or e.trigger != OrchestratorRecoveryTrigger.RESTART:
             continue
         recoveries += 1
         events = [x for x in run.entries if x.component == e.component]
-        done = next((x.time for x in events if x.dest == "recovered"), None)
+        done = next((x.time for x in events if x.dest == OrchestratorRecoveryState.RECOVERED), None)
         superseded = any(e.time <= c <= e.time + machine_bound for c in run.ledger.orchestrator_crashes)
         if done is None:
-            if events[-1].dest != "recovery_failed" and run.sim_time_s - e.time > machine_bound and not superseded:
+            gave_up = events[-1].dest == OrchestratorRecoveryState.RECOVERY_FAILED
+            if not gave_up and run.sim_time_s - e.time > machine_bound and not superseded:
                 violations.append(f"{e.component}: restarted at {e.time:.3f}, not recovered by the end")
             continue
         longest = max(longest, done - e.time)

@@ -21,6 +21,9 @@ from sim.recorder import TracedMachine
 from spec.decisions.liveness import HEARTBEAT_GRACE
 from spec.decisions.startup import StartupBudgets
 from spec.machines import MACHINES
+from spec.machines.recovery import OrchestratorRecoveryTrigger
+from spec.machines.shutdown import OrchestratorShutdownTrigger
+from spec.machines.startup import StartupTrigger
 from spec.trace import TraceKey
 
 STARTUP = MACHINES["orchestrator_startup"]
@@ -84,25 +87,25 @@ class Lifecycle:
         policy, phase = self.world.policies.startup, self.world.topology.startup_phase_s
         machine = self.world.recorder.bind("orchestrator_startup", self.world.unique("orchestrator_startup"))
         budgets = StartupBudgets(policy, began=self.env.now)
-        machine.fire("start")
+        machine.fire(StartupTrigger.START)
         try:
             yield from self._timed_step(machine, budgets, phase)
             if incarnation != self.orch.incarnation:
                 return
-            machine.fire("config_loaded")
+            machine.fire(StartupTrigger.CONFIG_LOADED)
             yield from self._timed_step(machine, budgets, phase)
-            machine.fire("logger_ready")
+            machine.fire(StartupTrigger.LOGGER_READY)
             state = machine.state
             ok = yield from self._db_attempts(
                 machine, budgets.enter(state, self.env.now), "database_attempt_failed", incarnation)
             if incarnation != self.orch.incarnation:
                 return
             if not ok:
-                machine.fire("database_failed")
+                machine.fire(StartupTrigger.DATABASE_FAILED)
                 self._supervise(incarnation, self.start)
                 return
             budgets.leave(state, self.env.now)
-            machine.fire("database_ready")
+            machine.fire(StartupTrigger.DATABASE_READY)
             for trigger in _SERVICE_STEPS[1:]:
                 yield from self._timed_step(machine, budgets, phase)
                 if incarnation != self.orch.incarnation:
@@ -119,10 +122,10 @@ class Lifecycle:
                 raise _Deadline
         except _Deadline:
             if incarnation == self.orch.incarnation:
-                machine.fire("startup_timed_out", {TraceKey.PHASE_STATE: machine.state})
+                machine.fire(StartupTrigger.STARTUP_TIMED_OUT, {TraceKey.PHASE_STATE: machine.state})
                 self._supervise(incarnation, self.start)
             return
-        machine.fire("all_healthy" if check.value else "service_degraded")
+        machine.fire(StartupTrigger.ALL_HEALTHY if check.value else StartupTrigger.SERVICE_DEGRADED)
         self.orch.busy_lifecycle = False
         self.orch.go_live()
 
@@ -152,7 +155,7 @@ class Lifecycle:
     def _recovery(self, incarnation: int) -> Generator[simpy.Event, Any, None]:
         policy, phase = self.world.policies.startup, self.world.topology.startup_phase_s
         machine = self.world.recorder.bind("orchestrator_recovery", self.world.unique("orchestrator_recovery"))
-        machine.fire("restart")
+        machine.fire(OrchestratorRecoveryTrigger.RESTART)
         try:
             ok = yield from self._db_attempts(machine, self.env.now + policy.database_timeout_s, None, incarnation)
         except _Deadline:
@@ -160,10 +163,10 @@ class Lifecycle:
         if incarnation != self.orch.incarnation:
             return
         if not ok:
-            machine.fire("recovery_error", {TraceKey.REASON: "database unreachable"})
+            machine.fire(OrchestratorRecoveryTrigger.RECOVERY_ERROR, {TraceKey.REASON: "database unreachable"})
             self._supervise(incarnation, self.recover)
             return
-        machine.fire("database_restored")
+        machine.fire(OrchestratorRecoveryTrigger.DATABASE_RESTORED)
         yield self.env.timeout(phase)
         if incarnation != self.orch.incarnation:
             return
@@ -171,11 +174,11 @@ class Lifecycle:
         # workers that stay silent are revoked by the sweeper once start_liveness gives them a fresh timeout.
         for worker in self.orch.workers.values():
             self.orch.settle_worker(worker)
-        machine.fire("queue_recovered")
+        machine.fire(OrchestratorRecoveryTrigger.QUEUE_RECOVERED)
         yield self.env.timeout(phase)
         if incarnation != self.orch.incarnation:
             return
-        machine.fire("workflows_resumed")
+        machine.fire(OrchestratorRecoveryTrigger.WORKFLOWS_RESUMED)
         self.orch.start_liveness()  # HEARTBEAT_GRACE
         self.orch.busy_lifecycle = False
         self.orch.go_live()
@@ -191,7 +194,7 @@ class Lifecycle:
     def _shutdown(self, incarnation: int, restart_after: float) -> Generator[simpy.Event, Any, None]:
         orch, policy, env = self.orch, self.world.policies.shutdown, self.env
         machine = self.world.recorder.bind("orchestrator_shutdown", self.world.unique("orchestrator_shutdown"))
-        machine.fire("stop")
+        machine.fire(OrchestratorShutdownTrigger.STOP)
         orch.leasing = False
         orch.accepting_submissions = False
         for trigger in ("queue_paused", "http_draining", "websockets_refused", "workflows_settled"):
@@ -199,7 +202,7 @@ class Lifecycle:
         began = env.now
         while orch.leased:
             if env.now - began >= policy.drain_deadline_s:
-                machine.fire("drain_deadline_reached", {TraceKey.RUNNING: len(orch.leased)})
+                machine.fire(OrchestratorShutdownTrigger.DRAIN_DEADLINE_REACHED, {TraceKey.RUNNING: len(orch.leased)})
                 for task in list(orch.leased.values()):
                     if task.holder is not None:
                         orch.cancel_hook(task.holder, task.id, task.token)
@@ -210,14 +213,14 @@ class Lifecycle:
                         return
                 for task in list(orch.leased.values()):
                     orch.revoke(task, "cancel grace expired")
-                machine.fire("tasks_interrupted")
+                machine.fire(OrchestratorShutdownTrigger.TASKS_INTERRUPTED)
                 break
-            machine.fire("tasks_still_running", {TraceKey.RUNNING: len(orch.leased)})
+            machine.fire(OrchestratorShutdownTrigger.TASKS_STILL_RUNNING, {TraceKey.RUNNING: len(orch.leased)})
             yield env.timeout(policy.check_interval_s)
             if incarnation != orch.incarnation:
                 return
         else:
-            machine.fire("tasks_finished")
+            machine.fire(OrchestratorShutdownTrigger.TASKS_FINISHED)
         for trigger in ("notify_clients", "websockets_closed", "http_stopped", "queue_stopped", "database_closed"):
             machine.fire(trigger)
         orch.lose_memory()

@@ -19,6 +19,7 @@ from sim.resilience import ServiceCaller, SharedService
 from sim.retrying import Verdict, retrying
 from sim.rpc import Handler, request
 from sim.world import AI_ID, GIT_ID, ORCH_ID, WORKER_ID, Reply, World
+from spec.machines.recovery import WorkerRecoveryTrigger
 from spec.machines.task_lifecycle import TaskTrigger
 from spec.taxonomy import FailureCode
 from spec.trace import TraceKey
@@ -122,9 +123,9 @@ class Worker:
     def _recover(self) -> Generator[simpy.Event, Any, bool]:
         world = self.world
         machine = world.recorder.bind("worker_recovery", world.unique(f"worker_recovery:{self.id}"))
-        machine.fire("restart")
+        machine.fire(WorkerRecoveryTrigger.RESTART)
         yield self.env.timeout(world.topology.startup_phase_s)
-        machine.fire("workspaces_restored")
+        machine.fire(WorkerRecoveryTrigger.WORKSPACES_RESTORED)
         reply = Reply.UNAVAILABLE
         for attempt in range(world.policies.backoff.max_retries + 1):
             reply, _ = yield from self._rpc(lambda: self.orch.register(self.id))
@@ -133,7 +134,7 @@ class Worker:
             if attempt < world.policies.backoff.max_retries:
                 yield self.env.timeout(world.backoff.registration_delay_s(attempt + 1))
         if reply is not Reply.OK:
-            machine.fire("registration_failed", {TraceKey.REPLY: reply.value})
+            machine.fire(WorkerRecoveryTrigger.REGISTRATION_FAILED, {TraceKey.REPLY: reply.value})
             incarnation = self.incarnation
 
             def again(_: simpy.Event) -> None:
@@ -142,12 +143,12 @@ class Worker:
 
             self.env.timeout(world.topology.supervisor_restart_s).callbacks.append(again)
             return False
-        machine.fire("registered")
+        machine.fire(WorkerRecoveryTrigger.REGISTERED)
         if self.current is not None:
             task_id, token = self.current
             self.current = None
             yield from self._rpc(lambda: self.orch.report(self.id, task_id, token, TaskTrigger.INTERRUPT))
-        machine.fire("interrupted_tasks_resumed")
+        machine.fire(WorkerRecoveryTrigger.INTERRUPTED_TASKS_RESUMED)
         return True
 
     def _start_heartbeats(self, incarnation: int) -> None:

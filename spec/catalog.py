@@ -46,9 +46,11 @@ def load_stories() -> Mapping[str, Story]:
 
 
 def build_catalog(
-    machines: Mapping[str, MachineSpec] = MACHINES, stories: Mapping[str, Story] | None = None
+    machines: Mapping[str, MachineSpec] = MACHINES, stories: Mapping[str, Story] | None = None,
+    *, error_flowchart: bool = True,
 ) -> dict[str, Diagram]:
-    """Machines (in `MACHINES` order), then stories without a machine of their name, then the flowchart."""
+    """Machines (in `MACHINES` order), then stories without a machine of their name, then the
+    flowchart of the platform's error taxonomy unless ``error_flowchart=False``."""
     stories = load_stories() if stories is None else stories
     catalog: dict[str, Diagram] = {}
     for name, machine in machines.items():
@@ -59,9 +61,10 @@ def build_catalog(
     for name, story in stories.items():
         if name not in catalog:
             catalog[name] = Diagram(name, story.title, story.seed_section, (SEQUENCE,), SEQUENCE, story=story)
-    catalog[ERROR_HANDLING] = Diagram(
-        ERROR_HANDLING, "Error classification and handling", "4.5", (FLOWCHART,), FLOWCHART
-    )
+    if error_flowchart:
+        catalog[ERROR_HANDLING] = Diagram(
+            ERROR_HANDLING, "Error classification and handling", "4.5", (FLOWCHART,), FLOWCHART
+        )
     return catalog
 
 

@@ -14,26 +14,25 @@ of `spec.trace`. Two kinds of divergence are found:
   default); a silent worker is declared lost within ``[timeout, timeout + interval]`` of its last
   heartbeat.
 
-The timing rules are not written here: each component's events are fed to the replays of
-`spec.decisions.replay`, which hold the decision cores' own rules (the simulator's checks use
-the same replays). ``tolerance_s`` absorbs scheduling jitter of a real runtime (the simulator
+The timing rules are not written here: they are `spec.timing_rules` objects (the platform's feed
+the replays of `spec.decisions.replay`, which hold the decision cores' own rules, and which the
+simulator's checks use too); a catalogue of another system passes its own ``timing_rules``.
+``tolerance_s`` absorbs scheduling jitter of a real runtime (the simulator
 uses 0).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from spec.decisions.liveness import HEARTBEAT_GRACE, LivenessRules
-from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay, Violation
 from spec.errors import SpecError
 from spec.machine import MachineSpec
 from spec.machines import MACHINES
-from spec.machines.worker_lifecycle import LIVENESS_TRIGGERS, WORKER_LIFECYCLE, WorkerTrigger
 from spec.policies import DEFAULT_POLICIES, Policies
-from spec.trace import TraceEvent, TraceKey
+from spec.timing_rules import PLATFORM_TIMING_RULES, TimingRule, TimingRuleFactory
+from spec.trace import TraceEvent
 
 
 @dataclass(frozen=True)
@@ -78,14 +77,6 @@ class _Diverged(Exception):
         self.expected, self.actual, self.reason = expected, actual, reason
 
 
-@dataclass
-class _ComponentTimes:
-    """Per-component memory for the timing checks: the replay of its machine's rules."""
-
-    replay: RetryReplay | BreakerReplay | RateLimitReplay | None = None
-    last_heartbeat: float | None = None
-
-
 class TraceChecker:
     """Incremental checker: feed events one by one (the conformance tests do) or all at once."""
 
@@ -98,6 +89,7 @@ class TraceChecker:
         require_initial: bool = True,
         check_messages: bool = True,
         check_timing: bool = True,
+        timing_rules: Sequence[TimingRuleFactory] = PLATFORM_TIMING_RULES,
     ) -> None:
         self.machines = machines
         self.policies = policies
@@ -107,8 +99,11 @@ class TraceChecker:
         self.check_timing = check_timing
         self.states: dict[str, str] = {}
         self._machine_of: dict[str, str] = {}
-        self._times: dict[str, _ComponentTimes] = defaultdict(_ComponentTimes)
-        self._liveness = LivenessRules(policies.heartbeat, policies.lease)
+        self._rules: dict[str, list[TimingRule]] = defaultdict(list)
+        for factory in timing_rules:
+            rule = factory(policies, tolerance_s)
+            for name in rule.machines:
+                self._rules[name].append(rule)
         self._last_time = 0.0
         self.count = 0
 
@@ -159,56 +154,10 @@ class TraceChecker:
     # -- timing -----------------------------------------------------------------------------
 
     def _check_timing(self, event: TraceEvent) -> None:
-        check = getattr(self, f"_timing_{event.machine}", None)
-        if check is not None:
-            check(event, self._times[event.component])
-
-    def _timing_retry(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        if t.replay is None:
-            t.replay = RetryReplay(self.policies.backoff, self.tolerance_s)
-        assert isinstance(t.replay, RetryReplay)
-        _raise(t.replay.observe(event.trigger, event.time))
-
-    def _timing_circuit_breaker(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        if t.replay is None:
-            t.replay = BreakerReplay(self.policies.circuit_breaker, self.tolerance_s)
-        assert isinstance(t.replay, BreakerReplay)
-        _raise(t.replay.observe(event.trigger, event.time))
-
-    def _timing_rate_limit(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        if t.replay is None:
-            t.replay = RateLimitReplay(self.policies.rate_limit, self.tolerance_s)
-        assert isinstance(t.replay, RateLimitReplay)
-        _raise(t.replay.observe(event.trigger, event.time, event.data.get(TraceKey.RETRY_AFTER_S)))
-
-    def _heartbeat_grace(self, event: TraceEvent) -> None:
-        """A restart's grace (`HEARTBEAT_GRACE`): every worker seen so far is silent only from now on."""
-        if (event.machine, event.trigger) not in HEARTBEAT_GRACE:
-            return
-        for component, times in self._times.items():
-            if times.last_heartbeat is not None and self._machine_of.get(component) == WORKER_LIFECYCLE.name:
-                times.last_heartbeat = max(times.last_heartbeat, event.time)
-
-    def _timing_orchestrator_startup(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        self._heartbeat_grace(event)
-
-    def _timing_orchestrator_recovery(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        self._heartbeat_grace(event)
-
-    def _timing_worker_lifecycle(self, event: TraceEvent, t: _ComponentTimes) -> None:
-        if event.trigger in LIVENESS_TRIGGERS:
-            t.last_heartbeat = event.time
-        elif event.trigger == WorkerTrigger.HEARTBEATS_MISSED and t.last_heartbeat is not None:
-            silent = event.time - t.last_heartbeat
-            if not self._liveness.detected_in_time(silent, self.tolerance_s):
-                low, high = self.policies.heartbeat.detection_window_s()
-                raise _Diverged(f"detection within [{low:g}, {high:g}] s", f"{silent:g} s",
-                                "missed heartbeats detected outside the window")
-
-
-def _raise(violation: Violation | None) -> None:
-    if violation is not None:
-        raise _Diverged(violation.expected, violation.actual, violation.reason)
+        for rule in self._rules.get(event.machine, ()):
+            violation = rule.observe(event)
+            if violation is not None:
+                raise _Diverged(violation.expected, violation.actual, violation.reason)
 
 
 def check_trace(
@@ -220,10 +169,11 @@ def check_trace(
     require_initial: bool = True,
     check_messages: bool = True,
     check_timing: bool = True,
+    timing_rules: Sequence[TimingRuleFactory] = PLATFORM_TIMING_RULES,
 ) -> ConformanceReport:
     """Replay `events`; stop at the first divergence."""
     checker = TraceChecker(machines, policies, tolerance_s=tolerance_s, require_initial=require_initial,
-                           check_messages=check_messages, check_timing=check_timing)
+                           check_messages=check_messages, check_timing=check_timing, timing_rules=timing_rules)
     report = ConformanceReport()
     for event in events:
         divergence = checker.feed(event)

@@ -1,7 +1,8 @@
 """Database faults while running (issue 14, seed "Error Recovery Workflow"): what failed, and when to try again.
 
 Sans-I/O: :func:`classify_database_error` reads a driver's error name and message (SQLite's
-``SQLITE_FULL``, ``SQLITE_BUSY``, ...; any driver's text) and names one :class:`DatabaseFault`;
+``SQLITE_FULL``, ``SQLITE_BUSY``, ...; PostgreSQL's SQLSTATE such as ``53100``, issue 16; any
+driver's text) and names one :class:`DatabaseFault`;
 :class:`DatabaseHealth` remembers the last fault and, from `DatabasePolicy` and an explicit
 ``now``, says whether the database is writable, what to tell a caller (reason, Retry-After) and
 when the next trial write is due. The runtime only catches the exception, asks, and acts.
@@ -73,6 +74,25 @@ _SQLITE_CODES: dict[str, DatabaseFault] = {
     "SQLITE_PROTOCOL": DatabaseFault.LOCKED,
 }
 
+#: PostgreSQL SQLSTATE codes, exact (Appendix A of PostgreSQL's manual).
+_SQLSTATES: dict[str, DatabaseFault] = {
+    "53100": DatabaseFault.DISK_FULL,  # disk_full
+    "25006": DatabaseFault.READ_ONLY,  # read_only_sql_transaction
+    "42501": DatabaseFault.READ_ONLY,  # insufficient_privilege
+    "55P03": DatabaseFault.LOCKED,  # lock_not_available (lock_timeout, NOWAIT)
+    "40P01": DatabaseFault.LOCKED,  # deadlock_detected
+    "XX001": DatabaseFault.CORRUPT,  # data_corrupted
+    "XX002": DatabaseFault.CORRUPT,  # index_corrupted
+    "57P01": DatabaseFault.CONNECTION_LOST,  # admin_shutdown (a terminated backend)
+    "57P02": DatabaseFault.CONNECTION_LOST,  # crash_shutdown
+    "57P03": DatabaseFault.CONNECTION_LOST,  # cannot_connect_now (starting up, shutting down)
+}
+#: PostgreSQL SQLSTATE classes (the first two characters), when the exact code is not listed.
+_SQLSTATE_CLASSES: dict[str, DatabaseFault] = {
+    "08": DatabaseFault.CONNECTION_LOST,  # connection exception
+}
+_SQLSTATE_LENGTH = 5
+
 #: Messages of drivers that give no code, lower case, checked in this order.
 _MESSAGES: tuple[tuple[str, DatabaseFault], ...] = (
     ("disk is full", DatabaseFault.DISK_FULL),
@@ -101,8 +121,13 @@ def fault_kind(fault: DatabaseFault | str) -> FaultKind:
 def classify_database_error(error_name: str | None, message: str) -> DatabaseFault | None:
     """The fault behind a driver error, or None when it is not one (a bug, a constraint: a 500)."""
     if error_name:
-        parts = error_name.upper().split("_")
-        found = _SQLITE_CODES.get("_".join(parts[:2]))
+        name = error_name.upper()
+        if name.startswith("SQLITE_"):
+            found = _SQLITE_CODES.get("_".join(name.split("_")[:2]))
+        elif len(name) == _SQLSTATE_LENGTH and name.isalnum():
+            found = _SQLSTATES.get(name) or _SQLSTATE_CLASSES.get(name[:2])
+        else:
+            found = None
         if found is not None:
             return found
     text = message.lower()
@@ -172,7 +197,8 @@ class DatabaseHealth:
             raise ValueError("the database is writable; there is no fault to report")
         kind = fault_kind(self.fault)
         reason = f"database unavailable: {kind.cause} ({self.detail}); {kind.fix}"
-        return FaultReport(self.fault, reason, max(1, math.ceil(self.wait_s(now))))
+        # Rounded first: (now + 10.0) - now can be 10.000000000000002, which must not become 11.
+        return FaultReport(self.fault, reason, max(1, math.ceil(round(self.wait_s(now), 9))))
 
     def describe(self, now: float) -> dict[str, object]:
         """The ``database`` entry of ``/health/ready``."""

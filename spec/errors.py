@@ -88,3 +88,7 @@ class StoryError(SpecError):
 
 class ServiceOrderError(SpecError):
     """The declared service dependency graph has a cycle or names an undeclared service."""
+
+
+class SpecLoadError(SpecError):
+    """``--spec`` names no catalogue: a bad reference, a missing module or attribute, or not a `spec.Spec`."""

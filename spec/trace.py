@@ -22,7 +22,7 @@ read by the checkers: a key spelt differently would make a timing rule silently 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spec.errors import SpecError
 from spec.machine import TransitionRecord
 from spec.messages import Message, MessageKind
-from spec.participants import participant
+from spec.participants import Participant, participant
 
 TRACE_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
@@ -76,8 +76,9 @@ class TraceMessage(BaseModel):
     def from_message(cls, message: Message) -> TraceMessage:
         return cls(sender=message.sender.id, receiver=message.receiver.id, label=message.label, kind=message.kind)
 
-    def to_message(self) -> Message:
-        return Message(participant(self.sender), participant(self.receiver), self.label, self.kind)
+    def to_message(self, lookup: Callable[[str], Participant] = participant) -> Message:
+        """The message with its participants resolved by `lookup` (default: the platform's)."""
+        return Message(lookup(self.sender), lookup(self.receiver), self.label, self.kind)
 
 
 class TraceEvent(BaseModel):

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.config import OrchestratorSettings
 from runtime.config_reload import ConfigSource
+from runtime.escalation_config import build_escalator
 from runtime.monitoring.service import MonitoringService
 from runtime.orchestrator.config_watch import ConfigReloader
 from runtime.orchestrator.credentials import CredentialStore
@@ -67,7 +68,7 @@ class Orchestrator:
         self.credentials = CredentialStore(**settings.role_tokens())
         #: Per-task progress rate, enforced (`ProgressPolicy`, the gate workers apply themselves).
         self.progress_gates = ProgressGates(self.policies.progress)
-        self.db = Database.for_path(settings.db, self.policies.database)
+        self.db = Database.at(settings.db, self.policies.database)
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
@@ -75,7 +76,8 @@ class Orchestrator:
         self.health_watch = HealthWatch(self.policies.health)
         self.health_watch_task: asyncio.Task[None] | None = None
         #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
-        self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast)
+        self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast,
+                                            escalator=build_escalator(settings.escalation, self.policies.alerts))
         self.app: FastAPI | None = None
         self.server: uvicorn.Server | None = None
         self.server_task: asyncio.Task[None] | None = None

@@ -16,6 +16,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,6 +28,7 @@ from runtime.monitoring.logs import configure_logging
 from runtime.orchestrator.health_watch import health_round
 from runtime.orchestrator.monitor import run_health_monitor
 from runtime.orchestrator.recovery import run_recovery
+from runtime.store.locations import PostgresLocation
 from runtime.store.registry import grant_heartbeat_grace, worker_token_digests
 from runtime.store.runs import begin_run, end_run
 from runtime.tracing import TraceWriter
@@ -194,7 +196,7 @@ def config_problem(settings: OrchestratorSettings, roles: Mapping[str, tuple[str
     if not any(roles.values()):
         return ("no bearer tokens configured: pass --token-file PATH (or --token TOKEN, --client-token, "
                 "--worker-token; ORCH_TOKENS='[\"TOKEN\"]')")
-    if not settings.db.parent.exists():
+    if isinstance(settings.db, Path) and not settings.db.parent.exists():
         return f"database directory {settings.db.parent} does not exist"
     return None
 
@@ -202,8 +204,10 @@ def config_problem(settings: OrchestratorSettings, roles: Mapping[str, tuple[str
 async def _setup_logger(orch: Orchestrator) -> None:
     """Seed 4.1 ``setupOutputs()`` and ``setupRedactors()``: JSON (or text) lines, tokens masked."""
     settings = orch.settings
-    configure_logging(settings.log_level, settings.log_format,
-                      [token for tokens in settings.role_tokens().values() for token in tokens])
+    secrets = [token for tokens in settings.role_tokens().values() for token in tokens]
+    if isinstance(settings.db, PostgresLocation) and settings.db.password:
+        secrets.append(settings.db.password)  # masked already; this catches a driver that repeats it
+    configure_logging(settings.log_level, settings.log_format, secrets)
 
 
 async def _open_database(orch: Orchestrator, machine: MachineInstance) -> None:

@@ -1,4 +1,5 @@
-"""Durable store of the reference runtime: SQLAlchemy 2 (async) on SQLite, Alembic migrations.
+"""Durable store of the reference runtime: SQLAlchemy 2 (async) on SQLite (the default) or PostgreSQL, Alembic
+migrations.
 
 Callers use the repository functions; dialect concerns stay in `runtime.store.database`.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 from runtime.store.changes import Change, ChangeLog
 from runtime.store.database import Database, sqlite_url
 from runtime.store.event_log import append_event, events_since
+from runtime.store.locations import PostgresLocation
 from runtime.store.queue import (
     expire_stale_leases,
     interrupt_task,
@@ -24,6 +26,7 @@ __all__ = [
     "Change",
     "ChangeLog",
     "Database",
+    "PostgresLocation",
     "ReportAnswer",
     "ReportApplied",
     "ReportRefused",

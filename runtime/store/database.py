@@ -17,9 +17,12 @@ truncates the WAL.
 
 Dialect concerns stay here: SQLite gets WAL mode, ``synchronous=NORMAL`` (a commit survives a
 process kill; WAL makes it cheap) and a busy timeout; every caller uses plain SQLAlchemy Core/ORM
-expressions, so pointing ``url`` at PostgreSQL (asyncpg) needs no caller change. Writes are
-serialised by an in-process lock because one orchestrator process owns the database; with
-PostgreSQL the leasing query's ``FOR UPDATE SKIP LOCKED`` takes over that role.
+expressions, so PostgreSQL (asyncpg, issue 16) needs no caller change. On PostgreSQL a connection
+attempt is bounded by `DatabasePolicy.connect_timeout_s` and a row lock held by another session by
+``lock_timeout`` = ``lock_wait_s`` (then 503, as on SQLite); the URL's password is masked in every
+message (`runtime.store.locations`). Writes are serialised by an in-process lock because one
+orchestrator process owns the database (on PostgreSQL enforced by `runtime.store.ownership`); the
+leasing query's ``FOR UPDATE SKIP LOCKED`` is there for when several orchestrators share one.
 """
 
 from __future__ import annotations
@@ -38,13 +41,21 @@ import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from runtime.errors import DatabaseUnavailableError, SchemaError, StoreError
 from runtime.store.checkpoints import WalCheckpointer
+from runtime.store.locations import DatabaseLocation, PostgresLocation
 from runtime.store.models import Base
+from runtime.store.ownership import release_ownership, take_ownership
 from runtime.store.sqlite_files import repair_sidecar_modes
 from spec.database_faults import DatabaseFault, DatabaseHealth, classify_database_error, fault_kind
 from spec.policies import DatabasePolicy
@@ -52,6 +63,8 @@ from spec.policies import DatabasePolicy
 log = logging.getLogger("runtime.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: The setting an unusable database is configured by, named in errors.
+SETTING = "db setting: --db, ORCH_DB or db in the config file"
 
 
 def sqlite_url(path: Path) -> str:
@@ -124,8 +137,10 @@ def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
 
 def database_fault(exc: BaseException) -> tuple[DatabaseFault, str] | None:
     """The `spec.database_faults` fault behind a driver exception, with the driver's words; None if none."""
+    if isinstance(exc, (OSError, TimeoutError)):  # a server's socket (PostgreSQL): refused, reset, no answer
+        return DatabaseFault.CONNECTION_LOST, f"{type(exc).__name__}: {exc}"
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    name = getattr(orig, "sqlite_errorname", None)
+    name = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)  # SQLite's, or PostgreSQL's
     detail = f"{name}: {orig}" if name else str(orig)
     fault = classify_database_error(name, str(orig))
     return None if fault is None else (fault, detail)
@@ -154,9 +169,11 @@ def _schema_problems(connection: Connection) -> list[str]:
 class Database:
     """One engine, its session factory and the write lock."""
 
-    def __init__(self, url: str, policy: DatabasePolicy | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.url = url
+    def __init__(self, url: str | URL, policy: DatabasePolicy | None = None,
+                 clock: Callable[[], float] = time.monotonic, location: PostgresLocation | None = None) -> None:
+        self.url = make_url(url)
+        #: A PostgreSQL database's location, whose password is masked in every message.
+        self.location = location
         self.policy = policy or DatabasePolicy()
         self.clock = clock
         #: Writable or faulted, from the outcome of the last write (`spec.database_faults`).
@@ -165,6 +182,8 @@ class Database:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._write_lock = asyncio.Lock()
         self._checkpointer: WalCheckpointer | None = None
+        #: PostgreSQL: the connection that holds the owner lock while the database is open.
+        self._owner: AsyncConnection | None = None
         #: Set by a failed write; the orchestrator's recovery task waits on it.
         self.faulted = asyncio.Event()
 
@@ -173,18 +192,45 @@ class Database:
                  clock: Callable[[], float] = time.monotonic) -> Database:
         return cls(sqlite_url(path), policy, clock)
 
+    @classmethod
+    def at(cls, location: DatabaseLocation, policy: DatabasePolicy | None = None,
+           clock: Callable[[], float] = time.monotonic) -> Database:
+        """The database the ``db`` setting names: a SQLite file or a PostgreSQL database."""
+        if isinstance(location, PostgresLocation):
+            return cls(location.url, policy, clock, location)
+        return cls.for_path(location, policy, clock)
+
     @property
     def is_sqlite(self) -> bool:
-        return self.url.startswith("sqlite")
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def name(self) -> str:
+        """The database as messages name it: the file, or the URL with its password masked."""
+        return self._sqlite_path() if self.is_sqlite else str(self.location or self.url)
+
+    def redact(self, text: str) -> str:
+        """`text` with this database's password (if its URL has one) masked."""
+        return self.location.redact(text) if self.location is not None else text
+
+    def _engine(self) -> AsyncEngine:
+        if self.is_sqlite:
+            engine = create_async_engine(self.url, async_creator=_inline_creator(self._sqlite_path()))
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.policy.statement_busy_ms))
+            return engine
+        # asyncpg: ``timeout`` bounds each connection attempt; ``lock_timeout`` bounds a wait for a row
+        # lock another session holds, as ``lock_wait_s`` bounds SQLite's write lock.
+        options = {"lock_timeout": f"{round(self.policy.lock_wait_s * 1000)}ms", "application_name": "orchestrator"}
+        return create_async_engine(self.url, connect_args={"timeout": self.policy.connect_timeout_s,
+                                                           "server_settings": options})
 
     async def open(self) -> None:
         """Create the pool, run migrations and validate the schema; raise on any failure."""
         self._check_sqlite_path()
-        engine = (create_async_engine(self.url, async_creator=_inline_creator(self._sqlite_path()))
-                  if self.is_sqlite else create_async_engine(self.url))
-        if self.is_sqlite:
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self.policy.statement_busy_ms))
+        engine = self._engine()
         try:
+            if not self.is_sqlite:
+                self._owner = await take_ownership(engine, self.name)
             async with engine.begin() as conn:
                 if self.is_sqlite:  # before serving, migrations may wait for a lock like any write
                     await conn.exec_driver_sql(f"PRAGMA busy_timeout={round(self.policy.lock_wait_s * 1000)}")
@@ -194,8 +240,16 @@ class Database:
             async with engine.connect() as conn:
                 problems = await conn.run_sync(_schema_problems)
             if problems:
-                raise SchemaError(f"database {self.url}: schema invalid after migrations: {'; '.join(problems)}")
+                raise SchemaError(f"database {self.name}: schema invalid after migrations: {'; '.join(problems)}")
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            await self._release_owner()
+            await engine.dispose()
+            if self.is_sqlite:
+                raise
+            raise StoreError(f"cannot open the database {self.name} (the {SETTING}): "
+                             f"{self.redact(self._unreachable_reason(exc))}") from None
         except BaseException:
+            await self._release_owner()
             await engine.dispose()
             raise
         self.engine = engine
@@ -203,6 +257,19 @@ class Database:
         if self.is_sqlite:
             self._checkpointer = WalCheckpointer(self._sqlite_path())
             self._checkpointer.start()
+
+    async def _release_owner(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            await release_ownership(owner)
+
+    def _unreachable_reason(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return (f"the server did not answer within {self.policy.connect_timeout_s:g} s "
+                    "(policies.database.connect_timeout_s)")
+        if isinstance(exc, DBAPIError):  # the server's own words: 'password authentication failed for user ...'
+            return str(exc.orig).strip() or type(exc.orig).__name__
+        return f"{type(exc).__name__}: {exc}"
 
     def _check_sqlite_path(self) -> None:
         """Refuse an unusable SQLite path with a clear message before the driver fails obscurely."""
@@ -216,7 +283,7 @@ class Database:
         repair_sidecar_modes(path)
 
     def _sqlite_path(self) -> str:
-        return self.url.split(":///", 1)[1]
+        return str(self.url.database)
 
     async def check_integrity(self) -> str:
         """After a crash: confirm the database rolled back what the crash left open."""
@@ -244,14 +311,15 @@ class Database:
                 async with self._factory()() as session, session.begin():
                     await self._take_write_lock(session, deadline)
                     yield session
-            except (DBAPIError, sqlite3.Error) as exc:
-                found = database_fault(exc)
+            except (DBAPIError, sqlite3.Error, OSError, TimeoutError) as exc:
+                socket_error = isinstance(exc, (OSError, TimeoutError))
+                found = None if socket_error and self.is_sqlite else database_fault(exc)
                 if found is None:
                     raise
-                raise await self._faulted(*found) from exc
+                raise await self._faulted(found[0], self.redact(found[1])) from exc
             recovered = self.health.record_success(self.clock())
         if recovered:
-            log.warning("database %s is writable again", self.url)
+            log.warning("database %s is writable again", self.name)
             await self.truncate_wal()
 
     async def _take_write_lock(self, session: AsyncSession, deadline: float) -> None:
@@ -299,7 +367,7 @@ class Database:
         before = wal.stat().st_size if wal.exists() else 0
         await asyncio.to_thread(self._checkpointer.checkpoint, "TRUNCATE")
         after = wal.stat().st_size if wal.exists() else 0
-        log.info("WAL of %s truncated after recovery: %d -> %d bytes", self.url, before, after)
+        log.info("WAL of %s truncated after recovery: %d -> %d bytes", self.name, before, after)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -312,6 +380,7 @@ class Database:
         return self._sessions
 
     async def close(self) -> None:
+        await self._release_owner()
         if self._checkpointer is not None:
             await self._checkpointer.stop()
             self._checkpointer = None

@@ -16,6 +16,7 @@ from runtime.worker.errors import AuthenticationError, LeaseLostError
 from runtime.worker.task_runner import TaskRunner
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import LeftoverWorkspace, WorkspaceRoot
+from spec.machines.recovery import WorkerRecoveryTrigger
 
 log = logging.getLogger("runtime.worker")
 
@@ -32,18 +33,18 @@ async def register_recovering(
         await register()
         return
     recovery = recorder.bind("worker_recovery", f"worker-recovery:{worker_id()}")
-    recovery.fire("restart")
+    recovery.fire(WorkerRecoveryTrigger.RESTART)
     removed = workspaces.remove_leftovers()
     log.info("removed %d workspace(s) left by a dead worker process", len(removed))
-    recovery.fire("workspaces_restored")
+    recovery.fire(WorkerRecoveryTrigger.WORKSPACES_RESTORED)
     try:
         await register()
     except BaseException:
-        recovery.fire("registration_failed")
+        recovery.fire(WorkerRecoveryTrigger.REGISTRATION_FAILED)
         raise
-    recovery.fire("registered")
+    recovery.fire(WorkerRecoveryTrigger.REGISTERED)
     await hand_back(removed, runner, worker_id())
-    recovery.fire("interrupted_tasks_resumed")
+    recovery.fire(WorkerRecoveryTrigger.INTERRUPTED_TASKS_RESUMED)
 
 
 async def hand_back(leftovers: list[LeftoverWorkspace], runner: TaskRunner, recovered_by: str) -> None:

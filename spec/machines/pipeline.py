@@ -8,6 +8,8 @@ git failure branch; a push can fail, so ``git_error`` (GIT_ERROR) is added.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from spec.machine import SAME, MachineSpec, StateRole, StateSpec, transition
 from spec.messages import Message, call, push, reply, step
 from spec.participants import (
@@ -20,6 +22,48 @@ from spec.participants import (
     WORKER,
 )
 
+
+class PipelineState(StrEnum):
+    """The coding_pipeline machine's states, named once for its table and every consumer."""
+
+    READY = "ready"
+    FETCHING_ISSUE = "fetching_issue"
+    ANALYSING_ISSUE = "analysing_issue"
+    GENERATING_CODE = "generating_code"
+    BUILDING = "building"
+    TESTING = "testing"
+    CREATING_BRANCH = "creating_branch"
+    COMMITTING = "committing"
+    PUSHING = "pushing"
+    OPENING_PULL_REQUEST = "opening_pull_request"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class PipelineTrigger(StrEnum):
+    """The coding_pipeline machine's triggers, named once for its table and every consumer."""
+
+    FETCH_ISSUE = "fetch_issue"
+    ISSUE_FETCHED = "issue_fetched"
+    ANALYSIS_READY = "analysis_ready"
+    CODE_CHUNK = "code_chunk"
+    CODE_GENERATED = "code_generated"
+    BUILD_PROGRESS = "build_progress"
+    BUILD_PASSED = "build_passed"
+    TEST_PROGRESS = "test_progress"
+    TESTS_PASSED = "tests_passed"
+    BRANCH_CREATED = "branch_created"
+    COMMITTED = "committed"
+    PUSHED = "pushed"
+    PULL_REQUEST_OPENED = "pull_request_opened"
+    BUILD_FAILED = "build_failed"
+    TESTS_FAILED = "tests_failed"
+    AI_ERROR = "ai_error"
+    GIT_ERROR = "git_error"
+
+
+S, T = PipelineState, PipelineTrigger
+
 W, GIT, AI, QG, WS, CLI, ORCH = WORKER, GIT_PLATFORM, AI_PROVIDER, QUALITY_GATES, WEBSOCKET_SERVER, CLIENT, ORCHESTRATOR
 
 
@@ -27,75 +71,75 @@ def _progress(detail: str, client_sees: str) -> tuple[Message, ...]:
     return (push(W, WS, f"sendProgress(workflowId, {detail})"), push(WS, CLI, client_sees))
 
 
-_GIT_STEPS = ("fetching_issue", "creating_branch", "committing", "pushing", "opening_pull_request")
+_GIT_STEPS = (S.FETCHING_ISSUE, S.CREATING_BRANCH, S.COMMITTING, S.PUSHING, S.OPENING_PULL_REQUEST)
 
 PIPELINE = MachineSpec(
     name="coding_pipeline",
     title="AI-coding pipeline",
     seed_section="4.3",
     description="The four steps of the reference workflow, as run by a worker inside one task.",
-    initial="ready",
+    initial=S.READY,
     states=(
-        StateSpec("ready", "Workspace allocated; nothing done yet.", StateRole.RESTING),
-        StateSpec("fetching_issue", "Step 1: reading the issue from the git platform."),
-        StateSpec("analysing_issue", "Step 1: the AI provider analyses the issue."),
-        StateSpec("generating_code", "Step 2: code streams in from the AI provider."),
-        StateSpec("building", "Step 3: the build command runs in the workspace."),
-        StateSpec("testing", "Step 3: the test suite runs in the workspace."),
-        StateSpec("creating_branch", "Step 4: creating the feature branch."),
-        StateSpec("committing", "Step 4: committing the generated change."),
-        StateSpec("pushing", "Step 4: pushing the branch."),
-        StateSpec("opening_pull_request", "Step 4: opening the pull request."),
-        StateSpec("delivered", "Pull request open; the task can complete.", StateRole.TERMINAL),
-        StateSpec("failed", "A step failed with BUILD_FAILED, TEST_FAILED, AI_ERROR or GIT_ERROR.",
+        StateSpec(S.READY, "Workspace allocated; nothing done yet.", StateRole.RESTING),
+        StateSpec(S.FETCHING_ISSUE, "Step 1: reading the issue from the git platform."),
+        StateSpec(S.ANALYSING_ISSUE, "Step 1: the AI provider analyses the issue."),
+        StateSpec(S.GENERATING_CODE, "Step 2: code streams in from the AI provider."),
+        StateSpec(S.BUILDING, "Step 3: the build command runs in the workspace."),
+        StateSpec(S.TESTING, "Step 3: the test suite runs in the workspace."),
+        StateSpec(S.CREATING_BRANCH, "Step 4: creating the feature branch."),
+        StateSpec(S.COMMITTING, "Step 4: committing the generated change."),
+        StateSpec(S.PUSHING, "Step 4: pushing the branch."),
+        StateSpec(S.OPENING_PULL_REQUEST, "Step 4: opening the pull request."),
+        StateSpec(S.DELIVERED, "Pull request open; the task can complete.", StateRole.TERMINAL),
+        StateSpec(S.FAILED, "A step failed with BUILD_FAILED, TEST_FAILED, AI_ERROR or GIT_ERROR.",
                   StateRole.TERMINAL),
     ),
     transitions=(
-        transition("fetch_issue", "ready", "fetching_issue", "Step 1 begins.",
+        transition(T.FETCH_ISSUE, S.READY, S.FETCHING_ISSUE, "Step 1 begins.",
                    call(W, GIT, "getIssueDetails(issueId)")),
-        transition("issue_fetched", "fetching_issue", "analysing_issue", "The issue text is in hand.",
+        transition(T.ISSUE_FETCHED, S.FETCHING_ISSUE, S.ANALYSING_ISSUE, "The issue text is in hand.",
                    reply(GIT, W, "issue details"), *_progress("{step: 1, progress: 10}", "progress update"),
                    call(W, AI, "analyzeIssue(issueDetails)")),
-        transition("analysis_ready", "analysing_issue", "generating_code", "Analysis done; step 2 begins.",
+        transition(T.ANALYSIS_READY, S.ANALYSING_ISSUE, S.GENERATING_CODE, "Analysis done; step 2 begins.",
                    reply(AI, W, "analysis result"), *_progress("{step: 1, progress: 50}", "progress update"),
                    call(W, ORCH, "POST /api/v1/tasks/progress"),
                    call(ORCH, WS, "broadcastProgress(workflowId, step1_progress)"), push(WS, CLI, "progress update"),
                    call(W, AI, "generateCode(analysis, requirements)"), step(AI, "streamCodeGeneration()")),
-        transition("code_chunk", "generating_code", SAME, "One streamed chunk of generated code.",
+        transition(T.CODE_CHUNK, S.GENERATING_CODE, SAME, "One streamed chunk of generated code.",
                    push(AI, W, "codeChunk"), *_progress("{step: 2, chunk: codeChunk}", "code chunk received")),
-        transition("code_generated", "generating_code", "building", "Generation complete; step 3 builds.",
+        transition(T.CODE_GENERATED, S.GENERATING_CODE, S.BUILDING, "Generation complete; step 3 builds.",
                    reply(AI, W, "codeGeneration complete"), *_progress("{step: 2, progress: 90}", "progress update"),
                    call(W, QG, "runBuild(workspace)"), step(QG, "executeBuildCommand()"),
                    step(QG, "monitorBuildProgress()")),
-        transition("build_progress", "building", SAME, "Build output streams to subscribers.",
+        transition(T.BUILD_PROGRESS, S.BUILDING, SAME, "Build output streams to subscribers.",
                    push(QG, W, "buildProgress"), *_progress("{step: 3, buildProgress}", "build progress")),
-        transition("build_passed", "building", "testing", "The build succeeded; run the tests.",
+        transition(T.BUILD_PASSED, S.BUILDING, S.TESTING, "The build succeeded; run the tests.",
                    reply(QG, W, "buildResult"), call(W, QG, "runTests(workspace)"), step(QG, "executeTestSuite()")),
-        transition("test_progress", "testing", SAME, "Test output streams to subscribers.",
+        transition(T.TEST_PROGRESS, S.TESTING, SAME, "Test output streams to subscribers.",
                    push(QG, W, "testProgress"), *_progress("{step: 3, testProgress}", "test progress")),
-        transition("tests_passed", "testing", "creating_branch", "Tests green; step 4 creates a branch.",
+        transition(T.TESTS_PASSED, S.TESTING, S.CREATING_BRANCH, "Tests green; step 4 creates a branch.",
                    reply(QG, W, "testResults"), *_progress("{step: 3, progress: 100}", "step 3 complete"),
                    call(W, GIT, "createBranch(feature/branch)")),
-        transition("branch_created", "creating_branch", "committing", "Branch exists.",
+        transition(T.BRANCH_CREATED, S.CREATING_BRANCH, S.COMMITTING, "Branch exists.",
                    reply(GIT, W, "branch created"), *_progress("{step: 4, progress: 25}", "branch created"),
                    call(W, GIT, "commitChanges(workspace)")),
-        transition("committed", "committing", "pushing", "Commit recorded.",
+        transition(T.COMMITTED, S.COMMITTING, S.PUSHING, "Commit recorded.",
                    reply(GIT, W, "commit created"), *_progress("{step: 4, progress: 50}", "commit created"),
                    call(W, GIT, "pushBranch()")),
-        transition("pushed", "pushing", "opening_pull_request", "Branch pushed.",
+        transition(T.PUSHED, S.PUSHING, S.OPENING_PULL_REQUEST, "Branch pushed.",
                    reply(GIT, W, "branch pushed"), *_progress("{step: 4, progress: 75}", "branch pushed"),
                    call(W, GIT, "createPullRequest()")),
-        transition("pull_request_opened", "opening_pull_request", "delivered", "Pull request created.",
+        transition(T.PULL_REQUEST_OPENED, S.OPENING_PULL_REQUEST, S.DELIVERED, "Pull request created.",
                    reply(GIT, W, "pullRequest created"),
                    *_progress("{step: 4, progress: 100}", "pull request created")),
-        transition("build_failed", "building", "failed", "The build command failed: BUILD_FAILED.",
+        transition(T.BUILD_FAILED, S.BUILDING, S.FAILED, "The build command failed: BUILD_FAILED.",
                    reply(QG, W, "buildFailed"), step(W, "classifyFailure(BUILD_FAILED)")),
-        transition("tests_failed", "testing", "failed", "The test suite failed: TEST_FAILED.",
+        transition(T.TESTS_FAILED, S.TESTING, S.FAILED, "The test suite failed: TEST_FAILED.",
                    reply(QG, W, "testFailed"), step(W, "classifyFailure(TEST_FAILED)")),
-        transition("ai_error", ("analysing_issue", "generating_code"), "failed",
+        transition(T.AI_ERROR, (S.ANALYSING_ISSUE, S.GENERATING_CODE), S.FAILED,
                    "The AI provider failed, timed out or returned an unusable patch: AI_ERROR.",
                    reply(AI, W, "providerError"), step(W, "classifyFailure(AI_ERROR)")),
-        transition("git_error", _GIT_STEPS, "failed", "A git operation failed after its retries: GIT_ERROR.",
+        transition(T.GIT_ERROR, _GIT_STEPS, S.FAILED, "A git operation failed after its retries: GIT_ERROR.",
                    reply(GIT, W, "gitError"), step(W, "classifyFailure(GIT_ERROR)")),
     ),
 )

@@ -8,6 +8,8 @@ and only a task whose lease this worker still holds is resumed in place.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from spec.machine import MachineSpec, StateRole, StateSpec, transition
 from spec.messages import call, reply, step
 from spec.participants import (
@@ -21,6 +23,52 @@ from spec.participants import (
     WORKER,
 )
 
+
+class OrchestratorRecoveryState(StrEnum):
+    """The orchestrator_recovery machine's states, named once for its table and every consumer."""
+
+    CRASHED = "crashed"
+    RESTORING_DATABASE = "restoring_database"
+    RECOVERING_QUEUE = "recovering_queue"
+    RESTORING_WORKFLOWS = "restoring_workflows"
+    RECOVERED = "recovered"
+    RECOVERY_FAILED = "recovery_failed"
+
+
+class OrchestratorRecoveryTrigger(StrEnum):
+    """The orchestrator_recovery machine's triggers, named once for its table and every consumer."""
+
+    RESTART = "restart"
+    DATABASE_RESTORED = "database_restored"
+    QUEUE_RECOVERED = "queue_recovered"
+    WORKFLOWS_RESUMED = "workflows_resumed"
+    RECOVERY_ERROR = "recovery_error"
+
+
+class WorkerRecoveryState(StrEnum):
+    """The worker_recovery machine's states, named once for its table and every consumer."""
+
+    CRASHED = "crashed"
+    INSPECTING_WORKSPACES = "inspecting_workspaces"
+    REGISTERING = "registering"
+    CHECKING_INTERRUPTED_TASKS = "checking_interrupted_tasks"
+    RECOVERED = "recovered"
+    RECOVERY_FAILED = "recovery_failed"
+
+
+class WorkerRecoveryTrigger(StrEnum):
+    """The worker_recovery machine's triggers, named once for its table and every consumer."""
+
+    RESTART = "restart"
+    WORKSPACES_RESTORED = "workspaces_restored"
+    REGISTERED = "registered"
+    REGISTRATION_FAILED = "registration_failed"
+    INTERRUPTED_TASKS_RESUMED = "interrupted_tasks_resumed"
+
+
+OS, OT = OrchestratorRecoveryState, OrchestratorRecoveryTrigger
+KS, KT = WorkerRecoveryState, WorkerRecoveryTrigger
+
 ORCH, DB, TQ, LOG, W, RES, REG = ORCHESTRATOR, DATABASE, TASK_QUEUE, LOGGER, WORKER, RESOURCE_MANAGER, REGISTRATION_API
 
 ORCHESTRATOR_RECOVERY = MachineSpec(
@@ -28,29 +76,29 @@ ORCHESTRATOR_RECOVERY = MachineSpec(
     title="Orchestrator recovery",
     seed_section="4.4",
     description="After a crash: roll back incomplete transactions, reset orphaned tasks, resume workflows.",
-    initial="crashed",
+    initial=OS.CRASHED,
     states=(
-        StateSpec("crashed", "The previous process died without a clean shutdown.", StateRole.RESTING),
-        StateSpec("restoring_database", "Rolling back transactions the crash left open."),
-        StateSpec("recovering_queue", "Re-queueing tasks leased to workers that are gone or silent."),
-        StateSpec("restoring_workflows", "Rebuilding in-memory workflow state from the database."),
-        StateSpec("recovered", "Serving again with nothing acknowledged lost.", StateRole.TERMINAL),
-        StateSpec("recovery_failed", "Recovery could not complete; the process exits non-zero.", StateRole.TERMINAL),
+        StateSpec(OS.CRASHED, "The previous process died without a clean shutdown.", StateRole.RESTING),
+        StateSpec(OS.RESTORING_DATABASE, "Rolling back transactions the crash left open."),
+        StateSpec(OS.RECOVERING_QUEUE, "Re-queueing tasks leased to workers that are gone or silent."),
+        StateSpec(OS.RESTORING_WORKFLOWS, "Rebuilding in-memory workflow state from the database."),
+        StateSpec(OS.RECOVERED, "Serving again with nothing acknowledged lost.", StateRole.TERMINAL),
+        StateSpec(OS.RECOVERY_FAILED, "Recovery could not complete; the process exits non-zero.", StateRole.TERMINAL),
     ),
     transitions=(
-        transition("restart", "crashed", "restoring_database", "The process starts on the same database.",
+        transition(OT.RESTART, OS.CRASHED, OS.RESTORING_DATABASE, "The process starts on the same database.",
                    step(ORCH, "start()"), call(ORCH, DB, "initialize()"), step(DB, "checkForIncompleteTransactions()"),
                    step(DB, "rollbackIncompleteTransactions()")),
-        transition("database_restored", "restoring_database", "recovering_queue", "The database is consistent.",
+        transition(OT.DATABASE_RESTORED, OS.RESTORING_DATABASE, OS.RECOVERING_QUEUE, "The database is consistent.",
                    reply(DB, ORCH, "database ready"), call(ORCH, TQ, "initialize()"),
                    step(TQ, "checkForOrphanedTasks()"), step(TQ, "resetOrphanedTasks()")),
-        transition("queue_recovered", "recovering_queue", "restoring_workflows", "Orphans are queued again.",
+        transition(OT.QUEUE_RECOVERED, OS.RECOVERING_QUEUE, OS.RESTORING_WORKFLOWS, "Orphans are queued again.",
                    reply(TQ, ORCH, "queue ready"), step(ORCH, "checkForInterruptedWorkflows()"),
                    step(ORCH, "restoreWorkflowStates()")),
-        transition("workflows_resumed", "restoring_workflows", "recovered", "Workflows continue.",
+        transition(OT.WORKFLOWS_RESUMED, OS.RESTORING_WORKFLOWS, OS.RECOVERED, "Workflows continue.",
                    step(ORCH, "resumeWorkflows()")),
-        transition("recovery_error", ("restoring_database", "recovering_queue", "restoring_workflows"),
-                   "recovery_failed", "The database is unreachable or inconsistent.",
+        transition(OT.RECOVERY_ERROR, (OS.RESTORING_DATABASE, OS.RECOVERING_QUEUE, OS.RESTORING_WORKFLOWS),
+                   OS.RECOVERY_FAILED, "The database is unreachable or inconsistent.",
                    call(ORCH, LOG, 'error("Recovery failed")'), reply(ORCH, ADMIN, "recovery failed")),
     ),
 )
@@ -60,27 +108,27 @@ WORKER_RECOVERY = MachineSpec(
     title="Worker recovery",
     seed_section="4.4",
     description="After a crash: clean incomplete workspaces, register again, hand back or resume interrupted tasks.",
-    initial="crashed",
+    initial=KS.CRASHED,
     states=(
-        StateSpec("crashed", "The previous worker process died.", StateRole.RESTING),
-        StateSpec("inspecting_workspaces", "Looking for workspaces the crash left behind."),
-        StateSpec("registering", "Registering again with the orchestrator."),
-        StateSpec("checking_interrupted_tasks", "Finding tasks that were running at the crash."),
-        StateSpec("recovered", "Back in rotation.", StateRole.TERMINAL),
-        StateSpec("recovery_failed", "Could not register again; the process exits non-zero.", StateRole.TERMINAL),
+        StateSpec(KS.CRASHED, "The previous worker process died.", StateRole.RESTING),
+        StateSpec(KS.INSPECTING_WORKSPACES, "Looking for workspaces the crash left behind."),
+        StateSpec(KS.REGISTERING, "Registering again with the orchestrator."),
+        StateSpec(KS.CHECKING_INTERRUPTED_TASKS, "Finding tasks that were running at the crash."),
+        StateSpec(KS.RECOVERED, "Back in rotation.", StateRole.TERMINAL),
+        StateSpec(KS.RECOVERY_FAILED, "Could not register again; the process exits non-zero.", StateRole.TERMINAL),
     ),
     transitions=(
-        transition("restart", "crashed", "inspecting_workspaces", "The worker process starts again.",
+        transition(KT.RESTART, KS.CRASHED, KS.INSPECTING_WORKSPACES, "The worker process starts again.",
                    step(W, "start()"), call(W, RES, "checkForIncompleteWorkspaces()"),
                    step(RES, "cleanupIncompleteWorkspaces()"), step(RES, "restoreTaskStates()")),
-        transition("workspaces_restored", "inspecting_workspaces", "registering", "Leftovers cleaned.",
+        transition(KT.WORKSPACES_RESTORED, KS.INSPECTING_WORKSPACES, KS.REGISTERING, "Leftovers cleaned.",
                    reply(RES, W, "resources ready"), call(W, REG, "POST /api/v1/workers/register"),
                    call(REG, TQ, "registerWorker()")),
-        transition("registered", "registering", "checking_interrupted_tasks", "The orchestrator knows it again.",
+        transition(KT.REGISTERED, KS.REGISTERING, KS.CHECKING_INTERRUPTED_TASKS, "The orchestrator knows it again.",
                    reply(REG, W, "registration successful"), step(W, "checkForInterruptedTasks()")),
-        transition("registration_failed", "registering", "recovery_failed", "The orchestrator refused or is gone.",
+        transition(KT.REGISTRATION_FAILED, KS.REGISTERING, KS.RECOVERY_FAILED, "The orchestrator refused or is gone.",
                    reply(REG, W, "registration failed")),
-        transition("interrupted_tasks_resumed", "checking_interrupted_tasks", "recovered",
+        transition(KT.INTERRUPTED_TASKS_RESUMED, KS.CHECKING_INTERRUPTED_TASKS, KS.RECOVERED,
                    "Tasks still leased to it resume; the others are reported interrupted and re-queued.",
                    step(W, "resumeInterruptedTasks()")),
     ),

@@ -16,6 +16,8 @@ seed's diagram, all documented in docs/departures.md:
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from spec.machine import MachineSpec, StateRole, StateSpec, transition
 from spec.messages import call, reply, step
 from spec.participants import (
@@ -31,23 +33,70 @@ from spec.participants import (
     WORKER_POOL,
 )
 
+
+class StartupState(StrEnum):
+    """The orchestrator_startup machine's states, named once for its table and every consumer."""
+
+    STOPPED = "stopped"
+    LOADING_CONFIG = "loading_config"
+    STARTING_LOGGER = "starting_logger"
+    STARTING_DATABASE = "starting_database"
+    STARTING_TASK_QUEUE = "starting_task_queue"
+    STARTING_WORKER_POOL = "starting_worker_pool"
+    STARTING_HTTP_SERVER = "starting_http_server"
+    STARTING_WEBSOCKET_SERVER = "starting_websocket_server"
+    STARTING_HEALTH_CHECKER = "starting_health_checker"
+    BINDING_LISTENER = "binding_listener"
+    ATTACHING_WEBSOCKET = "attaching_websocket"
+    RUNNING_HEALTH_CHECKS = "running_health_checks"
+    RUNNING = "running"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+
+
+class StartupTrigger(StrEnum):
+    """The orchestrator_startup machine's triggers, named once for its table and every consumer."""
+
+    START = "start"
+    CONFIG_LOADED = "config_loaded"
+    CONFIG_FAILED = "config_failed"
+    LOGGER_READY = "logger_ready"
+    DATABASE_ATTEMPT_FAILED = "database_attempt_failed"
+    DATABASE_READY = "database_ready"
+    DATABASE_FAILED = "database_failed"
+    TASK_QUEUE_READY = "task_queue_ready"
+    TASK_QUEUE_FAILED = "task_queue_failed"
+    WORKER_POOL_READY = "worker_pool_ready"
+    HTTP_SERVER_READY = "http_server_ready"
+    WEBSOCKET_SERVER_READY = "websocket_server_ready"
+    HEALTH_CHECKER_READY = "health_checker_ready"
+    PORT_IN_USE = "port_in_use"
+    LISTENING = "listening"
+    WEBSOCKET_ATTACHED = "websocket_attached"
+    ALL_HEALTHY = "all_healthy"
+    SERVICE_DEGRADED = "service_degraded"
+    STARTUP_TIMED_OUT = "startup_timed_out"
+
+
+S, T = StartupState, StartupTrigger
+
 ORCH, CFG, DB, TQ, POOL, HTTP, WS, LOG, HC = (
     ORCHESTRATOR, CONFIG_MANAGER, DATABASE, TASK_QUEUE, WORKER_POOL, HTTP_SERVER, WEBSOCKET_SERVER, LOGGER,
     HEALTH_CHECKER,
 )
 
 _IN_PROGRESS = (
-    "loading_config",
-    "starting_logger",
-    "starting_database",
-    "starting_task_queue",
-    "starting_worker_pool",
-    "starting_http_server",
-    "starting_websocket_server",
-    "starting_health_checker",
-    "binding_listener",
-    "attaching_websocket",
-    "running_health_checks",
+    S.LOADING_CONFIG,
+    S.STARTING_LOGGER,
+    S.STARTING_DATABASE,
+    S.STARTING_TASK_QUEUE,
+    S.STARTING_WORKER_POOL,
+    S.STARTING_HTTP_SERVER,
+    S.STARTING_WEBSOCKET_SERVER,
+    S.STARTING_HEALTH_CHECKER,
+    S.BINDING_LISTENER,
+    S.ATTACHING_WEBSOCKET,
+    S.RUNNING_HEALTH_CHECKS,
 )
 
 STARTUP = MachineSpec(
@@ -56,87 +105,87 @@ STARTUP = MachineSpec(
     seed_section="4.1",
     description="Initialises the orchestrator's services in dependency order, opens the listener, "
     "runs startup health checks and reports ready, degraded or failed.",
-    initial="stopped",
+    initial=S.STOPPED,
     states=(
-        StateSpec("stopped", "Not started yet.", StateRole.RESTING),
-        StateSpec("loading_config", "Loading and validating layered configuration.", service="config"),
-        StateSpec("starting_logger", "Setting up log outputs and secret redactors.", service="logger"),
-        StateSpec("starting_database", "Opening the pool, running migrations, validating the schema.",
+        StateSpec(S.STOPPED, "Not started yet.", StateRole.RESTING),
+        StateSpec(S.LOADING_CONFIG, "Loading and validating layered configuration.", service="config"),
+        StateSpec(S.STARTING_LOGGER, "Setting up log outputs and secret redactors.", service="logger"),
+        StateSpec(S.STARTING_DATABASE, "Opening the pool, running migrations, validating the schema.",
                   service="database"),
-        StateSpec("starting_task_queue", "Creating queue tables and indexes.", service="taskQueue"),
-        StateSpec("starting_worker_pool", "Setting up the worker registry and health monitoring.",
+        StateSpec(S.STARTING_TASK_QUEUE, "Creating queue tables and indexes.", service="taskQueue"),
+        StateSpec(S.STARTING_WORKER_POOL, "Setting up the worker registry and health monitoring.",
                   service="workerPool"),
-        StateSpec("starting_http_server", "Installing middleware and routes.", service="httpServer"),
-        StateSpec("starting_websocket_server", "Installing WebSocket event handlers.", service="webSocketServer"),
-        StateSpec("starting_health_checker", "Registering default checks.", service="healthChecker"),
-        StateSpec("binding_listener", "Binding the HTTP listener to host and port."),
-        StateSpec("attaching_websocket", "Attaching the WebSocket server to the listener."),
-        StateSpec("running_health_checks", "Checking every service before declaring readiness."),
-        StateSpec("running", "Serving requests; every service healthy.", StateRole.RESTING),
-        StateSpec("degraded", "Serving requests; a startup health check reported a service unhealthy.",
+        StateSpec(S.STARTING_HTTP_SERVER, "Installing middleware and routes.", service="httpServer"),
+        StateSpec(S.STARTING_WEBSOCKET_SERVER, "Installing WebSocket event handlers.", service="webSocketServer"),
+        StateSpec(S.STARTING_HEALTH_CHECKER, "Registering default checks.", service="healthChecker"),
+        StateSpec(S.BINDING_LISTENER, "Binding the HTTP listener to host and port."),
+        StateSpec(S.ATTACHING_WEBSOCKET, "Attaching the WebSocket server to the listener."),
+        StateSpec(S.RUNNING_HEALTH_CHECKS, "Checking every service before declaring readiness."),
+        StateSpec(S.RUNNING, "Serving requests; every service healthy.", StateRole.RESTING),
+        StateSpec(S.DEGRADED, "Serving requests; a startup health check reported a service unhealthy.",
                   StateRole.RESTING),
-        StateSpec("failed", "Startup aborted; the process exits non-zero.", StateRole.TERMINAL),
+        StateSpec(S.FAILED, "Startup aborted; the process exits non-zero.", StateRole.TERMINAL),
     ),
     transitions=(
-        transition("start", "stopped", "loading_config", "The process is asked to start.",
+        transition(T.START, S.STOPPED, S.LOADING_CONFIG, "The process is asked to start.",
                    call(ADMIN, ORCH, "start()"), call(ORCH, CFG, "initialize()"),
                    step(CFG, "loadConfiguration()"), step(CFG, "validateConfiguration()")),
-        transition("config_loaded", "loading_config", "starting_logger", "Configuration is valid.",
+        transition(T.CONFIG_LOADED, S.LOADING_CONFIG, S.STARTING_LOGGER, "Configuration is valid.",
                    reply(CFG, ORCH, "config loaded"), call(ORCH, LOG, "initialize(config.logging)"),
                    step(LOG, "setupOutputs()"), step(LOG, "setupRedactors()")),
-        transition("config_failed", "loading_config", "failed", "Configuration is missing or invalid: fail fast.",
+        transition(T.CONFIG_FAILED, S.LOADING_CONFIG, S.FAILED, "Configuration is missing or invalid: fail fast.",
                    reply(CFG, ORCH, "configuration error"), call(ORCH, LOG, 'error("Configuration failed")'),
                    reply(ORCH, ADMIN, "startup failed")),
-        transition("logger_ready", "starting_logger", "starting_database", "Logging works.",
+        transition(T.LOGGER_READY, S.STARTING_LOGGER, S.STARTING_DATABASE, "Logging works.",
                    reply(LOG, ORCH, "logger ready"), call(ORCH, DB, "initialize(config.database)"),
                    step(DB, "createConnectionPool()"), step(DB, "runMigrations()"), step(DB, "validateSchema()")),
-        transition("database_attempt_failed", "starting_database", "starting_database",
+        transition(T.DATABASE_ATTEMPT_FAILED, S.STARTING_DATABASE, S.STARTING_DATABASE,
                    "A database attempt failed and attempts remain: back off and try again.",
                    reply(DB, ORCH, "connection failed"), step(ORCH, "wait(databaseBackoffDelay)"),
                    call(ORCH, DB, "initialize(config.database)")),
-        transition("database_ready", "starting_database", "starting_task_queue", "Schema migrated and valid.",
+        transition(T.DATABASE_READY, S.STARTING_DATABASE, S.STARTING_TASK_QUEUE, "Schema migrated and valid.",
                    reply(DB, ORCH, "database ready"), call(ORCH, TQ, "initialize(config.taskQueue)"),
                    call(TQ, DB, "createTables()"), step(TQ, "setupIndexes()")),
-        transition("database_failed", "starting_database", "failed", "The last database attempt failed.",
+        transition(T.DATABASE_FAILED, S.STARTING_DATABASE, S.FAILED, "The last database attempt failed.",
                    reply(DB, ORCH, "database error"), call(ORCH, LOG, 'error("Database initialization failed")'),
                    reply(ORCH, ADMIN, "startup failed")),
-        transition("task_queue_ready", "starting_task_queue", "starting_worker_pool", "Queue tables ready.",
+        transition(T.TASK_QUEUE_READY, S.STARTING_TASK_QUEUE, S.STARTING_WORKER_POOL, "Queue tables ready.",
                    reply(TQ, ORCH, "task queue ready"), call(ORCH, POOL, "initialize(config.workerPool)"),
                    step(POOL, "setupRegistry()"), step(POOL, "startHealthMonitoring()")),
-        transition("task_queue_failed", "starting_task_queue", "failed", "A core service could not initialise.",
+        transition(T.TASK_QUEUE_FAILED, S.STARTING_TASK_QUEUE, S.FAILED, "A core service could not initialise.",
                    reply(TQ, ORCH, "task queue error"), call(ORCH, LOG, 'error("Task queue initialization failed")'),
                    reply(ORCH, ADMIN, "startup failed")),
-        transition("worker_pool_ready", "starting_worker_pool", "starting_http_server", "Registry ready.",
+        transition(T.WORKER_POOL_READY, S.STARTING_WORKER_POOL, S.STARTING_HTTP_SERVER, "Registry ready.",
                    reply(POOL, ORCH, "worker pool ready"), call(ORCH, HTTP, "initialize(config.server)"),
                    step(HTTP, "setupMiddleware()"), step(HTTP, "registerRoutes()")),
-        transition("http_server_ready", "starting_http_server", "starting_websocket_server", "Routes installed.",
+        transition(T.HTTP_SERVER_READY, S.STARTING_HTTP_SERVER, S.STARTING_WEBSOCKET_SERVER, "Routes installed.",
                    reply(HTTP, ORCH, "http server ready"), call(ORCH, WS, "initialize(config.websocket)"),
                    step(WS, "setupEventHandlers()")),
-        transition("websocket_server_ready", "starting_websocket_server", "starting_health_checker",
+        transition(T.WEBSOCKET_SERVER_READY, S.STARTING_WEBSOCKET_SERVER, S.STARTING_HEALTH_CHECKER,
                    "WebSocket handlers installed.",
                    reply(WS, ORCH, "websocket server ready"), call(ORCH, HC, "initialize(config.health)"),
                    step(HC, "addDefaultChecks()"), step(HC, "startMonitoring()")),
-        transition("health_checker_ready", "starting_health_checker", "binding_listener", "Checks registered.",
+        transition(T.HEALTH_CHECKER_READY, S.STARTING_HEALTH_CHECKER, S.BINDING_LISTENER, "Checks registered.",
                    reply(HC, ORCH, "health checker ready"), call(ORCH, HTTP, "listen(port, host)"),
                    step(HTTP, "startServer()")),
-        transition("port_in_use", "binding_listener", "failed", "The port is taken: fail with a clear message.",
+        transition(T.PORT_IN_USE, S.BINDING_LISTENER, S.FAILED, "The port is taken: fail with a clear message.",
                    reply(HTTP, ORCH, "address already in use"), call(ORCH, LOG, 'error("Port already in use")'),
                    reply(ORCH, ADMIN, "startup failed")),
-        transition("listening", "binding_listener", "attaching_websocket", "The listener accepts connections.",
+        transition(T.LISTENING, S.BINDING_LISTENER, S.ATTACHING_WEBSOCKET, "The listener accepts connections.",
                    reply(HTTP, ORCH, "server listening"), call(ORCH, WS, "attachToServer(httpServer)"),
                    step(WS, "startAcceptingConnections()")),
-        transition("websocket_attached", "attaching_websocket", "running_health_checks", "WebSocket accepting.",
+        transition(T.WEBSOCKET_ATTACHED, S.ATTACHING_WEBSOCKET, S.RUNNING_HEALTH_CHECKS, "WebSocket accepting.",
                    reply(WS, ORCH, "websocket active"), call(ORCH, HC, "runStartupHealthChecks()"),
                    call(HC, DB, "healthCheck()"), call(HC, TQ, "healthCheck()"), call(HC, POOL, "healthCheck()"),
                    call(HC, HTTP, "healthCheck()"), call(HC, WS, "healthCheck()")),
-        transition("all_healthy", "running_health_checks", "running", "Every check passed.",
+        transition(T.ALL_HEALTHY, S.RUNNING_HEALTH_CHECKS, S.RUNNING, "Every check passed.",
                    reply(HC, ORCH, "all healthy"), call(ORCH, LOG, 'info("Orchestrator started successfully")'),
                    reply(ORCH, ADMIN, "startup complete")),
-        transition("service_degraded", "running_health_checks", "degraded",
+        transition(T.SERVICE_DEGRADED, S.RUNNING_HEALTH_CHECKS, S.DEGRADED,
                    "A check failed: keep serving, mark the service degraded.",
                    reply(HC, ORCH, "service unhealthy"), call(ORCH, LOG, 'warn("Service degraded")'),
                    reply(ORCH, ADMIN, "startup complete (degraded)")),
-        transition("startup_timed_out", _IN_PROGRESS, "failed", "A phase or the whole startup exceeded its timeout.",
+        transition(T.STARTUP_TIMED_OUT, _IN_PROGRESS, S.FAILED, "A phase or the whole startup exceeded its timeout.",
                    step(ORCH, "phaseTimeoutExpired()"), call(ORCH, LOG, 'error("Startup timed out")'),
                    reply(ORCH, ADMIN, "startup failed")),
     ),

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from spec.machine import MachineSpec, StateRole, StateSpec, transition
 from spec.messages import call, push, reply, step
 from spec.participants import CLIENT, ORCHESTRATOR, TASK_QUEUE, WEBSOCKET_SERVER
+
+
+class WorkflowState(StrEnum):
+    """The workflow_lifecycle machine's states, named once for its table and every consumer."""
+
+    NEW = "new"
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+class WorkflowTrigger(StrEnum):
+    """The workflow_lifecycle machine's triggers, named once for its table and every consumer."""
+
+    SUBMIT = "submit"
+    REJECT = "reject"
+    TASK_STARTED = "task_started"
+    COMPLETE = "complete"
+    FAIL = "fail"
+
+
+S, T = WorkflowState, WorkflowTrigger
 
 ORCH, TQ, WS, CLI = ORCHESTRATOR, TASK_QUEUE, WEBSOCKET_SERVER, CLIENT
 
@@ -13,28 +39,28 @@ WORKFLOW_LIFECYCLE = MachineSpec(
     title="Workflow lifecycle",
     seed_section="4.3",
     description="A client submits a workflow; its task(s) run; the orchestrator announces the outcome.",
-    initial="new",
+    initial=S.NEW,
     states=(
-        StateSpec("new", "Not yet submitted.", StateRole.RESTING),
-        StateSpec("pending", "Accepted and enqueued; no task started yet.", StateRole.RESTING),
-        StateSpec("running", "At least one task has started.", StateRole.RESTING),
-        StateSpec("completed", "Every task completed.", StateRole.TERMINAL),
-        StateSpec("failed", "A task failed for good.", StateRole.TERMINAL),
-        StateSpec("rejected", "The submission was invalid; nothing was stored.", StateRole.TERMINAL),
+        StateSpec(S.NEW, "Not yet submitted.", StateRole.RESTING),
+        StateSpec(S.PENDING, "Accepted and enqueued; no task started yet.", StateRole.RESTING),
+        StateSpec(S.RUNNING, "At least one task has started.", StateRole.RESTING),
+        StateSpec(S.COMPLETED, "Every task completed.", StateRole.TERMINAL),
+        StateSpec(S.FAILED, "A task failed for good.", StateRole.TERMINAL),
+        StateSpec(S.REJECTED, "The submission was invalid; nothing was stored.", StateRole.TERMINAL),
     ),
     transitions=(
-        transition("submit", "new", "pending", "The client submits an issue to work on.",
+        transition(T.SUBMIT, S.NEW, S.PENDING, "The client submits an issue to work on.",
                    call(CLI, ORCH, "POST /api/v1/workflows"), step(ORCH, "createWorkflow(issue)"),
                    call(ORCH, TQ, "enqueue(workflowTask)"), reply(ORCH, CLI, "workflowId")),
-        transition("reject", "new", "rejected", "Invalid input: a 422 naming the field; nothing stored.",
+        transition(T.REJECT, S.NEW, S.REJECTED, "Invalid input: a 422 naming the field; nothing stored.",
                    call(CLI, ORCH, "POST /api/v1/workflows"), reply(ORCH, CLI, "422 validation error")),
-        transition("task_started", "pending", "running", "Its first task started.",
+        transition(T.TASK_STARTED, S.PENDING, S.RUNNING, "Its first task started.",
                    step(ORCH, "updateWorkflowStatus(workflowId, running)")),
-        transition("complete", "running", "completed", "All tasks completed.",
+        transition(T.COMPLETE, S.RUNNING, S.COMPLETED, "All tasks completed.",
                    step(ORCH, "updateWorkflowStatus(workflowId, completed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, WORKFLOW_COMPLETED)"),
                    push(WS, CLI, "workflow completed")),
-        transition("fail", ("pending", "running"), "failed", "A task failed and will not be retried.",
+        transition(T.FAIL, (S.PENDING, S.RUNNING), S.FAILED, "A task failed and will not be retried.",
                    step(ORCH, "updateWorkflowStatus(workflowId, failed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, WORKFLOW_FAILED)"), push(WS, CLI, "workflow failed")),
     ),

@@ -12,27 +12,29 @@ no message at all cannot be drawn and raises :class:`~spec.trace.TraceError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from spec.errors import SpecError
 from spec.messages import Message
+from spec.participants import Participant, participant
 from spec.render.mermaid_text import escape_text
 from spec.render.sequence import INDENT, ParticipantIds, message_line
 from spec.trace import TraceError, TraceEvent
 
 
-def _messages(event: TraceEvent, index: int) -> list[Message]:
+def _messages(event: TraceEvent, index: int, lookup: Callable[[str], Participant]) -> list[Message]:
     try:
-        return [m.to_message() for m in event.messages]
+        return [m.to_message(lookup) for m in event.messages]
     except (SpecError, ValueError) as exc:
         raise TraceError(f"event {index} ({event.component} {event.trigger}): {exc}") from None
 
 
-def render_trace(events: Iterable[TraceEvent]) -> str:
-    """The trace as a ``sequenceDiagram``, ending with a newline."""
+def render_trace(events: Iterable[TraceEvent], participants: Callable[[str], Participant] = participant) -> str:
+    """The trace as a ``sequenceDiagram``, ending with a newline; `participants` resolves the
+    messages' participant ids (default: the platform's; a catalogue passes ``Spec.participant``)."""
     drawn: list[TraceEvent | Message] = []
     for index, event in enumerate(events, start=1):
-        messages = _messages(event, index)
+        messages = _messages(event, index, participants)
         drawn.extend(messages if messages else [event])
     ids = ParticipantIds(p for item in drawn if isinstance(item, Message) for p in (item.sender, item.receiver))
     if not len(ids):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.store.locations import PostgresLocation
 from spec.conformance import check_trace
 from spec.policies import Policies
 from tests.conformance.properties import (
@@ -49,9 +50,9 @@ async def _apply(run: RuntimeUnderTest, schedule: Schedule, fault: Fault) -> Non
         raise ValueError(f"unknown fault kind {fault.kind!r}")
 
 
-async def execute(schedule: Schedule, root: Path, policies: Policies) -> RunOutcome:
-    """Start, submit, inject the faults, rescue, wait for every task, stop gracefully."""
-    run = RuntimeUnderTest(root, policies, schedule.provider)
+async def execute(schedule: Schedule, root: Path, policies: Policies, db: PostgresLocation | None = None) -> RunOutcome:
+    """Start, submit, inject the faults, rescue, wait for every task, stop gracefully (store: SQLite or `db`)."""
+    run = RuntimeUnderTest(root, policies, schedule.provider, db=db)
     outcome = RunOutcome(run)
     try:
         await run.start_orchestrator()

@@ -35,6 +35,7 @@ import httpx
 from runtime.config import OrchestratorSettings
 from runtime.orchestrator import Orchestrator
 from runtime.resilience import ExternalService
+from runtime.store.locations import PostgresLocation
 from runtime.worker import TaskContext, Worker
 from spec.machine import StateRole
 from spec.machines import TASK_LIFECYCLE
@@ -135,6 +136,8 @@ class RuntimeUnderTest:
     task_ids: list[str] = field(default_factory=list)
     #: What the test did, in order: printed with a failing example.
     actions: list[str] = field(default_factory=list)
+    #: The store: a PostgreSQL database (issue 16), or None for a SQLite file under `root`.
+    db: PostgresLocation | None = None
 
     def __post_init__(self) -> None:
         self.provider = FakeProvider(self.provider_outcomes)
@@ -143,7 +146,7 @@ class RuntimeUnderTest:
     # -- orchestrator -----------------------------------------------------------------------
 
     def settings(self) -> OrchestratorSettings:
-        return OrchestratorSettings(db=self.root / "orchestrator.db", host="127.0.0.1", port=self.port,
+        return OrchestratorSettings(db=self.db or self.root / "orchestrator.db", host="127.0.0.1", port=self.port,
                                     tokens=(TOKEN,), trace=self.orchestrator_trace, log_level="ERROR",
                                     policies=self.policies)
 

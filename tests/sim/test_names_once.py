@@ -14,29 +14,31 @@ from pathlib import Path
 
 import pytest
 
-from spec.machines import MACHINES
-from spec.machines.auth_error import AuthState, AuthTrigger
-from spec.machines.circuit_breaker import BreakerState, BreakerTrigger
-from spec.machines.rate_limit import RateLimitState, RateLimitTrigger
-from spec.machines.retry import RetryState, RetryTrigger
-from spec.machines.task_lifecycle import TaskState, TaskTrigger
-from spec.machines.worker_lifecycle import WorkerState, WorkerTrigger
+from spec.machines import (
+    MACHINES,
+    alerting,
+    auth_error,
+    circuit_breaker,
+    pipeline,
+    rate_limit,
+    recovery,
+    retry,
+    shutdown,
+    startup,
+    task_lifecycle,
+    websocket_session,
+    worker_lifecycle,
+    workflow_lifecycle,
+)
 
 SIM = Path(__file__).resolve().parents[2] / "sim"
-_ENUMS: tuple[type[StrEnum], ...] = (
-    AuthState, AuthTrigger, BreakerState, BreakerTrigger, RateLimitState, RateLimitTrigger,
-    RetryState, RetryTrigger, TaskState, TaskTrigger, WorkerState, WorkerTrigger,
-)
-_ENUMERATED = frozenset(str(member) for enum in _ENUMS for member in enum)
-# Machines whose modules export no enum yet (startup, recovery, shutdown, ...): a literal such as
-# "start" may be their trigger, so names they share with the enumerated machines are ambiguous
-# and left out of the scan until they export enums too.
-_ENUMERATED_MACHINES = {"auth_error", "circuit_breaker", "rate_limit", "retry", "task_lifecycle", "worker_lifecycle"}
-_OTHERS = frozenset(
-    name for machine in MACHINES.values() if machine.name not in _ENUMERATED_MACHINES
-    for name in (*machine.state_names, *machine.triggers)
-)
-NAMES = _ENUMERATED - _OTHERS
+_MODULES = (alerting, auth_error, circuit_breaker, pipeline, rate_limit, recovery, retry, shutdown, startup,
+            task_lifecycle, websocket_session, worker_lifecycle, workflow_lifecycle)
+_ENUMS: tuple[type[StrEnum], ...] = tuple(dict.fromkeys(  # each once, though modules alias them (S, T)
+    value for module in _MODULES for value in vars(module).values()
+    if isinstance(value, type) and issubclass(value, StrEnum) and value.__module__ == module.__name__
+))
+NAMES = frozenset(str(member) for enum in _ENUMS for member in enum)
 _NAMED = ("state", "dest", "source", "trigger", "kind")
 
 
@@ -45,7 +47,13 @@ def _literals(node: ast.expr) -> list[str]:
         return [node.value]
     if isinstance(node, (ast.Tuple, ast.Set, ast.List)):
         return [v for element in node.elts for v in _literals(element)]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
     return []
+
+
+def _called(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _names_a_state(node: ast.expr) -> bool:
@@ -57,7 +65,7 @@ def typed_names(source: str) -> list[tuple[int, str]]:
     """(line, literal) for every machine name typed as a literal where a state/trigger is meant."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fire":
+        if isinstance(node, ast.Call) and "fire" in _called(node.func):  # fire, can_fire, _fire_if_legal, ...
             found += [(node.lineno, v) for v in _literals(node.args[0])] if node.args else []
         elif isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
@@ -74,6 +82,17 @@ def test_the_simulator_uses_the_machines_enums_for_their_names(path: Path) -> No
 
 def test_the_scan_catches_a_typed_trigger_and_a_typed_state() -> None:
     source = ('machine.fire("heartbeat")\nif worker.machine.state == "busy": pass\n'
-              'if kind in ("lease_lost", "x"): pass\n')
-    assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost")]
+              'if kind in ("lease_lost", "x"): pass\n'
+              'if m.can_fire("poll"): self._fire_if_legal("a" if x else "idle")\n')
+    assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost"), (4, "poll"), (4, "a"), (4, "idle")]
     assert typed_names("machine.fire(WorkerTrigger.HEARTBEAT)\nif state == WorkerState.BUSY: pass\n") == []
+
+
+def test_every_machine_names_its_states_and_triggers_in_enums() -> None:
+    """Each machine's states and triggers are all members of its module's enums, so no consumer
+    has a reason to type one."""
+    missing = {
+        machine.name: sorted(set((*machine.state_names, *machine.triggers)) - NAMES)
+        for machine in MACHINES.values()
+    }
+    assert {name: names for name, names in missing.items() if names} == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -39,6 +39,28 @@ POLICY = DEFAULT_POLICIES.database
 ])
 def test_driver_errors_name_their_fault(name: str | None, message: str, fault: DatabaseFault) -> None:
     assert classify_database_error(name, message) is fault
+
+
+@pytest.mark.parametrize(("sqlstate", "message", "fault"), [
+    ("53100", "could not extend file: No space left on device", DatabaseFault.DISK_FULL),
+    ("25006", "cannot execute INSERT in a read-only transaction", DatabaseFault.READ_ONLY),
+    ("55P03", "canceling statement due to lock timeout", DatabaseFault.LOCKED),
+    ("57P01", "terminating connection due to administrator command", DatabaseFault.CONNECTION_LOST),
+    ("08006", "server closed the connection", DatabaseFault.CONNECTION_LOST),
+    ("XX001", "invalid page in block 3", DatabaseFault.CORRUPT),
+])
+def test_postgresql_sqlstates_name_their_fault(sqlstate: str, message: str, fault: DatabaseFault) -> None:
+    assert classify_database_error(sqlstate, message) is fault
+    assert classify_database_error(sqlstate.lower(), "") is fault
+
+
+@pytest.mark.parametrize(("sqlstate", "message"), [
+    ("23505", "duplicate key value violates unique constraint \"workflows_pkey\""),
+    ("42P01", "relation \"workflows\" does not exist"),
+    ("42601", "syntax error at or near \"SELEC\""),
+])
+def test_postgresql_bugs_and_constraints_are_not_database_faults(sqlstate: str, message: str) -> None:
+    assert classify_database_error(sqlstate, message) is None
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -81,6 +103,7 @@ def test_a_failure_faults_the_database_until_a_write_succeeds() -> None:
 
 
 @given(st.integers(min_value=1, max_value=10_000), st.floats(min_value=0, max_value=1e9))
+@example(6, 7.258526014465152)  # regression: float noise in next_trial_at - now made Retry-After 11, not 10
 def test_retry_after_follows_the_recovery_backoff_and_never_drops_below_one_second(failures: int, now: float) -> None:
     health = DatabaseHealth(POLICY)
     for n in range(min(failures, 30)):

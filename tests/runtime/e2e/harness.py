@@ -59,7 +59,9 @@ def _env() -> dict[str, str]:
 class Orchestrator:
     """``python -m runtime orchestrator`` on a free port; the URL is read from its ready line."""
 
-    def __init__(self, tmp: Path, db: Path | None = None, extra_config: str = "") -> None:
+    def __init__(self, tmp: Path, db: Path | str | None = None, extra_config: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        """`db`: a SQLite file (default: one in `tmp`) or a PostgreSQL URL; `env`: added to the process's env."""
         self.tmp = tmp
         self.db = db or tmp / "orchestrator.db"
         self.trace = tmp / "orchestrator.jsonl"
@@ -79,7 +81,7 @@ class Orchestrator:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runtime", "orchestrator", "--config", str(config), "--db", str(self.db),
              "--host", "127.0.0.1", "--port", "0", "--token-file", str(self.token_file), "--trace", str(self.trace)],
-            stdout=subprocess.PIPE, stderr=self.log, text=True, env=_env(), cwd=tmp,
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env={**_env(), **(env or {})}, cwd=tmp,
         )
         self.url = self._read_url()
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)

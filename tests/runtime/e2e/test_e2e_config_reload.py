@@ -50,8 +50,8 @@ def _firing(orch: Orchestrator) -> bool:
     # A heartbeat carries the worker's resource use, which the rule reads.
     orch.http.post("/api/v1/workers/heartbeat",
                    json={"workerId": "w-cfg", "health": {"cpuPercent": 50.0}}).raise_for_status()
-    alerts = orch.http.get("/api/v1/alerts").json()["alerts"]
-    return any(a["alert"] == RULE and a["state"] == "firing" for a in alerts)
+    alerts = orch.http.get("/api/v1/alerts").json()["data"]["alerts"]
+    return any(a["labels"].get("alertname") == RULE and a["state"] == "firing" for a in alerts)
 
 
 def test_an_edited_config_file_takes_effect_and_an_invalid_edit_is_refused(tmp_path: Any) -> None:

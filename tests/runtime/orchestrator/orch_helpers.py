@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,14 @@ PATIENT_HEARTBEAT = HeartbeatPolicy(interval_s=1.0, timeout_s=30.0)
 QUICK_SHUTDOWN = ShutdownPolicy(drain_deadline_s=0.2, check_interval_s=0.05, cancel_grace_s=0.2)
 #: Tests post progress reports back to back; the progress-rate tests set their own policy.
 UNTHROTTLED_PROGRESS = ProgressPolicy(interval_s=0.001, milestone_min_gap_s=0)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Wait, in bounded steps, for `condition`: a test waits for the state it needs, not a guessed time."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        await asyncio.sleep(0.005)
 
 
 def make_settings(tmp_path: Path, **policy_overrides: Any) -> OrchestratorSettings:

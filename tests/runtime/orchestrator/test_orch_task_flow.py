@@ -12,7 +12,16 @@ import websockets
 
 from runtime.orchestrator import Orchestrator
 from spec.trace import read_trace
-from tests.runtime.orchestrator.orch_helpers import AUTH, TOKEN, lease_body, make_settings, poll, register, submit
+from tests.runtime.orchestrator.orch_helpers import (
+    AUTH,
+    TOKEN,
+    lease_body,
+    make_settings,
+    poll,
+    register,
+    submit,
+    until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -70,10 +79,10 @@ async def test_task_needing_other_capabilities_is_not_leased(client: httpx.Async
     assert (await poll(client, "w1")).status_code == 204
 
 
-async def test_long_poll_returns_a_task_submitted_while_waiting(client: httpx.AsyncClient) -> None:
+async def test_long_poll_returns_a_task_submitted_while_waiting(orch: Orchestrator, client: httpx.AsyncClient) -> None:
     await register(client, "w1", ["python"])
     waiting = asyncio.create_task(poll(client, "w1", wait=20))
-    await asyncio.sleep(0.2)
+    await until(lambda: orch.dispatcher.waiting == 1, "the poll to park in the dispatcher")
     assert not waiting.done()
     _, task_id = await submit(client)
     response = await asyncio.wait_for(waiting, 30)

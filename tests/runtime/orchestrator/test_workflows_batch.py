@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from runtime.config import OrchestratorSettings
 from runtime.orchestrator import Orchestrator
 from runtime.protocol import MAX_BATCH_WORKFLOWS, MAX_BODY_BYTES, WorkflowBatchRequest
-from tests.runtime.orchestrator.orch_helpers import assert_conforms, make_settings, poll, register
+from tests.runtime.orchestrator.orch_helpers import assert_conforms, make_settings, poll, register, until
 
 pytestmark = pytest.mark.anyio
 
@@ -107,7 +107,7 @@ async def test_one_wake_up_per_batch(orch: Orchestrator, client: httpx.AsyncClie
     orch.dispatcher.notify = counting  # type: ignore[method-assign]
     await register(client, "w1", ["python"], maxConcurrency=8)
     waiting = asyncio.create_task(poll(client, "w1", wait=20, max=8))
-    await asyncio.sleep(0.2)
+    await until(lambda: orch.dispatcher.waiting == 1, "the poll to park in the dispatcher")
     response = await client.post(BATCH, json={"workflows": [{"type": "noop"}] * 50})
     assert response.status_code == 201
     leased = await asyncio.wait_for(waiting, 30)

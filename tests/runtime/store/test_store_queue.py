@@ -1,10 +1,11 @@
-"""Scheduling, leases and fencing on the real store (issue 3 §4), with hypothesis where inputs vary."""
+"""Scheduling, leases and fencing on the real store (issue 3 §4), with hypothesis where inputs vary.
+
+Every test runs on SQLite and on PostgreSQL (issue 16, the ``store_backend`` fixture).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,18 +30,13 @@ from runtime.store.registry import get_worker, mark_silent_workers, record_heart
 from runtime.store.reports import apply_report
 from spec.policies import DEFAULT_POLICIES
 from tests.runtime.store.store_helpers import by_admin, transact
+from tests.store_backends import StoreBackend
 
 AGING = DEFAULT_POLICIES.lease.aging_interval_s
 TTL = DEFAULT_POLICIES.lease.lease_ttl_s
 CAPABILITIES = ["python", "node", "gpu", "docker"]
 
 pytestmark = pytest.mark.anyio
-
-
-async def open_db(path: Path) -> Database:
-    db = Database.for_path(path)
-    await db.open()
-    return db
 
 
 async def add_worker(db: Database, worker_id: str, caps: list[str], now: float = 0.0, slots: int = 1) -> None:
@@ -80,22 +76,22 @@ task_specs = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
 @given(specs=task_specs, worker_caps=st.lists(st.sampled_from(CAPABILITIES), min_size=1, max_size=4, unique=True))
 def test_leasing_respects_capabilities_and_effective_priority(
-    specs: list[tuple[int, list[str], float]], worker_caps: list[str]
+    store_backend: StoreBackend, specs: list[tuple[int, list[str], float]], worker_caps: list[str]
 ) -> None:
     async def scenario() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = await open_db(Path(tmp) / "o.db")
-            try:
-                await add_worker(db, "w", worker_caps, slots=len(specs))
-                ids = {await add_task(db, p, caps, t): (p, set(caps), t) for p, caps, t in specs}
-                leased: list[TaskAssignment] = []
-                while batch := await lease(db, "w", now=4000.0):
-                    leased.extend(batch)
-            finally:
-                await db.close()
+        db = await store_backend.open_fresh()  # a fresh database per example
+        try:
+            await add_worker(db, "w", worker_caps, slots=len(specs))
+            ids = {await add_task(db, p, caps, t): (p, set(caps), t) for p, caps, t in specs}
+            leased: list[TaskAssignment] = []
+            while batch := await lease(db, "w", now=4000.0):
+                leased.extend(batch)
+        finally:
+            await db.close()
         fits = {i for i, (_, caps, _) in ids.items() if caps <= set(worker_caps)}
         # never leased to a worker lacking a capability; everything that fits is leased
         assert {t.task_id for t in leased} == fits
@@ -106,8 +102,8 @@ def test_leasing_respects_capabilities_and_effective_priority(
     asyncio.run(scenario())
 
 
-async def test_aging_lets_an_old_low_priority_task_overtake_a_fresh_high_one(tmp_path: Path) -> None:
-    db = await open_db(tmp_path / "o.db")
+async def test_aging_lets_an_old_low_priority_task_overtake_a_fresh_high_one(store_backend: StoreBackend) -> None:
+    db = await store_backend.open_fresh()
     old_low = await add_task(db, priority=1, caps=[], now=0.0)
     await add_task(db, priority=5, caps=[], now=5 * AGING)  # 4 levels higher but 5 intervals younger
     await add_worker(db, "w", ["python"])
@@ -116,8 +112,8 @@ async def test_aging_lets_an_old_low_priority_task_overtake_a_fresh_high_one(tmp
     assert first.task_id == old_low
 
 
-async def test_lease_fencing_rejects_stale_reports_and_double_completion(tmp_path: Path) -> None:
-    db = await open_db(tmp_path / "o.db")
+async def test_lease_fencing_rejects_stale_reports_and_double_completion(store_backend: StoreBackend) -> None:
+    db = await store_backend.open_fresh()
     await add_worker(db, "a", ["python"], now=0.0)
     await add_worker(db, "b", ["python"], now=0.0)
     task_id = await add_task(db, 5, [], now=0.0)
@@ -155,8 +151,8 @@ async def test_lease_fencing_rejects_stale_reports_and_double_completion(tmp_pat
     assert worker is not None and worker.running == 0 and worker.status == "idle"
 
 
-async def test_silent_workers_leave_rotation_and_hand_back_their_tasks(tmp_path: Path) -> None:
-    db = await open_db(tmp_path / "o.db")
+async def test_silent_workers_leave_rotation_and_hand_back_their_tasks(store_backend: StoreBackend) -> None:
+    db = await store_backend.open_fresh()
     heartbeat = DEFAULT_POLICIES.heartbeat
     await add_worker(db, "quiet", ["python"], now=0.0)
     task_id = await add_task(db, 5, [], now=0.0)
@@ -175,8 +171,8 @@ async def test_silent_workers_leave_rotation_and_hand_back_their_tasks(tmp_path:
                                                         for c in changes.transitions]
 
 
-async def test_event_ids_increase_and_resume_returns_only_newer(tmp_path: Path) -> None:
-    db = await open_db(tmp_path / "o.db")
+async def test_event_ids_increase_and_resume_returns_only_newer(store_backend: StoreBackend) -> None:
+    db = await store_backend.open_fresh()
     await add_worker(db, "w", ["python"])
     task_id = await add_task(db, 5, [], now=0.0)
     (task,) = await lease(db, "w", now=1.0)
@@ -195,9 +191,9 @@ async def test_event_ids_increase_and_resume_returns_only_newer(tmp_path: Path) 
     assert started.events + done.events == everything
 
 
-async def test_a_heartbeat_renews_only_the_leases_its_worker_still_holds(tmp_path: Path) -> None:
+async def test_a_heartbeat_renews_only_the_leases_its_worker_still_holds(store_backend: StoreBackend) -> None:
     """A lease the worker no longer claims (it gave up reporting) runs out and its task is re-queued."""
-    db = await open_db(tmp_path / "o.db")
+    db = await store_backend.open_fresh()
     await add_worker(db, "w", ["python"], slots=2)
     kept, dropped = await add_task(db, 5, [], now=0.0), await add_task(db, 5, [], now=0.5)
     assert {t.task_id for t in await lease(db, "w", now=1.0, n=2)} == {kept, dropped}
@@ -210,8 +206,8 @@ async def test_a_heartbeat_renews_only_the_leases_its_worker_still_holds(tmp_pat
     assert expired == 1 and statuses == {kept: "assigned", dropped: "queued"}
 
 
-async def test_a_heartbeat_without_a_held_list_renews_every_lease(tmp_path: Path) -> None:
-    db = await open_db(tmp_path / "o.db")
+async def test_a_heartbeat_without_a_held_list_renews_every_lease(store_backend: StoreBackend) -> None:
+    db = await store_backend.open_fresh()
     await add_worker(db, "w", ["python"], slots=2)
     await add_task(db, 5, [], now=0.0)
     await add_task(db, 5, [], now=0.5)

@@ -4,6 +4,7 @@ Random workloads — workers, tasks with priorities and requirements, leases, an
 started/completed/failed reports with current, stale and unknown leases — run once with each
 implementation of `runtime.store.queue_rows.QueueRows`; the answers, the machine transitions
 and every stored row must be equal (ids renamed by submission order, since they are random).
+The portable rows run on SQLite and on PostgreSQL (issue 16): the same workload, the same rows.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from sqlalchemy import select
 from runtime.protocol import BatchedReport, RegisterRequest, ReportKind, TaskError, WorkflowRequest
 from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
+from runtime.store.locations import DatabaseLocation
 from runtime.store.models import EVENTS, TASKS, WORKERS, WORKFLOWS
 from runtime.store.queue import lease_next_tasks, submit_workflow
 from runtime.store.queue_rows import CoreQueueRows, SqliteQueueRows, queue_rows
 from runtime.store.registry import register_worker
 from runtime.store.reports import ReportApplied, apply_reports
 from spec.policies import DEFAULT_POLICIES
+from tests.postgres_server import PostgresServer
 from tests.runtime.store.store_helpers import by_admin
 
 CAPABILITIES = ["python", "node", "gpu"]
@@ -44,9 +47,10 @@ ops_st = st.lists(st.one_of(st.tuples(st.just("lease"), st.integers(0, 2), st.in
                   min_size=1, max_size=10)
 
 
-async def _run(path: Path, native: bool, workers: list[Any], tasks: list[Any], ops: list[Any]) -> list[Any]:
+async def _run(location: DatabaseLocation, native: bool, workers: list[Any], tasks: list[Any],
+               ops: list[Any]) -> list[Any]:
     """Run the workload; return everything observable, with ids renamed by submission order."""
-    db = Database.for_path(path)
+    db = Database.at(location)
     await db.open()
     observed: list[Any] = []
     names: dict[str, str] = {}
@@ -111,3 +115,19 @@ def test_core_and_sqlite_rows_agree(workers: list[Any], tasks: list[Any], ops: l
         with mock.patch("runtime.store.queue_rows.inline_sqlite", new=mock.AsyncMock(return_value=None)):
             core = asyncio.run(_run(Path(tmp) / "core.db", False, workers, tasks, ops))
     assert native == core
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(workers=workers_st, tasks=tasks_st, ops=ops_st)
+def test_core_rows_on_postgresql_agree_with_sqlite(postgres_server: PostgresServer, workers: list[Any],
+                                                  tasks: list[Any], ops: list[Any]) -> None:
+    """``FOR UPDATE SKIP LOCKED`` leasing and the batched reports, on a real PostgreSQL server."""
+    database = postgres_server.create_database()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            native = asyncio.run(_run(Path(tmp) / "native.db", True, workers, tasks, ops))
+        on_postgres = asyncio.run(_run(postgres_server.location(database), False, workers, tasks, ops))
+    finally:
+        postgres_server.drop_databases([database])
+    assert native == on_postgres

@@ -191,14 +191,18 @@ async def test_a_draining_orchestrator_gets_no_polls(tmp_path: Path) -> None:
 
 
 async def test_stop_during_registration_retries_exits_cleanly(tmp_path: Path) -> None:
+    attempts = 0
+
     async def down(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
         raise httpx.ConnectError("refused", request=request)
 
     worker = Worker("http://orch.test", capabilities=["python"], policies=POLICIES.model_copy(
         update={"backoff": BackoffPolicy(base_delay_s=5, max_delay_s=5, max_retries=10)}),
         workspace_root=tmp_path, transport=httpx.MockTransport(down))
     run = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.2)
+    await _until(lambda: attempts >= 1, "the first registration attempt")  # now in its 5 s backoff
     worker.request_stop()
     await asyncio.wait_for(run, DEADLINE_S)
     assert worker.state == "registering"

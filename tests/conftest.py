@@ -1,0 +1,40 @@
+"""Fixtures shared across the suite: the session's PostgreSQL server and the store backends (issue 16)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.postgres_server import PostgresServer, start_postgres_server
+from tests.store_backends import BACKENDS, StoreBackend
+
+#: Why PostgreSQL parameters skip: only when the server's binaries are not installed (CI installs them).
+NO_POSTGRES = ("PostgreSQL binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin or on PATH: "
+               "apt-get install postgresql (.ci/run does)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session, started on first use and stopped by pid at the end."""
+    server = start_postgres_server()
+    if server is None:
+        pytest.skip(NO_POSTGRES)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> Iterator[StoreBackend]:
+    """Runs the test once on SQLite and once on PostgreSQL; hands out fresh databases and removes them after."""
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    with tempfile.TemporaryDirectory(prefix="orch-store-") as root:
+        backend = StoreBackend(request.param, Path(root), server)
+        try:
+            yield backend
+        finally:
+            backend.cleanup()
