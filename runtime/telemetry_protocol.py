@@ -122,7 +122,7 @@ class WorkerEscalation(WireModel):
     worker_id: str = Field(min_length=1, max_length=128)
     level: JsonInt = Field(ge=1, le=4)
     reason: str = Field(min_length=1, max_length=4000)
-    #: Which component escalated (``retry:ai-provider:scripted``, ``task:<id>``, ``auth:git``).
+    #: Which component escalated (``retry:ai-provider``, ``task:<id>``, ``auth:git``).
     source: str = Field(min_length=1, max_length=256)
     details: dict[str, Any] = Field(default_factory=dict, max_length=64)
 

@@ -53,12 +53,18 @@ RATE_WINDOW_S = DEFAULT_POLICIES.alerts.rate_window_s
 CALL_OUTCOMES = ("success", "error", "fast_fail")
 SUCCESS, ERROR, FAST_FAIL = CALL_OUTCOMES
 
+#: The ``service`` label of the AI-coding workflow's two external services, whatever provider
+#: stands behind them (the provider kind is not a label: it would multiply series per deployment).
+AI_PROVIDER_SERVICE = "ai-provider"
+GIT_PLATFORM_SERVICE = "git-platform"
+
 #: External services and their operations known in advance: their call counters exist at zero from
 #: the start, so ``rate()`` sees the very first error (a child created by its first ``inc()`` has
-#: no earlier sample to rise from). Other services get their children at their first call.
+#: no earlier sample to rise from). Other services get their children at their first call. The
+#: operations are the workflow's provider methods, the names the workers' telemetry reports.
 KNOWN_CALLS: Mapping[str, tuple[str, ...]] = {
-    "ai-provider": ("analyze", "generate"),
-    "git-platform": ("get_issue", "clone", "create_branch", "commit", "push", "open_pull_request"),
+    AI_PROVIDER_SERVICE: ("analyze", "generate_code"),
+    GIT_PLATFORM_SERVICE: ("get_issue", "clone", "create_branch", "commit", "push", "open_pull_request"),
 }
 
 #: Task types with their own ``task_type`` label value (the built-in worker handlers and the AI
@@ -205,6 +211,8 @@ __all__ = [
     "CALL_OUTCOMES",
     "ERROR",
     "FAST_FAIL",
+    "AI_PROVIDER_SERVICE",
+    "GIT_PLATFORM_SERVICE",
     "KNOWN_CALLS",
     "KNOWN_TASK_TYPES",
     "LEASE_EXPIRIES",

@@ -29,11 +29,12 @@ from rich.markup import escape
 from runtime.demo.alerts import AlertSeen, read_alerts
 from runtime.demo.errors import DemoError
 from runtime.workflow import TASK_TYPE, AIFailure, AIOperation, AIScript
+from spec.metrics import AI_PROVIDER_SERVICE
 from spec.policies import DEFAULT_POLICIES, Policies
 from spec.taxonomy import ErrorClass
 
 #: The scripted AI provider's service name: its breaker and metrics are keyed by it.
-AI_SERVICE = "ai-provider:scripted"
+AI_SERVICE = AI_PROVIDER_SERVICE
 #: Workflow states after which nothing more happens to it.
 _FINAL = ("completed", "failed")
 _POLL_S = 0.25

@@ -40,7 +40,7 @@ from runtime.worker.limits import TaskLimits
 from runtime.worker.progress import ProgressReporter, ProgressUpdate
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.tracing import TraceRecorder
-from runtime.worker.workspace import WorkspaceRoot
+from runtime.worker.workspace import Workspace, WorkspaceRoot
 from spec.machine import MachineInstance
 from spec.machines.task_lifecycle import TaskState, TaskTrigger
 from spec.policies import Policies
@@ -204,7 +204,7 @@ class TaskRunner:
             except LeaseLostError:
                 return self._abandon(machine, task_id, "lease lost before start")
             machine.fire(TaskTrigger.START)
-            return await self._run_handler(assignment, machine, lease, limits, workspace.path)
+            return await self._run_handler(assignment, machine, lease, limits, workspace)
         except asyncio.CancelledError:
             forced_out = True  # the worker is being force-stopped: leave the workspace to worker_recovery
             raise
@@ -218,12 +218,12 @@ class TaskRunner:
         machine: MachineInstance,
         lease: dict[str, Any],
         limits: TaskLimits,
-        path: Any,
+        workspace: Workspace,
     ) -> TaskOutcome:
         task_id = assignment.task_id
         reporter = ProgressReporter(self._progress_sender(task_id, machine, lease), self._policies.progress)
-        ctx = TaskContext(assignment, lease["worker_id"], path, limits, reporter,
-                          saved_state=dict(assignment.saved_state))
+        ctx = TaskContext(assignment, lease["worker_id"], workspace.path, limits, reporter,
+                          saved_state=dict(assignment.saved_state), persist_state=workspace.save_state)
         handler = self._handlers.get(assignment.type)
         handler_task = asyncio.create_task(
             _invoke(handler, ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))

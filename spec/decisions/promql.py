@@ -123,10 +123,11 @@ class Series:
 class ScrapedSeries:
     """Samples of scraped series, kept for ``retention_s`` and at most ``max_samples`` per series.
 
-    Bounded by design: samples older than the retention are dropped, and samples closer together
-    than ``retention_s / (max_samples - 1)`` are thinned (the newest replaces the one before it),
-    so a caller that scrapes very often (an alerts endpoint polled in a loop) still has the whole
-    retention covered by at most ``max_samples`` samples a series.
+    Bounded by design: samples older than the retention are dropped, and a sample that lands
+    within ``min_gap_s`` of the one before the newest replaces the newest. That keeps every second
+    sample at least ``min_gap_s`` apart, so ``min_gap_s = 2 * retention_s / (max_samples - 1)``
+    lets ``max_samples`` samples span the whole retention, however often a caller scrapes (an
+    alerts endpoint polled in a loop); with half that gap the deque's bound cut the oldest off.
     """
 
     def __init__(self, retention_s: float, *, max_samples: int = 256) -> None:
@@ -136,7 +137,7 @@ class ScrapedSeries:
             raise ValueError(f"max_samples must be >= 2 (a rate needs two samples), got {max_samples}")
         self.retention_s = retention_s
         self.max_samples = max_samples
-        self.min_gap_s = retention_s / (max_samples - 1)
+        self.min_gap_s = 2 * retention_s / (max_samples - 1)
         self._samples: dict[Series, deque[tuple[float, float]]] = {}
 
     def scraped(self, at: float, samples: Iterable[tuple[str, Labels, float]]) -> None:

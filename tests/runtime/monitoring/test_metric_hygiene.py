@@ -8,6 +8,7 @@ re-queues, and breaker fast-fails as their own outcome.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtime.monitoring import MonitoringService
 from runtime.orchestrator.monitor import sweep_once
 from runtime.resilience import FakeClock
+from runtime.workflow.local_git import LocalGitPlatform
+from runtime.workflow.providers import AIProvider, GitPlatform
+from runtime.workflow.scripted_ai import ScriptedAIProvider
 from spec.metrics import (
+    AI_PROVIDER_SERVICE,
     ALERTS_FIRING,
     BUILD_INFO,
     CALL_DURATION,
@@ -24,6 +29,7 @@ from spec.metrics import (
     CALL_OUTCOMES,
     CALLS,
     FAST_FAIL,
+    GIT_PLATFORM_SERVICE,
     KNOWN_CALLS,
     LEASE_EXPIRIES,
     OTHER_TASK_TYPE,
@@ -136,3 +142,16 @@ def test_errors_count_by_error_class_and_bad_classes_are_refused() -> None:
     assert sample_value(text, CALL_ERRORS, service="git-platform", operation="push", error_class="network") == 0
     with pytest.raises(ValueError, match="error_class must be one of"):
         monitoring.record_call("git-platform", "push", ok=False, duration_s=0.1, error_class="gremlins")
+
+
+def test_the_workflows_services_and_operations_are_the_ones_counted_from_zero(tmp_path: Path) -> None:
+    """The workers report the pipeline's calls as (service name, provider method); those exact
+    pairs must be in `KNOWN_CALLS`, or the first error of each is invisible to ``rate()``
+    (the worker's services were named ``ai-provider:scripted`` and ``generate_code`` was ``generate``)."""
+    def methods(protocol: type) -> set[str]:
+        return {name for name, _ in inspect.getmembers(protocol, inspect.isfunction) if not name.startswith("_")}
+
+    assert ScriptedAIProvider().name == AI_PROVIDER_SERVICE
+    assert LocalGitPlatform(tmp_path).name == GIT_PLATFORM_SERVICE
+    assert set(KNOWN_CALLS[AI_PROVIDER_SERVICE]) == methods(AIProvider)
+    assert set(KNOWN_CALLS[GIT_PLATFORM_SERVICE]) == methods(GitPlatform)
