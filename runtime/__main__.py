@@ -43,10 +43,10 @@ def _orchestrator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _run_orchestrator(args: argparse.Namespace) -> int:
-    from runtime.config import OrchestratorSettings
+    from runtime.config_reload import ConfigSource
     from runtime.orchestrator import Orchestrator
 
-    settings = OrchestratorSettings.load(
+    source = ConfigSource.of(
         args.config, db=args.db, host=args.host, port=args.port,
         tokens=tuple(args.tokens) if args.tokens else None,
         client_tokens=tuple(args.client_tokens) if args.client_tokens else None,
@@ -54,7 +54,7 @@ def _run_orchestrator(args: argparse.Namespace) -> int:
         token_file=args.token_file, trace=args.trace, log_level=args.log_level,
         log_format=args.log_format,
     )
-    orch = Orchestrator(settings)
+    orch = Orchestrator(source.load(), source=source)
 
     def _announce(o: Orchestrator) -> None:
         # Everything allocated by startup (modules, app, schemas) lives as long as the process:

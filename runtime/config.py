@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,11 +67,24 @@ class OrchestratorSettings(BaseSettings):
     alert_eval_interval_s: float = Field(
         15.0, gt=0, le=3600, description="How often alert rules are evaluated (Prometheus' usual evaluation_interval)."
     )
+    external_services: dict[str, AnyHttpUrl] = Field(
+        default_factory=dict, description="Health URLs of the external services this orchestrator depends on, by "
+        "name: each is checked at startup and every HealthPolicy.interval_s, and a failing one makes it degraded.")
     policies: Policies = Field(DEFAULT_POLICIES, description="Spec policies (timings, limits) with overrides.")
     escalation: EscalationRoutes = Field(
         default_factory=EscalationRoutes,
         description="Webhook URLs (secret) and a command per escalation level; workers' escalations arrive "
                     "here too (runtime.escalation_config).")
+
+    @field_validator("external_services")
+    @classmethod
+    def _no_credentials_in_urls(cls, services: dict[str, AnyHttpUrl]) -> dict[str, AnyHttpUrl]:
+        for name, url in services.items():
+            if not name.strip():
+                raise ValueError("service names must not be blank")
+            if url.username or url.password:
+                raise ValueError(f"{name}: a health URL must not carry credentials (it is shown on /api/v1/config)")
+        return services
 
     @field_validator("tokens", "client_tokens", "worker_tokens")
     @classmethod

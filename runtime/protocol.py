@@ -393,3 +393,24 @@ class ReportOutcome(WireModel):
 class ReportBatchResponse(WireModel):
     outcomes: list[ReportOutcome]
     tasks: list[TaskAssignment] = Field(default_factory=list)
+
+
+class ReloadView(WireModel):
+    """The last configuration reload (`runtime.orchestrator.config_watch`), as ``GET /api/v1/config`` shows it."""
+
+    at: str = Field(description="When the reload ended, RFC 3339 (UTC).")
+    outcome: str = Field(description="The config_reload trigger that ended it: applied, unchanged, invalid "
+                         "or restart_required.")
+    message: str = Field(description="What happened; for a refused edit, the file and the field.")
+    fields: list[str] = Field(description="Fields applied, or refused because they need a restart.")
+
+
+class ConfigView(WireModel):
+    """``GET /api/v1/config``: the configuration in effect, secrets masked, and the last reload."""
+
+    config: dict[str, Any] = Field(description="The effective configuration; secrets are masked.")
+    file: str | None = Field(description="The configuration file watched for hot reload (null: none).")
+    reloadable: list[str] = Field(description="Fields (dotted prefixes) a reload may change.")
+    restart_required: list[str] = Field(description="Fields (dotted prefixes) whose change a reload refuses.")
+    watching: bool = Field(description="Whether the file watch is running.")
+    last_reload: ReloadView | None = Field(description="The last reload since startup (null: none yet).")

@@ -362,6 +362,19 @@ class CleanupPolicy(_Policy):
                                         "process died (another worker sharing its root) and hands their tasks back.")
 
 
+class HealthPolicy(_Policy):
+    """Health checks after startup (seed 4.1 ``startMonitoring()``, issue 14): every check of the startup
+    health phase, and each configured external service, again every ``interval_s``. The seed gives no
+    period; ours is documented."""
+
+    interval_s: float = Field(15.0, gt=0, le=3600, description="Time between two rounds of health checks "
+                              "while running.")
+    check_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest one check (an external service's "
+                                   "health URL, say) may take before it counts as failed.")
+    failures_to_degrade: int = Field(2, ge=1, le=100, description="Consecutive failed rounds of one check "
+                                     "that make the orchestrator degraded; one passing round restores it.")
+
+
 class Policies(_Policy):
     """All policies together: what a runtime or simulation is configured with."""
 
@@ -380,6 +393,7 @@ class Policies(_Policy):
     database: DatabasePolicy = DatabasePolicy()
     supervision: SupervisionPolicy = SupervisionPolicy()
     cleanup: CleanupPolicy = CleanupPolicy()
+    health: HealthPolicy = HealthPolicy()
 
 
 DEFAULT_POLICIES = Policies()

@@ -57,6 +57,7 @@ class TraceKey(StrEnum):
     ATTEMPT = "attempt"  # orchestrator_startup.database_attempt_failed
     PHASE_STATE = "phaseState"  # orchestrator_startup.startup_timed_out: the state that ran out of time
     RUNNING = "running"  # orchestrator_shutdown: tasks still leased
+    FIELDS = "fields"  # config_reload: the dotted settings fields applied, or refused for needing a restart
 
 
 class TraceError(SpecError):

@@ -137,6 +137,18 @@ class MonitoringService:
         self.fleet = FleetTelemetry(record_call=self.record_call, record_breaker_state=self.record_breaker_state,
                                     retries=self.metrics.retries, local_breakers=self.breakers)
 
+    def apply_alert_rules(self, policies: Policies) -> None:
+        """Evaluate `policies`' alert rules from now on (a configuration reload, issue 14).
+
+        Every series starts afresh under the new rules, so a changed threshold or duration takes
+        effect at the next evaluation; an alert that was firing fires again if its breach lasts.
+        The escalation levels are the escalator's and need a restart (``runtime.config_reload``).
+        """
+        before, self.policies = self.policies.alerts.rules, policies
+        self.evaluator = AlertEvaluator(policies.alerts, listener=self._on_alert_change, logger=log)
+        self.scrape = SelfScrape(self.metrics.registry, self.evaluator)
+        self.metrics.set_alerts_firing({rule.name: 0 for rule in before + policies.alerts.rules})
+
     # -- external calls ---------------------------------------------------------------------
 
     def service(self, name: str) -> MonitoredService:

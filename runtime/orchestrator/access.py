@@ -41,6 +41,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], Ability], ...] = tuple(
         ("GET", r"/(openapi\.json|asyncapi\.json|docs|docs/oauth2-redirect|redoc)", Ability.OPEN),
         ("GET", r"/metrics", Ability.READ),
         ("GET", _API + r"/alerts", Ability.READ),
+        ("GET", _API + r"/config", Ability.ADMIN),  # the effective configuration: operators only
         ("POST", _API + r"/workflows", Ability.SUBMIT),
         ("POST", _API + r"/workflows:batch", Ability.SUBMIT),
         ("GET", _API + rf"/workflows/{_ID}", Ability.READ),

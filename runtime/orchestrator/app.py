@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from runtime.monitoring import api as monitoring_api
 from runtime.monitoring.http_metrics import RequestMetricsMiddleware
 from runtime.monitoring.request_ids import bind_request_ids
-from runtime.orchestrator import asyncapi, health, tasks_api, workers_api, workflows_api, ws_api
+from runtime.orchestrator import asyncapi, config_api, health, tasks_api, workers_api, workflows_api, ws_api
 from runtime.orchestrator.http_errors import install_error_handlers
 from runtime.orchestrator.middleware import GuardMiddleware
 from runtime.orchestrator.orchestrator import Orchestrator
@@ -33,6 +33,6 @@ def create_app(orch: Orchestrator) -> FastAPI:
     # Added last, so outermost: it also times and counts the answers the guard gives.
     app.add_middleware(RequestMetricsMiddleware, metrics=orch.monitoring.metrics)
     for router in (health.router, workers_api.router, tasks_api.router, workflows_api.router, ws_api.router,
-                   monitoring_api.router, asyncapi.router):
+                   monitoring_api.router, asyncapi.router, config_api.router):
         app.include_router(router)
     return app

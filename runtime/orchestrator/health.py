@@ -2,7 +2,10 @@
 
 ``live`` answers as long as the process serves HTTP. ``ready`` is 200 only once startup
 reached ``running`` or ``degraded``, no shutdown has begun and the last write did not fail
-for a database fault; it lists each service check, and the fault and its reason (issue 14).
+for a database fault; it lists each service check, and the fault and its reason (issue 14). Its
+``status`` is ``degraded``, with the reason, while a service's restart budget is exhausted or the
+health checks that keep running after startup (`runtime.orchestrator.health_watch`) find a check
+or an external service failing.
 """
 
 from __future__ import annotations
@@ -92,9 +95,18 @@ async def ready(request: Request) -> JSONResponse:
                         "findings": [{"invariant": f.invariant.value, "detail": f.detail}
                                      for f in orch.consistency_findings]},
     }
-    if orch.ready and orch.supervisor.degraded:
+    verdict = orch.health_watch.verdict
+    # A service check this request ran and passed is fresher than the last round's failure of it.
+    failing = {name: why for name, why in verdict.failing.items() if checks.get(name) is not True}
+    body["monitoring"] = {"checkedAt": verdict.at or None, "failing": failing}
+    reasons = []
+    if orch.supervisor.degraded:
+        reasons.append(f"restart budget exhausted: {', '.join(orch.supervisor.degraded)}")
+    if failing:
+        reasons.append("health checks failing: " + "; ".join(f"{n}: {why}" for n, why in sorted(failing.items())))
+    if orch.ready and reasons:
         body["status"] = "degraded"
-        body["reason"] = f"restart budget exhausted: {', '.join(orch.supervisor.degraded)}"
+        body["reason"] = "; ".join(reasons)
     if not orch.db.health.writable:
         body["reason"] = orch.db.health.report(orch.db.clock()).reason
     return JSONResponse(body, status_code=200 if orch.ready else 503)

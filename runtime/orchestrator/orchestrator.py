@@ -27,11 +27,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.config import OrchestratorSettings
+from runtime.config_reload import ConfigSource
 from runtime.escalation_config import build_escalator
 from runtime.monitoring.service import MonitoringService
+from runtime.orchestrator.config_watch import ConfigReloader
 from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
+from runtime.orchestrator.health_watch import run_health_watch
 from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
@@ -39,6 +42,7 @@ from runtime.store.changes import ChangeLog
 from runtime.store.consistency import Finding
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
+from spec.decisions.health import HealthWatch
 from spec.machine import MachineInstance, StateRole
 from spec.machines import STARTUP
 from spec.rate_gates import ProgressGates
@@ -53,7 +57,8 @@ SERVING = tuple(s.name for s in STARTUP.states if s.role is StateRole.RESTING an
 class Orchestrator:
     """One orchestrator: settings, store, queue dispatcher, WebSocket hub, HTTP server."""
 
-    def __init__(self, settings: OrchestratorSettings) -> None:
+    def __init__(self, settings: OrchestratorSettings, source: ConfigSource | None = None) -> None:
+        """`source` (the file and flags `settings` came from) turns on hot reload of that file."""
         self.settings = settings
         self.policies = settings.policies
         #: Distinguishes this process's machine instances in a trace shared across restarts.
@@ -67,6 +72,9 @@ class Orchestrator:
         self.dispatcher = LeaseDispatcher()
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
+        #: The verdict of the health checks that keep running after startup (`runtime.orchestrator.health_watch`).
+        self.health_watch = HealthWatch(self.policies.health)
+        self.health_watch_task: asyncio.Task[None] | None = None
         #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
         self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast,
                                             escalator=build_escalator(settings.escalation, self.policies.alerts))
@@ -82,6 +90,9 @@ class Orchestrator:
         #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
         self.db_recovery_task: asyncio.Task[None] | None = None
         self.consistency_task: asyncio.Task[None] | None = None
+        #: Hot reload of the configuration file (`runtime.orchestrator.config_watch`), when it came from one.
+        self.config_reloader = ConfigReloader(self, source) if source is not None else None
+        self.config_watch_task: asyncio.Task[None] | None = None
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -145,6 +156,14 @@ class Orchestrator:
         self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
         self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
+        self.health_watch_task = self.supervisor.start("health-watch", lambda: run_health_watch(self))
+        if self.config_reloader is not None:
+            self.config_watch_task = self.supervisor.start("config-watch", self.config_reloader.watch)
+
+    @property
+    def _background_tasks(self) -> tuple[asyncio.Task[None] | None, ...]:
+        """The supervised services `start` adds after startup (the monitor and the alert loop stop on their own)."""
+        return self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -154,7 +173,7 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
-        for task in (self.db_recovery_task, self.consistency_task):
+        for task in self._background_tasks:
             if task is not None:
                 task.cancel()
         try:
@@ -162,7 +181,7 @@ class Orchestrator:
         finally:
             try:
                 await self.monitoring.stop()
-                for task in (self.db_recovery_task, self.consistency_task):
+                for task in self._background_tasks:
                     if task is not None:
                         with contextlib.suppress(asyncio.CancelledError):
                             await task

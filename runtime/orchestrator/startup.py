@@ -15,20 +15,24 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import uvicorn
 
+from runtime.config import OrchestratorSettings
 from runtime.errors import PortInUseError, RuntimeConfigError, StartupFailedError
 from runtime.monitoring.logs import configure_logging
+from runtime.orchestrator.health_watch import health_round
 from runtime.orchestrator.monitor import run_health_monitor
 from runtime.orchestrator.recovery import run_recovery
 from runtime.store.locations import PostgresLocation
 from runtime.store.registry import grant_heartbeat_grace, worker_token_digests
 from runtime.store.runs import begin_run, end_run
 from runtime.tracing import TraceWriter
+from spec.decisions.health import HealthVerdict
 from spec.decisions.startup import StartupBudgets, budget_of
 from spec.machine import MachineInstance
 from spec.machines import STARTUP
@@ -142,13 +146,19 @@ async def _drive(orch: Orchestrator, machine: MachineInstance, phases: _Phases) 
     orch.hub.accepting = True
     machine.fire("websocket_attached")
 
-    report = await phases.run(orch.health.run_checks)
-    if all(report.values()):
+    verdict = await phases.run(lambda: _startup_health_round(orch))
+    if not verdict.degraded:
         machine.fire("all_healthy")
         log.info("orchestrator started successfully on %s", orch.url)
     else:
         machine.fire("service_degraded")
-        log.warning("orchestrator started degraded: %s", {k: v for k, v in report.items() if not v})
+        log.warning("orchestrator started degraded: %s", verdict.reason())
+
+
+async def _startup_health_round(orch: Orchestrator) -> HealthVerdict:
+    """Seed 4.1 phase 4: every service check, and the configured external services' connections."""
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        return await health_round(orch, http, startup=True)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -178,8 +188,12 @@ async def _async(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def _check_config(orch: Orchestrator) -> str | None:
-    settings = orch.settings
-    if not any(settings.role_tokens().values()):
+    return config_problem(orch.settings, orch.settings.role_tokens())
+
+
+def config_problem(settings: OrchestratorSettings, roles: Mapping[str, tuple[str, ...]]) -> str | None:
+    """What makes valid `settings` unusable for an orchestrator (at startup, and for a reload)."""
+    if not any(roles.values()):
         return ("no bearer tokens configured: pass --token-file PATH (or --token TOKEN, --client-token, "
                 "--worker-token; ORCH_TOKENS='[\"TOKEN\"]')")
     if isinstance(settings.db, Path) and not settings.db.parent.exists():

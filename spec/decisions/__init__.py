@@ -16,6 +16,8 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | alert pending/firing/resolved, with Prometheus's semantics | `spec.decisions.alert_rules` |
 | each alert rule's value from scraped samples, as its PromQL | `spec.decisions.alert_queries` |
 | ``rate()`` and ``histogram_quantile()`` as Prometheus computes them | `spec.decisions.promql` |
+| configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
+| health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from __future__ import annotations
 from spec.decisions.alert_rules import AlertRules
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
+from spec.decisions.config_reload import ReloadDecision, ReloadRules, decide_reload
 from spec.decisions.fleet_breakers import fleet_state, fleet_states
+from spec.decisions.health import HealthVerdict, HealthWatch
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
@@ -35,14 +39,19 @@ __all__ = [
     "BackoffSchedule",
     "BreakerCore",
     "FailureWindow",
+    "HealthVerdict",
+    "HealthWatch",
     "LimitDecision",
     "LivenessRules",
     "RateLimitCore",
+    "ReloadDecision",
+    "ReloadRules",
     "RetryCore",
     "RetryDecision",
     "StartupBudget",
     "StartupBudgets",
     "budget_of",
+    "decide_reload",
     "fleet_state",
     "fleet_states",
 ]

@@ -10,6 +10,7 @@ from spec.machine import MachineSpec
 from spec.machines.alerting import ALERT_RULE
 from spec.machines.auth_error import AUTH_ERROR
 from spec.machines.circuit_breaker import CIRCUIT_BREAKER_MACHINE
+from spec.machines.config_reload import CONFIG_RELOAD
 from spec.machines.pipeline import PIPELINE
 from spec.machines.rate_limit import RATE_LIMIT
 from spec.machines.recovery import ORCHESTRATOR_RECOVERY, WORKER_RECOVERY
@@ -39,6 +40,7 @@ MACHINES: dict[str, MachineSpec] = {
         AUTH_ERROR,
         CIRCUIT_BREAKER_MACHINE,
         ALERT_RULE,
+        CONFIG_RELOAD,
     )
 }
 
@@ -55,6 +57,7 @@ __all__ = [
     "ALERT_RULE",
     "AUTH_ERROR",
     "CIRCUIT_BREAKER_MACHINE",
+    "CONFIG_RELOAD",
     "MACHINES",
     "ORCHESTRATOR_RECOVERY",
     "ORCHESTRATOR_SHUTDOWN",

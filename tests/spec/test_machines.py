@@ -46,6 +46,7 @@ HAPPY_PATHS: dict[str, tuple[list[str], str]] = {
     "auth_error": (["request", "unauthorized", "credentials_provided", "retry_succeeded"], "succeeded"),
     "circuit_breaker": (["admit", "trip", "reject", "probe", "trial_succeeded"], "closed"),
     "alert_rule": (["record", "breach", "sustained", "clear"], "inactive"),
+    "config_reload": (["file_changed", "invalid", "file_changed", "applied"], "watching"),
 }
 
 ERROR_PATHS: dict[str, tuple[list[str], str]] = {

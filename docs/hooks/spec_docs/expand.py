@@ -19,6 +19,7 @@ from spec_docs import (  # noqa: F401
     api_reference,
     asyncapi_docs,
     catalogues,
+    config_reload,
     diagrams,
     faults,
     monitoring,
