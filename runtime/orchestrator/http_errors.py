@@ -59,7 +59,7 @@ def _trace_rejection(request: Request, field: str) -> None:
         worker = WORKER_LIFECYCLE.bind(listener=trace.listener(component, {"field": field}))
         worker.fire("register")
         worker.fire("capabilities_rejected")
-    elif request.url.path == "/api/v1/workflows":
+    elif request.url.path in ("/api/v1/workflows", "/api/v1/workflows:batch"):  # a refused batch: one reject
         component = f"workflow:rejected-{uuid.uuid4().hex[:12]}"
         WORKFLOW_LIFECYCLE.bind(listener=trace.listener(component, {"field": field})).fire("reject")
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from runtime.config import OrchestratorSettings
 from runtime.orchestrator import Orchestrator
 from runtime.protocol import MAX_BATCH_WORKFLOWS, MAX_BODY_BYTES, WorkflowBatchRequest
+from spec.trace import read_trace
 from tests.runtime.orchestrator.orch_helpers import assert_conforms, make_settings, poll, register, until
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +62,7 @@ async def test_batch_is_stored_in_order_and_leasable(orch: Orchestrator, client:
     (4, {"type": "noop", "requiredCapabilities": ["Not Valid"]}, "workflows.4.requiredCapabilities.0"),
 ])
 async def test_an_invalid_item_refuses_the_whole_batch_naming_its_index(
-    client: httpx.AsyncClient, index: int, item: dict[str, Any], field: str
+    orch: Orchestrator, client: httpx.AsyncClient, index: int, item: dict[str, Any], field: str
 ) -> None:
     items: list[dict[str, Any]] = [{"type": "noop"} for _ in range(5)]
     items[index] = item
@@ -69,6 +70,9 @@ async def test_an_invalid_item_refuses_the_whole_batch_naming_its_index(
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
     assert await count_tasks(client) == 0
+    # Refused as a whole, it is one workflow_lifecycle reject in the trace, as a refused single submit is.
+    rejects = [e for e in read_trace(orch.settings.trace) if e.machine == "workflow_lifecycle"]  # type: ignore[arg-type]
+    assert [(e.trigger, e.data["field"]) for e in rejects] == [("reject", field)]
 
 
 async def test_batch_size_is_bounded(client: httpx.AsyncClient) -> None:
