@@ -31,7 +31,7 @@ import signal
 import socket
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -82,7 +82,7 @@ class Worker:
 
     def __init__(
         self,
-        orchestrator_url: str,
+        orchestrator_url: str | Sequence[str],
         *,
         token: str | None = None,
         token_source: Callable[[], str | None] | None = None,

@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m runtime worker",
         description="Register with an orchestrator, poll for tasks and run them (noop, sleep, shell).",
     )
-    parser.add_argument("--orchestrator", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
+    parser.add_argument("--orchestrator", required=True, metavar="URL", type=_urls,
+                        help="e.g. http://127.0.0.1:8080; several replicas comma-separated, tried in order when one "
+                             "stops answering")
     parser.add_argument("--token", default=None,
                         help=f"bearer token (default: ${TOKEN_ENV}); visible in `ps` — prefer --token-file")
     parser.add_argument("--token-file", type=Path, default=None, metavar="PATH",
@@ -148,6 +150,17 @@ def escalation_file(flag: Path | None) -> Path | None:
         return flag
     named = os.environ.get(WORKER_ESCALATION_ENV)
     return Path(named) if named else None
+
+
+def _urls(value: str) -> list[str]:
+    """``--orchestrator``: one URL, or several comma-separated (replicas of one orchestrator)."""
+    urls = [url.strip() for url in value.split(",") if url.strip()]
+    bad = [url for url in urls if not url.startswith(("http://", "https://"))]
+    if not urls or bad:
+        raise argparse.ArgumentTypeError(f"expected http(s)://host:port URLs, comma-separated; got {value!r}")
+    if len(set(urls)) != len(urls):
+        raise argparse.ArgumentTypeError(f"the same URL is given twice: {value!r}")
+    return urls
 
 
 def build_worker(args: argparse.Namespace) -> Worker:

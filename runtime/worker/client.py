@@ -8,6 +8,7 @@ unavailable, token refused) instead of status codes. The wire models are `runtim
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -41,6 +42,7 @@ from runtime.worker.errors import (
     RateLimitedError,
     RequestRejectedError,
 )
+from spec.decisions.failover import EndpointChoice
 from spec.decisions.rate_limit import parse_retry_after
 
 API = "/api/v1"
@@ -105,18 +107,26 @@ class OrchestratorClient:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         token: str | None = None,
         timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        #: Several URLs are replicas of one orchestrator: a request that cannot be delivered to the
+        #: one in use goes to the next (`spec.decisions.failover`).
+        self.endpoints = EndpointChoice([base_url] if isinstance(base_url, str) else base_url)
         self.timeout_s = timeout_s
         #: The configured credential (registers); after registration the worker's own token does the rest.
         self._credential = token
         self._worker_token: str | None = None
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport)
+        self._http = {url: httpx.AsyncClient(base_url=url, timeout=timeout_s, transport=transport)
+                      for url in self.endpoints.urls}
+
+    @property
+    def base_url(self) -> str:
+        """The orchestrator URL in use."""
+        return self.endpoints.current
 
     def use_credential(self, token: str | None) -> None:
         """Replace the configured credential (re-read after a 401, seed 4.5 "request re-authentication")."""
@@ -137,7 +147,8 @@ class OrchestratorClient:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     async def close(self) -> None:
-        await self._http.aclose()
+        for http in self._http.values():
+            await http.aclose()
 
     async def __aenter__(self) -> OrchestratorClient:
         return self
@@ -161,19 +172,28 @@ class OrchestratorClient:
         headers = self._authorization(path, token)
         if content is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            response = await self._http.request(
-                method,
-                API + path,
-                content=content,
-                headers=headers,
-                params=params,
-                timeout=timeout_s if timeout_s is not None else self.timeout_s,
-            )
-        except httpx.TransportError as exc:
+        failures: list[str] = []
+        last: httpx.TransportError | None = None
+        for url in self.endpoints.attempts():
+            try:
+                response = await self._http[url].request(
+                    method,
+                    API + path,
+                    content=content,
+                    headers=headers,
+                    params=params,
+                    timeout=timeout_s if timeout_s is not None else self.timeout_s,
+                )
+            except httpx.TransportError as exc:
+                failures.append(f"{url}: {type(exc).__name__}: {exc}")
+                last = exc
+                continue
+            self.endpoints.answered(url)
+            break
+        else:
             raise OrchestratorUnavailableError(
-                f"{method} {self.base_url}{API}{path}: orchestrator unreachable ({type(exc).__name__}: {exc})"
-            ) from exc
+                f"{method} {API}{path}: orchestrator unreachable ({'; '.join(failures)})"
+            ) from last
         if response.status_code >= 400:
             raise error_for_response(response)
         return response
