@@ -28,7 +28,7 @@ from runtime.client.errors import (
     WorkflowFailedError,
     error_for_response,
 )
-from runtime.client.event_stream import EventStream, websocket_url
+from runtime.client.event_stream import EventStream
 from runtime.protocol import (
     MAX_BATCH_WORKFLOWS,
     MAX_BODY_BYTES,
@@ -40,6 +40,7 @@ from runtime.protocol import (
     WorkflowRequest,
     WorkflowView,
 )
+from spec.decisions.failover import EndpointChoice
 from spec.machine import StateRole
 from spec.machines import WORKFLOW_LIFECYCLE
 from spec.policies import DEFAULT_POLICIES, BackoffPolicy
@@ -85,7 +86,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str | None = None,
         *,
         token_file: str | Path | None = None,
@@ -95,14 +96,26 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.url = url.rstrip("/")
-        if not self.url.startswith(("http://", "https://")):
-            raise ConnectionFailedError(f"orchestrator URL {url!r} must start with http:// or https://")
+        urls = [url] if isinstance(url, str) else list(url)
+        for each in urls:
+            if not each.startswith(("http://", "https://")):
+                raise ConnectionFailedError(f"orchestrator URL {each!r} must start with http:// or https://")
+        try:
+            #: Several URLs are replicas of one orchestrator (`spec.decisions.failover`).
+            self.endpoints = EndpointChoice(urls)
+        except ValueError as exc:
+            raise ConnectionFailedError(f"orchestrator URLs: {exc}") from None
         self._credential = Credential(token, token_file)
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout_s, transport=transport)
-        self._stream = EventStream(websocket_url(self.url), self._credential, reconnect, timeout_s, sleep)
+        self._http = {each: httpx.AsyncClient(base_url=each, timeout=timeout_s, transport=transport)
+                      for each in self.endpoints.urls}
+        self._stream = EventStream(self.endpoints, self._credential, reconnect, timeout_s, sleep)
         self._clock = clock
         self._sleep = sleep
+
+    @property
+    def url(self) -> str:
+        """The orchestrator URL in use (the replica that answered last)."""
+        return self.endpoints.current
 
     def __repr__(self) -> str:
         return f"Client({self.url!r}, token from {self._credential.origin})"
@@ -116,7 +129,8 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        await self._http.aclose()
+        for http in self._http.values():
+            await http.aclose()
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -241,11 +255,21 @@ class Client:
         headers = self._credential.header
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        try:
-            return await self._http.request(method, path, content=content, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise ConnectionFailedError(f"{method} {self.url}{path} timed out ({type(exc).__name__}); "
-                                        "the orchestrator is overloaded or unreachable") from None
-        except httpx.TransportError as exc:
-            raise ConnectionFailedError(f"cannot reach the orchestrator at {self.url} ({exc}); is "
-                                        "`python -m runtime orchestrator` running there?") from None
+        problems: list[str] = []
+        for replica in self.endpoints.attempts():
+            try:
+                response = await self._http[replica].request(method, path, content=content, params=params,
+                                                             headers=headers)
+            except httpx.TimeoutException as exc:
+                problems.append(f"{replica}: timed out ({type(exc).__name__})")
+                continue
+            except httpx.TransportError as exc:
+                problems.append(f"{replica}: {exc}")
+                continue
+            self.endpoints.answered(replica)
+            return response
+        if len(problems) == 1 and "timed out" in problems[0]:
+            raise ConnectionFailedError(f"{method} {self.url}{path} timed out; the orchestrator is overloaded or "
+                                        "unreachable") from None
+        raise ConnectionFailedError(f"cannot reach the orchestrator ({'; '.join(problems)}); is "
+                                    "`python -m runtime orchestrator` running there?") from None

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from runtime.client.credentials import Credential
 from runtime.client.errors import CredentialError, StreamError
 from runtime.protocol import Event, EventType, SubscribeMessage
+from spec.decisions.failover import EndpointChoice
 from spec.machines.websocket_session import SessionState
 from spec.policies import BackoffPolicy
 
@@ -59,16 +60,22 @@ def websocket_url(base_url: str) -> str:
 class EventStream:
     """How to reach ``/ws``: the URL, the credential, the reconnect policy and the clock to wait on."""
 
-    url: str
+    endpoints: EndpointChoice
     credential: Credential
     reconnect: BackoffPolicy
     open_timeout_s: float
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
+    @property
+    def url(self) -> str:
+        """The ``/ws`` URL of the orchestrator replica in use."""
+        return websocket_url(self.endpoints.current)
+
     async def events(self, workflow_id: str, after: int | None, until_settled: bool) -> AsyncGenerator[Event, None]:
         last = after
         failures = 0
         while True:
+            replica = self.endpoints.current
             try:
                 async with contextlib.aclosing(self._connection(workflow_id, last)) as connection:
                     async for event in connection:
@@ -91,6 +98,7 @@ class EventStream:
                 problem = f"the handshake was answered {exc.response.status_code}"
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 problem = f"cannot connect ({exc})"
+                self.endpoints.failed(replica)  # reconnect to the next replica; resume works on any
             if not self.reconnect.should_retry(failures):
                 raise StreamError(f"the event stream of workflow {workflow_id} at {self.url} could not be resumed "
                                   f"after {failures + 1} attempt(s): {problem}; last event id {last}")

@@ -39,5 +39,11 @@ class EndpointChoice:
         """`url` answered: use it from now on."""
         self._current = self.urls.index(url)
 
+    def failed(self, url: str) -> None:
+        """`url` could not be reached: if it is the one in use, the next one is (for a caller that
+        retries on its own schedule, such as an event stream reconnecting)."""
+        if url == self.current:
+            self._current = (self._current + 1) % len(self.urls)
+
 
 __all__ = ["EndpointChoice"]

@@ -52,7 +52,7 @@ def test_the_sync_example_runs(platform: Orchestrator) -> None:
     output = run(examples()[0], platform).splitlines()
     assert [line.split()[1] for line in output[:-2]] == [
         "TASK_STARTED", "TASK_PROGRESS", "TASK_PROGRESS", "TASK_COMPLETED", "WORKFLOW_COMPLETED"]
-    assert output[-2] == "result: {'slept': 0.5, 'steps': 2}"
+    assert output[-2] == "result: {'slept': 0.5, 'steps': 2, 'resumedAfter': 0}"
     assert output[-1] == "100 results"
 
 

@@ -188,3 +188,29 @@ def test_every_error_is_a_client_error() -> None:
         value = getattr(client_errors, name)
         if isinstance(value, type) and issubclass(value, Exception):
             assert issubclass(value, ClientError), name
+
+
+async def test_the_client_fails_over_to_the_replica_that_answers() -> None:
+    """Several URLs are replicas of one orchestrator (issue 16): an unreachable one is skipped, and
+    the client stays with the one that answered (`spec.decisions.failover`)."""
+    seen: list[str] = []
+
+    def cluster(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.host == "down.test":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(201, json={"workflowId": "wf-1", "taskIds": ["t-1"]})
+
+    async with Client(["http://down.test", "http://up.test"], "token",
+                      transport=httpx.MockTransport(cluster)) as client:
+        await client.submit("noop")
+        await client.submit("noop")
+        assert seen == ["down.test", "up.test", "up.test"] and client.url == "http://up.test"
+
+    def all_down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(ConnectionFailedError, match="down.test.*up.test"):
+        async with Client(["http://down.test", "http://up.test"], "token",
+                          transport=httpx.MockTransport(all_down)) as client:
+            await client.submit("noop")

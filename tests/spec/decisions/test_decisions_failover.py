@@ -33,3 +33,14 @@ def test_no_url_or_the_same_one_twice_is_refused() -> None:
         EndpointChoice([])
     with pytest.raises(ValueError, match="must differ"):
         EndpointChoice(["http://a:1/", "http://a:1"])
+
+
+def test_a_failed_url_in_use_moves_the_choice_to_the_next_and_a_failed_other_one_does_not() -> None:
+    choice = EndpointChoice(["http://a:1", "http://b:2", "http://c:3"])
+    choice.failed("http://b:2")
+    assert choice.current == "http://a:1"
+    choice.failed("http://a:1")
+    assert choice.current == "http://b:2"
+    choice.failed("http://b:2")
+    choice.failed("http://c:3")
+    assert choice.current == "http://a:1"  # wrapped around
