@@ -31,7 +31,8 @@ class SyncClient:
     """``with SyncClient(url, token) as client: client.submit("noop")``; the same calls as `Client`, blocking."""
 
     def __init__(
-        self, url: str | Sequence[str], token: str | None = None, *, token_file: str | Path | None = None, timeout_s: float = 30.0,
+        self, url: str | Sequence[str], token: str | None = None, *, token_file: str | Path | None = None,
+        timeout_s: float = 30.0,
         reconnect: BackoffPolicy = DEFAULT_POLICIES.backoff, transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         try:
