@@ -12,12 +12,14 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | Retry-After waits, persistent-limit escalation | `spec.decisions.rate_limit` |
 | startup phase budgets | `spec.decisions.startup` |
 | heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
+| leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
 """
 
 from __future__ import annotations
 
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
+from spec.decisions.leadership import FailoverReplay, LeadershipCore
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
@@ -27,7 +29,9 @@ __all__ = [
     "Admission",
     "BackoffSchedule",
     "BreakerCore",
+    "FailoverReplay",
     "FailureWindow",
+    "LeadershipCore",
     "LimitDecision",
     "LivenessRules",
     "RateLimitCore",

@@ -10,6 +10,7 @@ from spec.machine import MachineSpec
 from spec.machines.alerting import ALERT_RULE
 from spec.machines.auth_error import AUTH_ERROR
 from spec.machines.circuit_breaker import CIRCUIT_BREAKER_MACHINE
+from spec.machines.leader_election import LEADER_ELECTION
 from spec.machines.pipeline import PIPELINE
 from spec.machines.rate_limit import RATE_LIMIT
 from spec.machines.recovery import ORCHESTRATOR_RECOVERY, WORKER_RECOVERY
@@ -39,6 +40,7 @@ MACHINES: dict[str, MachineSpec] = {
         AUTH_ERROR,
         CIRCUIT_BREAKER_MACHINE,
         ALERT_RULE,
+        LEADER_ELECTION,
     )
 }
 

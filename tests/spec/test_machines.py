@@ -46,6 +46,8 @@ HAPPY_PATHS: dict[str, tuple[list[str], str]] = {
     "auth_error": (["request", "unauthorized", "credentials_provided", "retry_succeeded"], "succeeded"),
     "circuit_breaker": (["admit", "trip", "reject", "probe", "trial_succeeded"], "closed"),
     "alert_rule": (["record", "breach", "sustained", "clear"], "inactive"),
+    "leader_election": (["lock_busy", "lock_acquired", "lock_renewed", "lock_lost", "lock_acquired", "resign"],
+                        "resigned"),
 }
 
 ERROR_PATHS: dict[str, tuple[list[str], str]] = {
