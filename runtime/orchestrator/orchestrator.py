@@ -32,6 +32,7 @@ from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.hub import Hub
+from runtime.orchestrator.leadership import Leadership
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
@@ -80,6 +81,8 @@ class Orchestrator:
         #: Trial writes while the database is faulted (`runtime.orchestrator.db_recovery`).
         self.db_recovery_task: asyncio.Task[None] | None = None
         self.consistency_task: asyncio.Task[None] | None = None
+        #: Whether this replica runs the cluster-wide sweeps (`runtime.orchestrator.leadership`).
+        self.leadership = Leadership(self)
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -136,13 +139,12 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
-        from runtime.orchestrator.db_recovery import run_consistency_checks, run_database_recovery
+        from runtime.orchestrator.db_recovery import run_database_recovery
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
-        self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
-        self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
+        self.leadership.start()  # the sweeps: at once on SQLite, once elected on PostgreSQL
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -152,6 +154,7 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
+        self.leadership.cancel()
         for task in (self.db_recovery_task, self.consistency_task):
             if task is not None:
                 task.cancel()
@@ -159,6 +162,7 @@ class Orchestrator:
             await run_shutdown(self)
         finally:
             try:
+                await self.leadership.resign()
                 await self.monitoring.stop()
                 for task in (self.db_recovery_task, self.consistency_task):
                     if task is not None:
