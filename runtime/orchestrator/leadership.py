@@ -74,6 +74,21 @@ class Leadership:
         self.machine = LEADER_ELECTION.bind(listener=self.orch.trace.listener(self.orch.component("leader_election")))
         self._task = self.orch.supervisor.start("leader-election", self._elect)
 
+    async def claim_recovery(self) -> bool:
+        """At startup after an unclean stop: whether recovery is this replica's to run.
+
+        On SQLite always. On PostgreSQL an unfinished run may be a replica that is alive: recovery is
+        run by the replica that holds the leader lock, so this one takes the lock if it is free (and
+        then leads once the election starts) and leaves recovery to the leader otherwise.
+        """
+        if self.lock is None:
+            return True
+        try:
+            return await self.lock.try_take(self.orch.policies.database.connect_timeout_s)
+        except LeaderLockError as exc:
+            log.warning("cannot tell whether another replica leads, so recovering here: %s", exc)
+            return True
+
     def cancel(self) -> None:
         """Stop the election now, without waiting; the lock is kept until :meth:`resign`."""
         if self._task is not None:
