@@ -258,7 +258,8 @@ async def test_a_write_lock_held_by_another_replica_past_the_lock_wait_answers_5
 ) -> None:
     name = postgres_server.create_database()
     policy = DatabasePolicy(lock_wait_s=0.2)
-    first, second = Database.at(postgres_server.location(name), policy), Database.at(postgres_server.location(name), policy)
+    location = postgres_server.location(name)
+    first, second = Database.at(location, policy), Database.at(location, policy)
     await first.open()
     await second.open()
     try:
