@@ -33,6 +33,7 @@ from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.leadership import Leadership
+from runtime.orchestrator.replica_feed import ReplicaFeed
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
@@ -83,6 +84,8 @@ class Orchestrator:
         self.consistency_task: asyncio.Task[None] | None = None
         #: Whether this replica runs the cluster-wide sweeps (`runtime.orchestrator.leadership`).
         self.leadership = Leadership(self)
+        #: Tells the other replicas on the database what this one committed (`runtime.orchestrator.replica_feed`).
+        self.feed = ReplicaFeed(self)
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -122,6 +125,7 @@ class Orchestrator:
         changes = ChangeLog()
         async with self.db.write() as session:
             result = await work(session, changes)
+            await self.feed.announce(session, changes)
         self.announce(changes)
         return result
 
@@ -145,6 +149,7 @@ class Orchestrator:
         await run_startup(self)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
         self.leadership.start()  # the sweeps: at once on SQLite, once elected on PostgreSQL
+        self.feed.start()
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
@@ -155,6 +160,7 @@ class Orchestrator:
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
         self.leadership.cancel()
+        self.feed.cancel()
         for task in (self.db_recovery_task, self.consistency_task):
             if task is not None:
                 task.cancel()
@@ -163,6 +169,7 @@ class Orchestrator:
         finally:
             try:
                 await self.leadership.resign()
+                await self.feed.stop()
                 await self.monitoring.stop()
                 for task in (self.db_recovery_task, self.consistency_task):
                     if task is not None:
