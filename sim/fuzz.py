@@ -24,6 +24,7 @@ from sim.scenario import FAULT_KINDS, Scenario, scenario_from_mapping, scenario_
 from spec.injected_faults import InjectedFault
 
 WORKERS = 3
+REPLICAS = 2
 HORIZON = 600.0
 
 _times = st.floats(min_value=0, max_value=HORIZON - 100, allow_nan=False).map(lambda x: round(x, 1))
@@ -58,6 +59,8 @@ _FIELDS: dict[InjectedFault, dict[str, st.SearchStrategy[Any]]] = {
                                  "reauth_after_s": st.one_of(st.none(), _rounded(0, 30))},
     InjectedFault.SLOW_TASKS: {"duration": _durations, "factor": _rounded(1.5, 50)},
     InjectedFault.RESOURCE_EXHAUSTION: {"duration": _durations, "worker": _workers},
+    InjectedFault.REPLICA_CRASH: {"replica": st.integers(min_value=1, max_value=REPLICAS),
+                                  "restart_after": st.one_of(st.none(), _durations)},
 }
 
 #: One strategy per declared fault kind, and the schedule's fault drawn from any of them.
@@ -75,7 +78,7 @@ def schedule_scenario(faults: list[dict[str, Any]], seed: int = 1) -> Scenario:
         "description": "A fault schedule found by python -m sim fuzz that violates a spec property.",
         "seed": seed,
         "duration_s": HORIZON,
-        "topology": {"workers": WORKERS},
+        "topology": {"workers": WORKERS, "replicas": REPLICAS},
         "workload": {"tasks": 30, "rate_per_s": 0.1, "mean_service_s": 20},
         "faults": faults,
     }

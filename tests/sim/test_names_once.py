@@ -19,6 +19,7 @@ from spec.machines import (
     alerting,
     auth_error,
     circuit_breaker,
+    leader_election,
     pipeline,
     rate_limit,
     recovery,
@@ -32,8 +33,8 @@ from spec.machines import (
 )
 
 SIM = Path(__file__).resolve().parents[2] / "sim"
-_MODULES = (alerting, auth_error, circuit_breaker, pipeline, rate_limit, recovery, retry, shutdown, startup,
-            task_lifecycle, websocket_session, worker_lifecycle, workflow_lifecycle)
+_MODULES = (alerting, auth_error, circuit_breaker, leader_election, pipeline, rate_limit, recovery, retry, shutdown,
+            startup, task_lifecycle, websocket_session, worker_lifecycle, workflow_lifecycle)
 _ENUMS: tuple[type[StrEnum], ...] = tuple(dict.fromkeys(  # each once, though modules alias them (S, T)
     value for module in _MODULES for value in vars(module).values()
     if isinstance(value, type) and issubclass(value, StrEnum) and value.__module__ == module.__name__
