@@ -59,6 +59,7 @@ class Leadership:
         self.since: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._busy_traced = False
+        self._unreachable = False
 
     @property
     def elected(self) -> bool:
@@ -129,9 +130,11 @@ class Leadership:
             taken = await lock.try_take(self.policy.acquire_interval_s)
         except LeaderLockError as exc:
             core.observe_attempt(False, self.clock())  # no answer is no lock; try again next interval
-            if not self._busy_traced:
-                log.warning("cannot try the leader lock: %s", exc)
+            if not self._unreachable:  # once per outage, not once per attempt
+                self._unreachable = True
+                log.warning("cannot try the leader lock (trying every %g s): %s", self.policy.acquire_interval_s, exc)
             return
+        self._unreachable = False
         trigger = core.observe_attempt(taken, self.clock())
         if trigger is LeaderTrigger.LOCK_BUSY:
             if not self._busy_traced:
