@@ -346,8 +346,9 @@ class LeadershipPolicy(_Policy):
                                       "lock this often.")
     renew_interval_s: float = Field(2.0, gt=0, le=60, description="The leader confirms that its session still "
                                     "holds the lock this often.")
-    lease_s: float = Field(10.0, ge=3, le=600, description="A leader that could not confirm its lock for this long "
-                           "steps down; the server drops a silent leader's session within the same time.")
+    lease_s: float = Field(10.0, gt=0, le=600, description="A leader that could not confirm its lock for this long "
+                           "steps down; the server drops a silent leader's session within the same time (at least "
+                           "3 s: its keepalive counts whole seconds).")
 
     @model_validator(mode="after")
     def _renewals_fit_lease(self) -> Self:
@@ -357,15 +358,22 @@ class LeadershipPolicy(_Policy):
 
     @property
     def failover_bound_s(self) -> float:
-        """Longest time from the leader's last confirmation to another replica leading: the server drops the
-        session within ``lease_s``, a standby tries the lock within ``acquire_interval_s`` of that."""
-        return self.lease_s + self.acquire_interval_s
+        """Longest time from the leader's last confirmation to another replica leading: the leader steps down
+        after ``lease_s`` and the server drops its session after `server_drop_s`, whichever is later; a standby
+        tries the lock within ``acquire_interval_s`` of that."""
+        return max(self.lease_s, self.server_drop_s) + self.acquire_interval_s
+
+    @property
+    def server_drop_s(self) -> int:
+        """When the server gives up on a silent leader's session: ``idle + interval x count`` of `server_keepalive`."""
+        idle, interval, count = self.server_keepalive()
+        return idle + interval * count
 
     def server_keepalive(self) -> tuple[int, int, int]:
-        """PostgreSQL's ``tcp_keepalives_idle``, ``_interval`` and ``_count`` (whole seconds) for the leader's
-        session: the server gives up on a silent client after ``idle + interval x count <= lease_s``."""
-        idle = math.floor(self.lease_s / 2)
-        interval = math.floor((self.lease_s - idle) / 2)
+        """PostgreSQL's ``tcp_keepalives_idle``, ``_interval`` and ``_count`` for the leader's session, in whole
+        seconds (at least one each): their total is at most ``lease_s``, or 3 s for a shorter lease."""
+        idle = max(1, math.floor(self.lease_s / 2))
+        interval = max(1, math.floor((self.lease_s - idle) / 2))
         return idle, interval, 2
 
 

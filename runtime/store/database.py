@@ -22,7 +22,8 @@ attempt is bounded by `DatabasePolicy.connect_timeout_s` and a row lock held by 
 ``lock_timeout`` = ``lock_wait_s`` (then 503, as on SQLite); the URL's password is masked in every
 message (`runtime.store.locations`). Writes are serialised by an in-process lock, and on PostgreSQL
 across orchestrator replicas sharing the database by a transaction-level advisory lock
-(`runtime.store.cluster_writes`), as ``BEGIN IMMEDIATE`` serialises them on SQLite.
+(`runtime.store.cluster_writes`), as ``BEGIN IMMEDIATE`` serialises them on SQLite; a SQLite file has
+one orchestrator (`runtime.store.sqlite_owner` refuses a second).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from runtime.store.cluster_writes import take_cluster_write_lock
 from runtime.store.locations import DatabaseLocation, PostgresLocation
 from runtime.store.models import Base
 from runtime.store.sqlite_files import repair_sidecar_modes
+from runtime.store.sqlite_owner import release_sqlite_file, take_sqlite_file
 from spec.database_faults import DatabaseFault, DatabaseHealth, classify_database_error, fault_kind
 from spec.policies import DatabasePolicy
 
@@ -181,6 +183,8 @@ class Database:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._write_lock = asyncio.Lock()
         self._checkpointer: WalCheckpointer | None = None
+        #: SQLite: the descriptor holding the file's owner ``flock`` while the database is open.
+        self._owner_fd: int | None = None
         #: Set by a failed write; the orchestrator's recovery task waits on it.
         self.faulted = asyncio.Event()
 
@@ -224,6 +228,8 @@ class Database:
     async def open(self) -> None:
         """Create the pool, run migrations and validate the schema; raise on any failure."""
         self._check_sqlite_path()
+        if self.is_sqlite and self._owner_fd is None:
+            self._owner_fd = take_sqlite_file(Path(self._sqlite_path()))
         engine = self._engine()
         try:
             async with engine.begin() as conn:
@@ -240,18 +246,24 @@ class Database:
                 raise SchemaError(f"database {self.name}: schema invalid after migrations: {'; '.join(problems)}")
         except (OSError, TimeoutError, DBAPIError) as exc:
             await engine.dispose()
+            self._release_owner()
             if self.is_sqlite:
                 raise
             raise StoreError(f"cannot open the database {self.name} (the {SETTING}): "
                              f"{self.redact(self._unreachable_reason(exc))}") from None
         except BaseException:
             await engine.dispose()
+            self._release_owner()
             raise
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         if self.is_sqlite:
             self._checkpointer = WalCheckpointer(self._sqlite_path())
             self._checkpointer.start()
+
+    def _release_owner(self) -> None:
+        fd, self._owner_fd = self._owner_fd, None
+        release_sqlite_file(fd)
 
     def _unreachable_reason(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
@@ -380,3 +392,4 @@ class Database:
             await self.engine.dispose()
             self.engine = None
             self._sessions = None
+        self._release_owner()

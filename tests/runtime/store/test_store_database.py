@@ -275,3 +275,19 @@ async def test_a_write_lock_held_by_another_replica_past_the_lock_wait_answers_5
         await first.close()
         await second.close()
         postgres_server.drop_databases([name])
+
+
+async def test_a_second_orchestrator_on_the_same_sqlite_file_is_refused_and_may_start_later(tmp_path: Path) -> None:
+    """Replicas need PostgreSQL: the second is told so; other SQLite connections are not affected."""
+    path = tmp_path / "o.db"
+    first, second = Database.for_path(path), Database.for_path(path)
+    await first.open()
+    try:
+        with pytest.raises(StoreError, match="in use by another orchestrator.*need PostgreSQL"):
+            await second.open()
+        with sqlite3.connect(path) as shell:  # a backup or a shell reads the file as before
+            assert shell.execute("SELECT count(*) FROM orchestrator_runs").fetchone() is not None
+    finally:
+        await first.close()
+    await second.open()
+    await second.close()

@@ -17,8 +17,8 @@ T = LeaderTrigger
 
 policies = st.builds(
     lambda acquire, renew, extra: LeadershipPolicy(acquire_interval_s=acquire, renew_interval_s=renew,
-                                                   lease_s=max(3.0, 2 * renew + extra)),
-    st.floats(0.05, 60), st.floats(0.05, 60), st.floats(0, 400))
+                                                   lease_s=min(600.0, 2 * renew + extra)),
+    st.floats(0.001, 60), st.floats(0.001, 60), st.floats(0, 400))
 
 
 def test_a_standby_tries_at_once_then_every_acquire_interval() -> None:
@@ -68,14 +68,17 @@ def test_observations_out_of_state_are_refused_naming_the_state() -> None:
 def test_the_policy_refuses_a_lease_shorter_than_two_renewals() -> None:
     with pytest.raises(ValidationError, match="lease_s must be at least 2 x renew_interval_s"):
         LeadershipPolicy(renew_interval_s=3.0, lease_s=5.0)
-    assert POLICY.failover_bound_s == POLICY.lease_s + POLICY.acquire_interval_s
+    assert POLICY.failover_bound_s == POLICY.lease_s + POLICY.acquire_interval_s  # the server drops within the lease
+    short = LeadershipPolicy(acquire_interval_s=0.1, renew_interval_s=0.2, lease_s=1.0)
+    assert short.server_drop_s == 3 and short.failover_bound_s == 3.1  # the keepalive counts whole seconds
 
 
 @given(policies)
 def test_the_server_gives_up_on_a_silent_leader_within_its_lease(policy: LeadershipPolicy) -> None:
     idle, interval, count = policy.server_keepalive()
     assert idle >= 1 and interval >= 1 and count >= 1
-    assert idle + interval * count <= policy.lease_s
+    assert idle + interval * count == policy.server_drop_s <= max(policy.lease_s, 3)
+    assert policy.failover_bound_s >= max(policy.lease_s, policy.server_drop_s) + policy.acquire_interval_s
 
 
 @given(policies, st.lists(st.tuples(st.sampled_from(["held", "lost", "silent"]), st.floats(0, 30)), max_size=40))
