@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from runtime.errors import RuntimeConfigError
+from runtime.escalation_config import EscalationRoutes
 from runtime.store.locations import DatabaseLocation, parse_location
 from runtime.token_files import read_role_tokens
 from spec.policies import DEFAULT_POLICIES, Policies
@@ -67,6 +68,10 @@ class OrchestratorSettings(BaseSettings):
         15.0, gt=0, le=3600, description="How often alert rules are evaluated (Prometheus' usual evaluation_interval)."
     )
     policies: Policies = Field(DEFAULT_POLICIES, description="Spec policies (timings, limits) with overrides.")
+    escalation: EscalationRoutes = Field(
+        default_factory=EscalationRoutes,
+        description="Webhook URLs (secret) and a command per escalation level; workers' escalations arrive "
+                    "here too (runtime.escalation_config).")
 
     @field_validator("tokens", "client_tokens", "worker_tokens")
     @classmethod

@@ -19,6 +19,9 @@ class CheckResult:
     measured: str
     expected: str
     violations: list[str] = field(default_factory=list)
+    #: A scenario's own expectation (``expect:``), not a property of the spec: failing it means
+    #: the scenario did not produce what it was written for, not that the system broke a rule.
+    expectation: bool = False
 
     @property
     def failed(self) -> bool:

@@ -233,15 +233,17 @@ def run_checks(run: RunResult) -> list[CheckResult]:
     for checked in results:
         if checked.status == NA and checked.name in expect.exercises:
             checked.status = FAIL
+            checked.expectation = True
             checked.violations.append("the scenario exists to exercise this check, but the run never did")
     fired = {f"{e.machine}.{e.trigger}" for e in run.entries}
     missing = [t for t in expect.transitions if t not in fired]
     if expect.transitions:
         results.append(CheckResult("expected_transitions", FAIL if missing else PASS,
                                    f"{len(expect.transitions) - len(missing)} of {len(expect.transitions)} fired",
-                                   ", ".join(expect.transitions), [f"{t} never fired" for t in missing]))
+                                   ", ".join(expect.transitions), [f"{t} never fired" for t in missing],
+                                   expectation=True))
     completed = sum(1 for s in run.final_task_states.values() if s == TaskState.COMPLETED)
     if completed < expect.min_completed:
         results.append(CheckResult("min_completed", FAIL, str(completed), f">= {expect.min_completed}",
-                                   [f"only {completed} tasks completed"]))
+                                   [f"only {completed} tasks completed"], expectation=True))
     return results

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--examples", type=int, default=200)
     fuzz.add_argument("--seed", type=int, default=0)
     fuzz.add_argument("--out", type=Path, default=Path("fuzz_failure.yaml"))
+    fuzz.add_argument("--base", metavar="SCENARIO", default=None,
+                      help="start from this scenario (catalogue name or file): its topology, workload, policies "
+                      "and faults, plus the drawn schedule; its expect: is not applied")
     erlang = sub.add_parser("erlang", help="compare simulated M/M/c queue waits with the Erlang C formula")
     erlang.add_argument("--tasks", type=int, default=200_000)
     erlang.add_argument("--workers", type=int, default=4)
@@ -81,9 +84,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         args.traces.mkdir(parents=True, exist_ok=True)
         for o in outcomes:
             write_trace(args.traces / f"{o.name}.jsonl", o.run.recorder.events())
-    failed = [o.name for o in outcomes if not o.passed]
-    if failed:
-        console.print(f"[red]{len(failed)} of {len(outcomes)} runs violated the spec: {', '.join(failed)}[/]")
+    violated = [o.name for o in outcomes if o.violated_spec]
+    unmet = [o.name for o in outcomes if not o.passed and not o.violated_spec]
+    if violated:
+        console.print(f"[red]{len(violated)} of {len(outcomes)} runs violated the spec: {', '.join(violated)}[/]")
+    if unmet:
+        console.print(f"[red]{len(unmet)} of {len(outcomes)} runs did not meet their scenario's expectations "
+                      f"(expect:): {', '.join(unmet)}[/]")
+    if violated or unmet:
         return 1
     console.print(f"[green]all {len(outcomes)} runs passed[/]")
     return 0
@@ -104,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "fuzz":
             from sim.fuzz import fuzz_command
 
-            return fuzz_command(console, examples=args.examples, seed=args.seed, out=args.out)
+            base = None if args.base is None else resolve(args.base)
+            return fuzz_command(console, examples=args.examples, seed=args.seed, out=args.out, base=base)
         if args.command == "erlang":
             from sim.erlang import erlang_command
 

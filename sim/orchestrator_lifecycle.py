@@ -125,7 +125,7 @@ class Lifecycle:
                 machine.fire(StartupTrigger.STARTUP_TIMED_OUT, {TraceKey.PHASE_STATE: machine.state})
                 self._supervise(incarnation, self.start)
             return
-        machine.fire("all_healthy" if check.value else "service_degraded")
+        machine.fire(StartupTrigger.ALL_HEALTHY if check.value else StartupTrigger.SERVICE_DEGRADED)
         self.orch.busy_lifecycle = False
         self.orch.go_live()
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sim.checks import CheckResult, run_checks
 from sim.model import RunResult, run_scenario
+from sim.run_figures import RunFigures
 from sim.scenario import Scenario
 
 
@@ -28,6 +29,15 @@ class Outcome:
     def passed(self) -> bool:
         return not any(c.failed for c in self.checks) and self.deterministic is not False
 
+    @property
+    def violated_spec(self) -> bool:
+        """A property of the spec failed (or the run was not deterministic): the system broke a rule."""
+        return any(c.failed and not c.expectation for c in self.checks) or self.deterministic is False
+
+    @property
+    def figures(self) -> RunFigures:
+        return RunFigures.of(self.run)
+
     def to_json(self) -> dict[str, Any]:
         run = self.run
         return {
@@ -41,9 +51,11 @@ class Outcome:
             "wall_s": run.wall_s,
             "sim_to_wall": run.sim_to_wall,
             "settled": run.settled,
+            "violated_spec": self.violated_spec,
+            "figures": self.figures.to_json(),
             "checks": [
                 {"name": c.name, "status": c.status, "measured": c.measured, "expected": c.expected,
-                 "violations": c.violations}
+                 "violations": c.violations, "expectation": c.expectation}
                 for c in self.checks
             ],
         }

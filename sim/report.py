@@ -24,14 +24,22 @@ DIAGRAM_EVENTS = 150
 def results_table(outcomes: Sequence[Outcome]) -> Table:
     table = Table(title="Simulation results", show_lines=False)
     table.add_column("scenario", no_wrap=True)
-    for column in ("seed", "result", "pass/fail/n-a", "events", "sim s", "wall s", "sim/wall", "trace sha256"):
-        table.add_column(column, justify="left" if column in ("result", "trace sha256") else "right")
+    for column in ("seed", "result", "pass/fail/n-a", "tasks/s", "p95 latency s", "failed (reasons)", "events",
+                   "sim s", "wall s", "sim/wall", "trace sha256"):
+        table.add_column(column, justify="left" if column in ("result", "failed (reasons)", "trace sha256")
+                         else "right")
     for o in outcomes:
         counts = {s: sum(1 for c in o.checks if c.status == s) for s in ("pass", "fail", "n/a")}
-        result = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
+        result = ("[green]PASS[/]" if o.passed else "[red]FAIL[/]" if o.violated_spec
+                  else "[yellow]EXPECTATION NOT MET[/]")
+        figures = o.figures
+        reasons = ", ".join(f"{reason} {n}" for reason, n in figures.failure_reasons.items())
+        latency = "-" if figures.latency_p95_s is None else f"{figures.latency_p95_s:.2f}"
         det = {True: "", False: " [red](nondeterministic)[/]", None: ""}[o.deterministic]
         table.add_row(o.name, str(o.run.seed), result + det,
                       f"{counts['pass']}/{counts['fail']}/{counts['n/a']}",
+                      f"{figures.throughput_per_s:.2f}", latency,
+                      f"{figures.failed}" + (f" ({reasons})" if reasons else ""),
                       str(len(o.run.entries)), f"{o.run.sim_time_s:.0f}", f"{o.run.wall_s:.2f}",
                       f"{o.run.sim_to_wall:,.0f}", o.run.digest[:12])
     return table

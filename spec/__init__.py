@@ -7,6 +7,7 @@ timings and limits comes from here.
 from __future__ import annotations
 
 from spec.conformance import ConformanceReport, check_trace
+from spec.decisions.replay import Violation
 from spec.errors import (
     IllegalTransitionError,
     ServiceOrderError,
@@ -117,6 +118,7 @@ __all__ = [
     "UnknownMachineError",
     "UnknownParticipantError",
     "UnknownTriggerError",
+    "Violation",
     "WebSocketPolicy",
     "alt",
     "branch",

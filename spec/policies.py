@@ -258,6 +258,11 @@ def _default_rules() -> tuple[AlertRule, ...]:
                   summary="Circuit breaker open", escalation_level=2),
         AlertRule(name="HighResourceUtilisation", metric="resource_utilisation", threshold=0.9, for_s=600.0,
                   summary="Resource utilisation above 90%", escalation_level=3),
+        # Not in the seed (issue 13): tasks failing and workers gone quiet, which the seed's four miss.
+        AlertRule(name="HighTaskFailureRate", metric="task_failure_rate", threshold=0.1, for_s=300.0,
+                  summary="High task failure rate", escalation_level=2),
+        AlertRule(name="WorkerDown", metric="workers_down", threshold=0.0, for_s=60.0,
+                  summary="Worker missed its heartbeats", escalation_level=2),
     )
 
 
@@ -275,6 +280,12 @@ class AlertPolicy(_Policy):
 
     rules: tuple[AlertRule, ...] = Field(default_factory=_default_rules)
     escalation_levels: tuple[EscalationLevel, ...] = Field(default_factory=_default_levels)
+    rate_window_s: float = Field(60.0, gt=0, description="Range of the rate() windows the call and task rules "
+                                 "read: at least four scrape intervals of a usual 15 s scrape.")
+    runbook_base_url: str = Field("runbooks/", min_length=1, description="Where the runbooks page is: each "
+                                  "rule's runbook_url annotation is this plus '#' and the rule's name in lower case.")
+    lookback_s: float = Field(300.0, gt=0, description="A gauge's latest sample counts for this long (Prometheus' "
+                              "default lookback delta); an older one is absent and its alert clears.")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

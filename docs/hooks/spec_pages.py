@@ -75,6 +75,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         sim_plots.render(docs_dir)
     except sim_plots.SimulationPlotError as exc:
         raise PluginError(str(exc)) from exc
+    importlib.import_module("spec_docs.monitoring").write_dashboard(docs_dir)
     optimisation = importlib.import_module("spec_docs.optimisation")
     try:
         optimisation.render(docs_dir)

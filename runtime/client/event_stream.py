@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from runtime.client.credentials import Credential
 from runtime.client.errors import CredentialError, StreamError
 from runtime.protocol import Event, EventType, SubscribeMessage
+from spec.machines.websocket_session import SessionState
 from spec.policies import BackoffPolicy
 
 #: Events after which a workflow sends nothing more.
@@ -105,7 +106,7 @@ class EventStream:
             async for raw in ws:
                 message = json.loads(raw)
                 kind = message.get("type") if isinstance(message, dict) else None
-                if kind == "subscribed":
+                if kind == SessionState.SUBSCRIBED:
                     yield None
                     continue
                 if kind == "error":

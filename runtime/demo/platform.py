@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from runtime.demo.ai_failure import DemoAIFailure, demo_ai_script
 from runtime.demo.errors import DemoError
 from runtime.resilience import TraceSink
 from runtime.worker.agent import Worker
@@ -102,19 +103,26 @@ class TraceFile:
                 self._stream = None
 
 
-def register_demo_workflow(worker: Worker, platform_file: Path, trace_path: Path | None = None) -> CodingWorkflow:
+def register_demo_workflow(worker: Worker, platform_file: Path, trace_path: Path | None = None,
+                           ai_failure: str | None = None) -> CodingWorkflow:
     """Register ``ai_coding`` on `worker` against the demo platform in `platform_file`.
 
     The pipeline's and its resilience layer's transitions are appended to `trace_path` (the
     worker's own ``--trace`` file: every line is written and flushed in one go, in append mode).
+    With `ai_failure` (``--demo-ai-failure``) the scripted AI provider fails every analysis that way.
     """
+    try:
+        failure = DemoAIFailure(ai_failure) if ai_failure is not None else None
+    except ValueError:
+        known = ", ".join(f.value for f in DemoAIFailure)
+        raise DemoError(f"--demo-ai-failure {ai_failure!r}: expected one of {known}") from None
     demo = read_platform_file(platform_file)
     clock = WallClock()
     sink: TraceSink | None = TraceFile(trace_path) if trace_path is not None else None
     return register_coding_workflow(
         worker,
         git=demo.platform(),
-        ai=ScriptedAIProvider(chunk_delay_s=CHUNK_DELAY_S, clock=clock),
+        ai=ScriptedAIProvider(demo_ai_script(failure), chunk_delay_s=CHUNK_DELAY_S, clock=clock),
         gates=demo.quality_gates(),
         clock=clock,
         trace_sink=sink,

@@ -4,7 +4,12 @@ It starts an orchestrator on a temporary SQLite database and two workers (real p
 127.0.0.1 with a generated token), creates the tiny demo repository, submits the reference
 AI-coding workflow (seed 4.3) over HTTP, follows it over the WebSocket with live progress bars,
 then prints where the branch, its commit and the pull request are, stops every process with
-SIGTERM, and writes the run's merged trace and its Mermaid sequence diagram.
+SIGTERM, and writes the run's merged trace and its Mermaid sequence diagram. Every run saves the
+orchestrator's final ``/metrics`` scrape and ``/api/v1/alerts`` answer (`runtime.demo.observations`).
+
+With ``--ai-failure error|rate-limited`` the AI provider fails instead, and the demo submits
+workflows until the orchestrator raises the alert that failure should raise
+(`runtime.demo.ai_failure`), which it prints.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import websockets
 from rich.console import Console
 from rich.markup import escape
 
+from runtime.demo.ai_failure import DemoAIFailure, FailureRun, drive_until_alert, slots_per_worker
 from runtime.demo.errors import DemoError, DemoProcessError
+from runtime.demo.observations import ALERTS_FILE, METRICS_FILE, Observations, save_observations
 from runtime.demo.platform import write_platform_file
 from runtime.demo.processes import READY_MARKER, ChildProcess, child_env, wait_for_workers, wait_until_ready
 from runtime.demo.progress import WorkflowProgress
@@ -49,7 +56,7 @@ WORKERS = 2
 DEFAULT_TIMEOUT_S = 300.0
 #: What the demo writes into the output directory; a rerun replaces exactly these.
 PLATFORM_FILE = "demo-platform.json"
-OUTPUT_NAMES = ("platform", "logs", "trace.jsonl", "trace.mmd", PLATFORM_FILE)
+OUTPUT_NAMES = ("platform", "logs", "trace.jsonl", "trace.mmd", PLATFORM_FILE, METRICS_FILE, ALERTS_FILE)
 _WATCH_INTERVAL_S = 0.5
 
 
@@ -64,6 +71,9 @@ class DemoRun:
     commit: str | None = None
     outputs: TraceOutputs | None = None
     wall_s: float = 0.0
+    ai_failure: DemoAIFailure | None = None
+    failure: FailureRun | None = None
+    observations: Observations | None = None
 
     @property
     def task(self) -> dict[str, Any]:
@@ -145,6 +155,36 @@ async def stop_children(children: list[ChildProcess], console: Console) -> None:
             console.print(f"stopped {child.name}{note}", highlight=False)
 
 
+async def _follow_one_workflow(run: DemoRun, http: httpx.AsyncClient, url: str, token: str, issue_id: str,
+                               timeout_s: float, console: Console, children: list[ChildProcess]) -> None:
+    """Submit the workflow and follow it over the WebSocket to its end."""
+    request = {"type": TASK_TYPE, "payload": {"issueId": issue_id}}
+    response = await http.post("/api/v1/workflows", json=request)
+    if response.status_code != 201:
+        raise DemoError(f"submitting the workflow failed: HTTP {response.status_code} {response.text}")
+    run.workflow_id = str(response.json()["workflowId"])
+    console.print(f"workflow      {run.workflow_id} ({TASK_TYPE}, issue #{issue_id}) submitted",
+                  highlight=False, soft_wrap=True)
+    with WorkflowProgress(console) as view:
+        await _until_first(follow_workflow(url, token, run.workflow_id, view), watch_processes(children),
+                           timeout_s=timeout_s, what=f"workflow {run.workflow_id}")
+    console.print(f"streamed      {view.counts.chunks} code chunks ({view.counts.chunk_chars} chars), "
+                  f"{view.counts.events} WebSocket events", highlight=False)
+    run.workflow = (await http.get(f"/api/v1/workflows/{run.workflow_id}")).json()
+
+
+async def _drive_failure(run: DemoRun, http: httpx.AsyncClient, issue_id: str, timeout_s: float, console: Console,
+                         children: list[ChildProcess]) -> None:
+    assert run.ai_failure is not None
+
+    async def drive() -> None:
+        assert run.ai_failure is not None
+        run.failure = await drive_until_alert(http, run.ai_failure, issue_id, WORKERS, timeout_s, console)
+
+    await _until_first(drive(), watch_processes(children), timeout_s=timeout_s + 5.0,
+                       what=f"the {run.ai_failure.value} AI provider demo")
+
+
 async def run_platform(run: DemoRun, issue_id: str, timeout_s: float, console: Console,
                        children: list[ChildProcess]) -> None:
     """Start the processes, run the workflow to its end, stop the processes (whatever happened)."""
@@ -167,26 +207,23 @@ async def run_platform(run: DemoRun, issue_id: str, timeout_s: float, console: C
             async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, trust_env=False) as http:
                 await wait_until_ready(http, orchestrator)
                 ids = [f"demo-worker-{n}" for n in range(1, WORKERS + 1)]
+                failing = [] if run.ai_failure is None else [
+                    "--demo-ai-failure", run.ai_failure.value, "--tasks-per-poll", str(slots_per_worker())]
                 for worker_id in ids:
                     children.append(ChildProcess(worker_id, [
                         "worker", "--orchestrator", url, "--worker-id", worker_id, "--demo-platform",
                         str(platform_file), "--workspace-root", str(tmp / worker_id), "--trace",
-                        str(logs / f"{worker_id}.jsonl"), "--log-level", "WARNING"], logs, env))
+                        str(logs / f"{worker_id}.jsonl"), "--log-level", "WARNING", *failing], logs, env))
                 await wait_for_workers(http, children[1:], ids)
                 console.print(f"workers       {', '.join(ids)} registered", highlight=False)
-                request = {"type": TASK_TYPE, "payload": {"issueId": issue_id}}
-                response = await http.post("/api/v1/workflows", json=request)
-                if response.status_code != 201:
-                    raise DemoError(f"submitting the workflow failed: HTTP {response.status_code} {response.text}")
-                run.workflow_id = str(response.json()["workflowId"])
-                console.print(f"workflow      {run.workflow_id} ({TASK_TYPE}, issue #{issue_id}) submitted",
-                              highlight=False, soft_wrap=True)
-                with WorkflowProgress(console) as view:
-                    await _until_first(follow_workflow(url, token, run.workflow_id, view), watch_processes(children),
-                                       timeout_s=timeout_s, what=f"workflow {run.workflow_id}")
-                console.print(f"streamed      {view.counts.chunks} code chunks ({view.counts.chunk_chars} chars), "
-                              f"{view.counts.events} WebSocket events", highlight=False)
-                run.workflow = (await http.get(f"/api/v1/workflows/{run.workflow_id}")).json()
+                try:
+                    if run.ai_failure is None:
+                        await _follow_one_workflow(run, http, url, token, issue_id, timeout_s, console, children)
+                    else:
+                        await _drive_failure(run, http, issue_id, timeout_s, console, children)
+                finally:  # while the workers are still in rotation: their breakers still count
+                    if orchestrator.running:
+                        run.observations = await save_observations(http, run.out_dir)
         finally:
             await stop_children(children, console)
     branch = (run.task.get("result") or {}).get("branch")
@@ -210,6 +247,14 @@ def print_summary(run: DemoRun, console: Console) -> None:
         error = task["error"]
         console.print(f"[red]workflow failed[/]: {escape(str(error.get('code')))}: {escape(str(error.get('message')))}",
                       highlight=False, soft_wrap=True)
+    if run.observations is not None:
+        seen = run.observations
+        for alert in seen.alerts:
+            if alert.state == "firing":
+                console.print(f"[red]firing[/]        {escape(alert.describe())}", highlight=False, soft_wrap=True)
+        console.print(f"metrics       {seen.metrics} (final /metrics scrape)", highlight=False, soft_wrap=True)
+        console.print(f"alerts        {seen.alerts_file} ({len(seen.alerts)} alert series)", highlight=False,
+                      soft_wrap=True)
     if run.outputs is not None:
         o = run.outputs
         verdict = "[green]" if o.report.ok else "[red]"
@@ -221,12 +266,13 @@ def print_summary(run: DemoRun, console: Console) -> None:
 
 
 async def run_demo(out_dir: Path, *, issue_id: str = DELIVERED_ISSUE, timeout_s: float = DEFAULT_TIMEOUT_S,
-                   console: Console | None = None, children: list[ChildProcess] | None = None) -> DemoRun:
+                   console: Console | None = None, children: list[ChildProcess] | None = None,
+                   ai_failure: DemoAIFailure | None = None) -> DemoRun:
     """Run the demo into `out_dir`; `children` collects the processes started (for a last-resort kill)."""
     console = console or Console()
     children = children if children is not None else []
     started = time.monotonic()
-    run = DemoRun(out_dir.resolve())
+    run = DemoRun(out_dir.resolve(), ai_failure=ai_failure)
     try:
         prepare_out_dir(run.out_dir)
     except OSError as exc:
@@ -257,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--issue", default=DELIVERED_ISSUE, metavar="ID",
                         help=f"demo issue to work on (default {DELIVERED_ISSUE}; {FAILING_TESTS_ISSUE} fails its "
                              f"tests, {FAILING_BUILD_ISSUE} its build)")
+    parser.add_argument("--ai-failure", type=DemoAIFailure, choices=list(DemoAIFailure), metavar="MODE",
+                        help="make the AI provider fail every analysis, 'error' or 'rate-limited', and submit "
+                             "workflows until the orchestrator raises the alert for it")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"give up on the workflow after this long (default {DEFAULT_TIMEOUT_S:g})")
     return parser
@@ -275,7 +324,7 @@ def main(argv: list[str]) -> int:
         if current is not None:  # SIGTERM stops the demo the way Ctrl-C does
             loop.add_signal_handler(signal.SIGTERM, current.cancel)
         return await run_demo(args.out, issue_id=args.issue, timeout_s=args.timeout, console=console,
-                              children=children)
+                              children=children, ai_failure=args.ai_failure)
 
     try:
         run = asyncio.run(guarded())
@@ -288,7 +337,11 @@ def main(argv: list[str]) -> int:
     except (DemoProcessError, DemoError, RuntimeServiceError) as exc:
         errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 1
-    if not run.delivered:
+    if run.ai_failure is not None:
+        if run.failure is None or run.failure.raised is None:
+            errors.print("[red]error:[/] the orchestrator raised no alert for the failing AI provider")
+            return 1
+    elif not run.delivered:
         errors.print("[red]error:[/] the workflow did not deliver a pull request (see above and the logs)")
         return 1
     if run.outputs is None or not run.outputs.report.ok:

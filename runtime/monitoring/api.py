@@ -40,8 +40,15 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/api/v1/alerts")
 async def alerts(request: Request, _credential: Caller) -> dict[str, Any]:
-    """Alert series that are pending or firing (firing first), and every breaker's state."""
+    """Alert series that are pending or firing (firing first), in Prometheus's alerts-API shape.
+
+    ``data.alerts`` is what Prometheus's ``GET /api/v1/alerts`` answers for the same rules, so
+    its clients (Grafana, amtool, scripts) read either; ``data.breakers`` adds every breaker's state.
+    """
     orch = _orch(request)
     await orch.monitoring.refresh(orch.db)
     await orch.monitoring.evaluate()
-    return {"alerts": orch.monitoring.alerts(), "breakers": orch.monitoring.breakers.states()}
+    return {
+        "status": "success",
+        "data": {"alerts": orch.monitoring.prometheus_alerts(), "breakers": orch.monitoring.breakers.states()},
+    }

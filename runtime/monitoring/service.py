@@ -1,11 +1,12 @@
 """The orchestrator's monitoring (seed 4.5 "Monitoring and Alerting", issue 4 §2).
 
 One :class:`MonitoringService` per orchestrator holds its metrics, its circuit breakers and its
-alert evaluator, and connects them: breaker state changes and retries update the metrics;
-calls, breakers and the workers' reported resource use feed the alert rules; a rule that starts
-firing is logged (by the evaluator), escalated at its level, and published as an ``ALERT`` event
-to every connected WebSocket client. Rules are evaluated every ``alert_eval_interval_s``;
-breaker changes are evaluated at once, so an open breaker alerts without waiting for a tick.
+alert evaluator, and connects them: breaker state changes and retries update the metrics; every
+evaluation samples the metrics (as a Prometheus scrape would) and evaluates the spec's rules on
+them (``spec.decisions.alert_queries``); a rule that starts firing is logged (by the evaluator),
+escalated at its level, and published as an ``ALERT`` event to every connected WebSocket
+client. Rules are evaluated every ``alert_eval_interval_s``; breaker changes are evaluated at
+once, so an open breaker alerts without waiting for a tick.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import contextlib
 import functools
 import itertools
 import logging
+import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, select
@@ -27,36 +30,37 @@ from runtime.monitoring.alerts import (
     INACTIVE,
     AlertChange,
     AlertEvaluator,
-    CallWindow,
+    AlertStatus,
+    SelfScrape,
     escalate_firing,
-    watch_breakers,
 )
+from runtime.monitoring.fleet_telemetry import FleetTelemetry
 from runtime.monitoring.metrics import OrchestratorMetrics
+from runtime.monitoring.task_metrics import TaskObserver
 from runtime.protocol import Event, EventType
-from runtime.resilience.circuit_breaker import BreakerRegistry
+from runtime.resilience.circuit_breaker import BreakerRegistry, StateChange
+from runtime.resilience.classify import classify
 from runtime.resilience.clock import Clock
+from runtime.resilience.errors import CircuitOpenError
 from runtime.resilience.escalation import EscalationOutcome, Escalator
 from runtime.resilience.service import ExternalService
-from runtime.store.changes import ChangeLog, task_component, workflow_component
+from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
 from runtime.store.models import WorkerRow
 from runtime.store.queue import count_queued
 from runtime.store.registry import IN_ROTATION
-from spec.machines import TASK_LIFECYCLE, WORKFLOW_LIFECYCLE
-from spec.metrics import RATE_WINDOW_S
+from spec.metrics import ERROR, FAST_FAIL, KNOWN_TASK_TYPES, SUCCESS
 from spec.policies import Policies
+from spec.render.alert_annotations import alerts_api_entry
 
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger("runtime.monitoring")
 
-#: Spec metric the ``HighResourceUtilisation`` rule reads, and the heartbeat fields behind it.
-RESOURCE_METRIC = "resource_utilisation"
+#: The heartbeat fields behind the ``resource_utilisation`` gauge (and its alert rule).
 HEALTH_FIELDS = {"cpu": "cpuPercent", "memory": "memoryPercent", "disk": "diskPercent"}
 #: WebSocket ``workflowId`` of alert events: they belong to no workflow, and ids count per workflowId.
 ALERT_STREAM = ""
-#: Task outcomes without a known type (an orchestrator restarted while the task ran).
-UNKNOWN_TYPE = "unknown"
 
 
 class MonitoredService:
@@ -64,6 +68,7 @@ class MonitoredService:
 
     Each call counts in ``orchestration_external_calls_total`` and its duration in the latency
     histogram, and feeds the error-rate and latency alert rules for ``(service, operation)``.
+    A call the open breaker refused counts as ``fast_fail``, not as an error.
     """
 
     def __init__(self, monitoring: MonitoringService, name: str) -> None:
@@ -84,8 +89,13 @@ class MonitoredService:
         started = clock.now()
         try:
             result = await self.external.call(fn, *args, **kwargs)
-        except Exception:
-            self.monitoring.record_call(self.name, operation, ok=False, duration_s=clock.now() - started)
+        except CircuitOpenError:
+            self.monitoring.record_call(self.name, operation, ok=False, duration_s=clock.now() - started,
+                                        outcome=FAST_FAIL)
+            raise
+        except Exception as exc:
+            self.monitoring.record_call(self.name, operation, ok=False, duration_s=clock.now() - started,
+                                        error_class=classify(exc).value)
             raise
         self.monitoring.record_call(self.name, operation, ok=True, duration_s=clock.now() - started)
         return result
@@ -101,9 +111,13 @@ class MonitoringService:
         clock: Clock | None = None,
         escalator: Escalator | None = None,
         publish: Callable[[Event], None] | None = None,
+        task_types: Iterable[str] = KNOWN_TASK_TYPES,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.policies = policies
-        self.metrics = OrchestratorMetrics()
+        self.metrics = OrchestratorMetrics(policies=policies, task_types=task_types)
+        #: Wall time, for the RFC 3339 ``activeAt`` of alerts (the evaluation clock is monotonic).
+        self.wall_clock = wall_clock
         self.breakers = BreakerRegistry(policies.circuit_breaker, clock=clock)
         self.clock: Clock = self.breakers.clock
         self.escalator = escalator if escalator is not None else Escalator(policies.alerts)
@@ -113,17 +127,15 @@ class MonitoringService:
         self._alert_ids = itertools.count(1)
         self._escalating: set[asyncio.Task[None]] = set()
         self._unescalated: list[AlertChange] = []
-        self._resource_series: set[tuple[str, str]] = set()
-        self._started: dict[str, tuple[float, str | None]] = {}
-        self._workflow_types: dict[str, str] = {}
+        self.tasks = TaskObserver(self.metrics, wall_clock)
         self._loop: asyncio.Task[None] | None = None
-        self.calls = CallWindow(RATE_WINDOW_S, policies.alerts)
         self.evaluator = AlertEvaluator(policies.alerts, listener=self._on_alert_change, logger=log)
-        self.breakers.on_state_change(self.metrics.on_breaker_change)
-        # A policy without a breaker rule (operators may drop it) simply leaves breakers unwatched.
-        self._report_breakers: Callable[[], list[AlertChange]] = (
-            watch_breakers(self.breakers, self.evaluator) if BREAKER_OPEN_METRIC in self.evaluator.metrics else list
-        )
+        self.scrape = SelfScrape(self.metrics.registry, self.evaluator)
+        self.metrics.set_alerts_firing({rule.name: 0 for rule in policies.alerts.rules})
+        self.breakers.on_state_change(self._on_breaker_change)
+        #: The workers' external calls and breakers (``POST /api/v1/workers/telemetry``).
+        self.fleet = FleetTelemetry(record_call=self.record_call, record_breaker_state=self.record_breaker_state,
+                                    retries=self.metrics.retries, local_breakers=self.breakers)
 
     # -- external calls ---------------------------------------------------------------------
 
@@ -131,53 +143,39 @@ class MonitoringService:
         """A monitored client stack for external service `name` (its breaker is ``breakers[name]``)."""
         return MonitoredService(self, name)
 
-    def record_call(self, service: str, operation: str, *, ok: bool, duration_s: float) -> None:
-        self.metrics.record_call(service, operation, ok=ok, duration_s=duration_s)
-        self.calls.record(service=service, operation=operation, ok=ok, duration_s=duration_s, at=self.clock.now())
+    def record_call(
+        self, service: str, operation: str, *, ok: bool, duration_s: float, outcome: str | None = None,
+        error_class: str | None = None,
+    ) -> None:
+        """One external call's outcome; `outcome` (``spec.metrics.CALL_OUTCOMES``) defaults from `ok`,
+        and a failed call may say its ``spec.taxonomy.ErrorClass`` value.
+
+        Workers' telemetry and :class:`MonitoredService` both come through here; the alert rules
+        read the counters at the next evaluation, as Prometheus reads them at its next scrape.
+        """
+        self.metrics.record_call(
+            service, operation, ok=ok, duration_s=duration_s, outcome=outcome or (SUCCESS if ok else ERROR),
+            error_class=error_class,
+        )
+
+    def record_breaker_state(self, service: str, state: str) -> None:
+        """A breaker's state as something else saw it (a worker's telemetry); its alert is evaluated at once."""
+        self.metrics.record_breaker_state(service, state)
+        self._evaluate_breakers(self.clock.now())
+
+    def _on_breaker_change(self, change: StateChange) -> None:
+        self.metrics.on_breaker_change(change)
+        self._evaluate_breakers(max(change.at, self.clock.now()))
+
+    def _evaluate_breakers(self, at: float) -> None:
+        if BREAKER_OPEN_METRIC in self.evaluator.metrics:  # operators may drop the breaker rule
+            self.scrape.evaluate(at, [BREAKER_OPEN_METRIC])
 
     # -- tasks ------------------------------------------------------------------------------
 
     def observe_changes(self, changes: ChangeLog, events: list[Event]) -> None:
-        """Task durations from a committed transaction's events (start → completion or failure).
-
-        The ``outcome`` label is the `task_lifecycle` trigger that ended the task: ``complete``,
-        ``fail`` or ``time_out``.
-        """
-        outcomes: dict[str, str] = {}
-        for change in changes.transitions:
-            record = change.record
-            if record.machine == WORKFLOW_LIFECYCLE.name and record.source == WORKFLOW_LIFECYCLE.initial:
-                task_type = change.data.get("type")
-                if isinstance(task_type, str):
-                    self._workflow_types[change.component.removeprefix(workflow_component(""))] = task_type
-            elif record.machine == TASK_LIFECYCLE.name:
-                # The trigger, not the state: ``time_out`` and ``fail`` both end in the failed state.
-                outcomes[change.component] = record.trigger
-        for event in events:
-            if event.type is EventType.TASK_STARTED and event.task_id is not None:
-                worker = event.payload.get("workerId")
-                self._started[event.task_id] = (event.time, worker if isinstance(worker, str) else None)
-            elif event.type in (EventType.TASK_COMPLETED, EventType.TASK_FAILED) and event.task_id is not None:
-                self._finish_task(event, outcomes.get(task_component(event.task_id), event.type.value.lower()))
-            elif event.type is EventType.TASK_REQUEUED and event.task_id is not None:
-                self._started.pop(event.task_id, None)
-            elif event.type in (EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED):
-                self._workflow_types.pop(event.workflow_id, None)
-
-    def _finish_task(self, event: Event, outcome: str) -> None:
-        assert event.task_id is not None
-        start = self._started.pop(event.task_id, None)
-        if start is None:
-            return  # started before this process: its duration is unknown
-        began, worker_id = start
-        duration = max(0.0, event.time - began)
-        task_type = self._workflow_types.get(event.workflow_id, UNKNOWN_TYPE)
-        self.metrics.record_task(task_type, outcome, duration)
-        log.info(
-            "task %s (%s) ended by %s after %.3f s", event.task_id, task_type, outcome, duration,
-            extra={"workflowId": event.workflow_id, "taskId": event.task_id, "workerId": worker_id,
-                   "taskType": task_type, "outcome": outcome, "durationSeconds": round(duration, 6)},
-        )
+        """Task metrics from a committed transaction (see :class:`TaskObserver`)."""
+        self.tasks.observe_changes(changes, events)
 
     # -- the store --------------------------------------------------------------------------
 
@@ -202,43 +200,43 @@ class MonitoringService:
                 if isinstance(value, int | float):
                     samples.append((str(worker_id), resource, float(value) / 100.0))
         self.metrics.set_resources(samples)
-        self._observe_resources(samples)
         for breaker in self.breakers:
             self.metrics.record_breaker_state(breaker.service, breaker.state)
-
-    def _observe_resources(self, samples: list[tuple[str, str, float]]) -> None:
-        if RESOURCE_METRIC not in self.evaluator.metrics:
-            return
-        at = self.clock.now()
-        seen = set()
-        for worker_id, resource, ratio in samples:
-            seen.add((worker_id, resource))
-            self.evaluator.observe(RESOURCE_METRIC, ratio, at=at, labels={"worker_id": worker_id, "resource": resource})
-        for worker_id, resource in self._resource_series - seen:
-            # Out of rotation: nothing to alert about any more.
-            self.evaluator.observe(RESOURCE_METRIC, 0.0, at=at, labels={"worker_id": worker_id, "resource": resource})
-        self._resource_series = seen
+        self.fleet.retain({str(worker_id) for worker_id, _ in health})
 
     # -- alerts -----------------------------------------------------------------------------
 
     async def evaluate(self) -> None:
-        """One evaluation: the call window's samples, pending rules whose time has come, breakers."""
+        """One evaluation: sample the metrics and evaluate every rule on them, then escalate."""
         at = self.clock.now()
-        for sample in self.calls.samples(at):
-            self.evaluator.observe_sample(sample)
+        self.scrape.evaluate(at)
         self.evaluator.evaluate(at)
-        self._report_breakers()
+        self.fleet.report()
         pending, self._unescalated = self._unescalated, []
         if pending:
             await self._escalate(pending)
         if self._escalating:
             await asyncio.gather(*self._escalating, return_exceptions=True)
 
-    def alerts(self) -> list[dict[str, Any]]:
+    def active(self) -> list[AlertStatus]:
         """Every alert series that is pending or firing, firing first."""
         active = [s for s in self.evaluator.statuses() if s.state != INACTIVE]
         active.sort(key=lambda s: s.state != FIRING)
-        return [s.to_json() for s in active]
+        return active
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The active series in the spec's own terms (threshold, duration, escalation level)."""
+        return [s.to_json() for s in self.active()]
+
+    def prometheus_alerts(self) -> list[dict[str, Any]]:
+        """The active series as Prometheus's ``/api/v1/alerts`` lists them (``data.alerts``)."""
+        offset = self.wall_clock() - self.clock.now()
+        out: list[dict[str, Any]] = []
+        for status in self.active():
+            active_at = datetime.fromtimestamp((status.since or 0.0) + offset, UTC)
+            rfc3339 = active_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            out.append(alerts_api_entry(status, self.policies.alerts, rfc3339))
+        return out
 
     def _on_alert_change(self, change: AlertChange) -> None:
         # The evaluator calls this after the series' machine moved, so firing() already counts it.
@@ -268,7 +266,7 @@ class MonitoringService:
                 "state": change.dest,
                 "previousState": change.source,
                 "labels": dict(change.labels),
-                "value": change.value,
+                "value": change.value if math.isfinite(change.value) else None,  # JSON has no NaN
                 "threshold": rule.threshold,
                 "forSeconds": rule.for_s,
                 "summary": rule.summary,

@@ -22,7 +22,7 @@ class Ability(StrEnum):
     READ = "read"  # tasks, workflows, workers, alerts, metrics; WebSocket subscriptions
     SUBMIT = "submit"  # new workflows
     REGISTER = "register"  # worker registration
-    WORK = "work"  # heartbeat, poll, lease reports, deregistration — for one's own worker id
+    WORK = "work"  # heartbeat, telemetry, escalations, poll, lease reports, deregistration — for one's own worker id
     ADMIN = "admin"  # anything else (operator actions, unknown paths)
 
 
@@ -46,6 +46,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], Ability], ...] = tuple(
         ("GET", _API + rf"/workflows/{_ID}", Ability.READ),
         ("POST", _API + r"/workers/register", Ability.REGISTER),
         ("POST", _API + r"/workers/heartbeat", Ability.WORK),
+        ("POST", _API + r"/workers/(telemetry|escalations)", Ability.WORK),
         ("DELETE", _API + rf"/workers/{_ID}", Ability.WORK),
         ("GET", _API + r"/workers", Ability.READ),
         ("GET", _API + r"/tasks/poll", Ability.WORK),

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.config import OrchestratorSettings
+from runtime.escalation_config import build_escalator
 from runtime.monitoring.service import MonitoringService
 from runtime.orchestrator.credentials import CredentialStore
 from runtime.orchestrator.dispatch import LeaseDispatcher
@@ -69,7 +70,8 @@ class Orchestrator:
         self.hub = Hub(self.policies.websocket.subscriber_buffer, client_prefix=f"ws-{self.instance}-")
         self.health = HealthChecker(self)
         #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
-        self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast)
+        self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast,
+                                            escalator=build_escalator(settings.escalation, self.policies.alerts))
         self.app: FastAPI | None = None
         self.server: uvicorn.Server | None = None
         self.server_task: asyncio.Task[None] | None = None

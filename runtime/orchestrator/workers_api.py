@@ -1,10 +1,10 @@
-"""Worker endpoints (seed 4.2): register, heartbeat, deregister, list."""
+"""Worker endpoints (seed 4.2): register, heartbeat, telemetry, deregister, list."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import InvalidInputError
@@ -29,6 +29,7 @@ from runtime.store.registry import (
     record_heartbeat,
     register_worker,
 )
+from runtime.telemetry_protocol import EscalationAccepted, TelemetryAck, TelemetryBatch, WorkerEscalation
 from spec.machines import WORKER_LIFECYCLE
 
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
@@ -65,6 +66,33 @@ async def heartbeat(body: HeartbeatRequest, orch: Orch, credential: Caller) -> H
                              shutting_down=orch.shutting_down)
 
 
+@router.post("/telemetry", response_model=TelemetryAck)
+async def telemetry(body: TelemetryBatch, orch: Orch, credential: Caller) -> TelemetryAck:
+    """What the worker's external calls and circuit breakers did since its last batch (issue 13).
+
+    Separate from the heartbeat so that a refused batch (422 naming the field; nothing of it is
+    recorded) never touches the heartbeat's lease renewal (`runtime.worker.telemetry`).
+    """
+    require_worker(credential, body.worker_id)
+    return orch.monitoring.fleet.record_batch(body)
+
+
+@router.post("/escalations", response_model=EscalationAccepted, status_code=202)
+async def escalate(body: WorkerEscalation, orch: Orch, credential: Caller,
+                   background: BackgroundTasks) -> EscalationAccepted:
+    """A worker's escalation, routed by the orchestrator's ``escalation`` settings after the answer."""
+    require_worker(credential, body.worker_id)
+    escalator = orch.monitoring.escalator
+    action = escalator.action(body.level)
+
+    async def deliver() -> None:
+        await escalator.escalate(body.level, body.reason, source=f"worker {body.worker_id}: {body.source}",
+                                 details={**body.details, "workerId": body.worker_id})
+
+    background.add_task(deliver)
+    return EscalationAccepted(level=body.level, action=action)
+
+
 @router.delete("/{workerId}", status_code=204, response_class=Response)
 async def deregister(orch: Orch, credential: Caller, worker_id: Annotated[str, WORKER_ID]) -> Response:
     """A worker leaving (its own token), or an operator removing one (admin)."""
@@ -75,6 +103,7 @@ async def deregister(orch: Orch, credential: Caller, worker_id: Annotated[str, W
 
     await orch.transact(_work)
     orch.credentials.revoke(worker_id)
+    orch.monitoring.fleet.forget(worker_id)  # its breakers no longer count for the fleet
     return Response(status_code=204)
 
 

@@ -34,6 +34,7 @@ from runtime.resilience.errors import (
 )
 from runtime.resilience.escalation import (
     CallbackHook,
+    CommandHook,
     Escalation,
     EscalationHook,
     EscalationOutcome,
@@ -43,7 +44,7 @@ from runtime.resilience.escalation import (
 )
 from runtime.resilience.rate_limit import RateLimitHandler, retry_after_s
 from runtime.resilience.retry import AttemptEvent, RetryHandler, retries_with_backoff
-from runtime.resilience.service import ExternalService
+from runtime.resilience.service import CallObservation, ExternalService
 from runtime.resilience.tracing import TraceSink
 from spec.decisions.rate_limit import parse_retry_after
 
@@ -54,9 +55,11 @@ __all__ = [
     "AttemptEvent",
     "AuthenticationFailedError",
     "BreakerRegistry",
+    "CallObservation",
     "CallbackHook",
     "CircuitBreaker",
     "CircuitOpenError",
+    "CommandHook",
     "Clock",
     "CredentialStore",
     "Credentials",

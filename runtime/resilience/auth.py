@@ -17,6 +17,7 @@ from runtime.resilience.clock import Clock, MonotonicClock
 from runtime.resilience.errors import AuthenticationFailedError
 from runtime.resilience.escalation import Escalator
 from runtime.resilience.tracing import TraceSink, bind_traced, next_call_id
+from spec.machines.auth_error import AuthTrigger
 from spec.taxonomy import ErrorClass
 
 T = TypeVar("T")
@@ -108,38 +109,38 @@ class ReauthenticatingCaller:
             used = await self._obtain(rejected=None)
             if used is None:
                 raise AuthenticationFailedError(self.service, "no credentials are cached and none were provided")
-        run.fire("request")
+        run.fire(AuthTrigger.REQUEST)
         try:
             result = await fn(used)
         except Exception as exc:
             if self.classifier(exc) is not ErrorClass.AUTHENTICATION:
-                run.fire("other_error")
+                run.fire(AuthTrigger.OTHER_ERROR)
                 raise
             first_error: Exception = exc
         else:
-            run.fire("succeed")
+            run.fire(AuthTrigger.SUCCEED)
             return result
 
-        run.fire("unauthorized")
+        run.fire(AuthTrigger.UNAUTHORIZED)
         fresh = await self._obtain(rejected=used)
         if fresh is None:
-            run.fire("no_credentials")
+            run.fire(AuthTrigger.NO_CREDENTIALS)
             await self._escalate("credentials were rejected and no new credentials were provided")
             raise AuthenticationFailedError(
                 self.service, "credentials were rejected and re-authentication provided no new ones"
             ) from first_error
-        run.fire("credentials_provided")
+        run.fire(AuthTrigger.CREDENTIALS_PROVIDED)
         try:
             result = await fn(fresh)
         except Exception as exc:
             if self.classifier(exc) is not ErrorClass.AUTHENTICATION:
-                run.fire("other_error")
+                run.fire(AuthTrigger.OTHER_ERROR)
                 raise
             self._clear_if_current(fresh)
-            run.fire("unauthorized_again")
+            run.fire(AuthTrigger.UNAUTHORIZED_AGAIN)
             await self._escalate("new credentials were rejected as well")
             raise AuthenticationFailedError(self.service, "the new credentials were rejected as well") from exc
-        run.fire("retry_succeeded")
+        run.fire(AuthTrigger.RETRY_SUCCEEDED)
         return result
 
     async def _obtain(self, *, rejected: Credentials | None) -> Credentials | None:

@@ -1,14 +1,18 @@
 """Escalation levels 1-4 (seed 4.5, "Escalation Procedures") as pluggable hooks.
 
 The levels and their actions come from ``AlertPolicy.escalation_levels``. What a level *does*
-is configuration: log it, call a function, or POST it to a webhook (an on-call pager, a chat
-channel). A failing hook is logged and reported, never raised: escalation runs on the path of
+is configuration: log it, call a function, POST it to a webhook (an on-call pager, a chat
+channel) or run a command with it on stdin. Webhook URLs often carry a token in their path or
+query, so a hook names its target only redacted (scheme, host and port) in errors and logs. A
+failing hook is logged and reported, never raised: escalation runs on the path of
 a call that has already failed, and must not replace that call's error with its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,8 +95,41 @@ class CallbackHook:
             await result
 
 
+def redacted_url(url: str) -> str:
+    """`url` without what may be secret (user info, path, query, fragment): ``https://host:port/…``."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<invalid url>"
+    if not parsed.host:
+        return "<url without a host>"
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    return f"{parsed.scheme}://{parsed.host}{port}/…"
+
+
+class _WebhookUrlFilter(logging.Filter):
+    """Rewrites httpx's own request log lines (logger ``httpx``, INFO) to show webhook URLs redacted."""
+
+    def __init__(self) -> None:
+        super().__init__("httpx")
+        self.targets: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.targets and isinstance(record.args, tuple):
+            record.args = tuple(self.targets.get(str(arg), arg) if isinstance(arg, httpx.URL | str) else arg
+                                for arg in record.args)
+        return True
+
+
+_WEBHOOK_URLS = _WebhookUrlFilter()
+logging.getLogger("httpx").addFilter(_WEBHOOK_URLS)
+
+
 class WebhookHook:
-    """POSTs the escalation as JSON to a configured URL; any non-2xx answer is a delivery failure."""
+    """POSTs the escalation as JSON to a configured URL; any non-2xx answer is a delivery failure.
+
+    The URL itself is never shown (it may hold a token): errors name :attr:`target`, the redacted form.
+    """
 
     def __init__(
         self,
@@ -104,13 +141,16 @@ class WebhookHook:
     ) -> None:
         try:
             parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
-            raise ResilienceConfigError(f"webhook url {url!r} is not a valid URL: {exc}") from None
+        except httpx.InvalidURL:
+            raise ResilienceConfigError("webhook url is not a valid URL") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ResilienceConfigError(f"webhook url {url!r} must be an absolute http:// or https:// URL")
+            raise ResilienceConfigError(f"webhook url {redacted_url(url)} must be an absolute http:// or https:// URL")
         if timeout_s <= 0:
             raise ResilienceConfigError(f"webhook timeout_s must be > 0, got {timeout_s}")
-        self.url = url
+        self._url = url
+        #: What errors and logs name instead of the URL.
+        self.target = redacted_url(url)
+        _WEBHOOK_URLS.targets[str(parsed)] = self.target
         self.timeout_s = timeout_s
         self.headers = dict(headers or {})
         self._client = client
@@ -119,15 +159,57 @@ class WebhookHook:
         try:
             if self._client is not None:
                 response = await self._client.post(
-                    self.url, json=escalation.to_json(), headers=self.headers, timeout=self.timeout_s
+                    self._url, json=escalation.to_json(), headers=self.headers, timeout=self.timeout_s
                 )
             else:
                 async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                    response = await client.post(self.url, json=escalation.to_json(), headers=self.headers)
+                    response = await client.post(self._url, json=escalation.to_json(), headers=self.headers)
         except httpx.HTTPError as exc:
-            raise EscalationDeliveryError(self.url, f"{type(exc).__name__}: {exc}") from exc
+            # httpx's message may quote the URL: name the exception type only.
+            raise EscalationDeliveryError(self.target, type(exc).__name__) from None
         if not response.is_success:
-            raise EscalationDeliveryError(self.url, f"HTTP {response.status_code} {response.reason_phrase}")
+            raise EscalationDeliveryError(self.target, f"HTTP {response.status_code} {response.reason_phrase}")
+
+    def __repr__(self) -> str:
+        return f"WebhookHook({self.target})"
+
+
+class CommandHook:
+    """Runs a configured command with the escalation as JSON on its stdin; a non-zero exit is a failure.
+
+    The escalation goes on stdin, never on the command line, where every user of the machine
+    could read it. The command runs without a shell, for at most `timeout_s`.
+    """
+
+    def __init__(self, argv: Sequence[str], *, timeout_s: float = 10.0) -> None:
+        if not argv or not all(isinstance(a, str) and a for a in argv):
+            raise ResilienceConfigError("escalation command must be a non-empty list of non-empty strings")
+        if timeout_s <= 0:
+            raise ResilienceConfigError(f"escalation command timeout_s must be > 0, got {timeout_s}")
+        self.argv = tuple(argv)
+        self.timeout_s = timeout_s
+
+    async def __call__(self, escalation: Escalation) -> None:
+        target = f"command {self.argv[0]!r}"
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise EscalationDeliveryError(target, f"cannot start it ({exc.strerror or exc})") from None
+        payload = json.dumps(escalation.to_json()).encode()
+        try:
+            _, stderr = await asyncio.wait_for(process.communicate(payload), timeout=self.timeout_s)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise EscalationDeliveryError(target, f"did not finish within {self.timeout_s:g} s") from None
+        if process.returncode != 0:
+            tail = stderr.decode(errors="replace").strip()[-300:]
+            raise EscalationDeliveryError(target, f"exited with {process.returncode}" + (f": {tail}" if tail else ""))
+
+    def __repr__(self) -> str:
+        return f"CommandHook({self.argv[0]!r})"
 
 
 @dataclass(frozen=True)
@@ -194,6 +276,11 @@ class Escalator:
     def action(self, level: int) -> str:
         self._check_level(level)
         return self._actions[level]
+
+    def hooks(self, level: int) -> tuple[EscalationHook, ...]:
+        """The hooks of `level`, besides logging (what configuration routed there)."""
+        self._check_level(level)
+        return tuple(self._hooks[level])
 
     def add_hook(self, level: int, hook: EscalationHook) -> None:
         self._check_level(level)

@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from runtime.errors import RuntimeConfigError
+from runtime.escalation_config import WorkerEscalationRoutes
 from runtime.protocol import (
     HeartbeatRequest,
     RegisterRequest,
@@ -53,14 +54,19 @@ from runtime.worker.errors import (
     OrchestratorError,
     RequestRejectedError,
 )
+from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
 from runtime.worker.health import measure_health
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
+from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import WorkspaceRoot
 from spec.machine import MachineInstance
+from spec.machines.shutdown import WorkerShutdownTrigger
+from spec.machines.task_lifecycle import TaskState
+from spec.machines.worker_lifecycle import WorkerState, WorkerTrigger
 from spec.policies import DEFAULT_POLICIES, Policies
 
 log = logging.getLogger("runtime.worker")
@@ -87,6 +93,7 @@ class Worker:
         tasks_per_poll: int = 1,
         keep_trace: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        escalation: WorkerEscalationRoutes | None = None,
     ) -> None:
         self.capabilities = validate_capabilities(capabilities if capabilities is not None else detect_capabilities())
         self.worker_id = worker_id or f"worker-{socket.gethostname()[:40]}-{uuid.uuid4().hex[:12]}"
@@ -117,6 +124,14 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self.forced = False
         self.completed_tasks = 0
+        #: External calls and breakers of this worker's task types, sent after each heartbeat.
+        self.telemetry = WorkerTelemetry()
+        self._telemetry = TelemetrySender(self.telemetry, lambda: self._client, lambda: self.worker_id)
+        #: Escalations of this worker's task types and of its failed tasks: through the orchestrator by
+        #: default, plus the worker's own routes (`runtime.worker.escalation`).
+        self.escalator = worker_escalator(escalation or WorkerEscalationRoutes(), policies.alerts,
+                                          client=lambda: self._client, worker_id=lambda: self.worker_id)
+        self._task_errors = TaskErrorEscalation(self.escalator, lambda: self.worker_id)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -147,8 +162,8 @@ class Worker:
 
     def force_stop(self) -> None:
         self.forced = True
-        if self.shutdown.can_fire("force_stop"):
-            self.shutdown.fire("force_stop")
+        if self.shutdown.can_fire(WorkerShutdownTrigger.FORCE_STOP):
+            self.shutdown.fire(WorkerShutdownTrigger.FORCE_STOP)
         if self._main is not None:
             self._main.cancel()
 
@@ -182,6 +197,7 @@ class Worker:
         self._runner = TaskRunner(
             client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
             policies=self.policies, workspaces=self.workspaces, recorder=self.recorder, reports=self._reports,
+            before_outcome=self._telemetry.send_task_calls,
         )
         self._slots = slots = TaskSlots(self.tasks_per_poll, self._runner.execute, lifecycle=lambda: self.lifecycle,
                                         may_lease=self._may_lease, on_finished=self._count_outcome,
@@ -221,8 +237,9 @@ class Worker:
         return self.recorder.bind("worker_lifecycle", f"worker:{self.worker_id}{suffix}")
 
     def _count_outcome(self, outcome: TaskOutcome) -> None:
-        if outcome.state == "completed":
+        if outcome.state == TaskState.COMPLETED:
             self.completed_tasks += 1
+        self._task_errors(outcome)
 
     async def _register(self, *, persistent: bool = False) -> None:
         """POST /workers/register, retrying an unreachable orchestrator per BackoffPolicy.
@@ -232,9 +249,9 @@ class Worker:
         so workers outlive an orchestrator restart.
         """
         assert self._client is not None
-        if self.lifecycle.state != "offline":
+        if self.lifecycle.state != WorkerState.OFFLINE:
             self.lifecycle = self._bind_lifecycle()
-        self.lifecycle.fire("register")
+        self.lifecycle.fire(WorkerTrigger.REGISTER)
         request = RegisterRequest(worker_id=self.worker_id, capabilities=self.capabilities,
                                   max_concurrency=self.tasks_per_poll, hostname=socket.gethostname()[:255])
         retries = 0
@@ -243,7 +260,7 @@ class Worker:
                 response = await self._client.register(request)
                 break
             except RequestRejectedError as exc:
-                self.lifecycle.fire("capabilities_rejected")
+                self.lifecycle.fire(WorkerTrigger.CAPABILITIES_REJECTED)
                 raise CapabilitiesRejectedError(f"registration refused: {exc}") from exc
             except OrchestratorError as exc:
                 if not exc.retryable or not (persistent or self.policies.backoff.should_retry(retries)):
@@ -255,7 +272,7 @@ class Worker:
         self._client.use_worker_token(response.worker_token)
         self.heartbeat_interval_s = response.heartbeat_interval_s  # the orchestrator's interval wins
         self._needs_registration = False
-        self.lifecycle.fire("capabilities_accepted")
+        self.lifecycle.fire(WorkerTrigger.CAPABILITIES_ACCEPTED)
         log.info("registered as %s with %s", self.worker_id, ", ".join(self.capabilities))
 
     # -- heartbeat (seed 4.2 Heartbeat Loop, Health Check Loop) ---------------------------------
@@ -268,7 +285,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            await asyncio.sleep(self.heartbeat_interval_s)
+            await self._telemetry.wait_sending_urgent(started + self.heartbeat_interval_s)
             health = self.health()
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
@@ -281,8 +298,8 @@ class Worker:
                     self._needs_registration = True
                     self._wake.set()
                 continue
-            if self.lifecycle.can_fire("heartbeat"):
-                self.lifecycle.fire("heartbeat")
+            if self.lifecycle.can_fire(WorkerTrigger.HEARTBEAT):
+                self.lifecycle.fire(WorkerTrigger.HEARTBEAT)
             if health.status != self._reported_status:
                 self._reported_status = health.status
                 self._wake.set()
@@ -292,7 +309,8 @@ class Worker:
             if response.shutting_down != self._orchestrator_draining:
                 self._orchestrator_draining = response.shutting_down
                 self._wake.set()
-            log.debug("heartbeat took %.3f s", loop.time() - started)
+            await self._telemetry.send()
+            log.debug("heartbeat and telemetry took %.3f s", loop.time() - started)
 
     # -- polling (seed 4.2 Task Polling Loop) -----------------------------------------------------
 
@@ -303,16 +321,16 @@ class Worker:
 
     def _apply_health(self) -> bool:
         """Move between idle and unhealthy at a safe point; True if the worker may poll."""
-        if self._reported_status == "unhealthy" and self.lifecycle.state == "idle":
-            self.lifecycle.fire("reported_unhealthy")
-        elif self._reported_status == "healthy" and self.lifecycle.state == "unhealthy":
-            self.lifecycle.fire("health_restored")
-        return self.lifecycle.state == "idle"
+        if self._reported_status == "unhealthy" and self.lifecycle.state == WorkerState.IDLE:
+            self.lifecycle.fire(WorkerTrigger.REPORTED_UNHEALTHY)
+        elif self._reported_status == "healthy" and self.lifecycle.state == WorkerState.UNHEALTHY:
+            self.lifecycle.fire(WorkerTrigger.HEALTH_RESTORED)
+        return self.lifecycle.state == WorkerState.IDLE
 
     def _may_lease(self) -> bool:
         """Healthy, in rotation, not stopping, and the orchestrator is not draining."""
         return (not self._stopping and not self._needs_registration and not self._orchestrator_draining
-                and self._reported_status == "healthy" and self.lifecycle.state in ("idle", "busy"))
+                and self._reported_status == "healthy" and self.lifecycle.state in (WorkerState.IDLE, WorkerState.BUSY))
 
     async def _poll_loop(self) -> None:
         assert self._client is not None and self._slots is not None
@@ -333,15 +351,15 @@ class Worker:
             if slots.free == 0:
                 await slots.wait_for_change(self.heartbeat_interval_s)
                 continue
-            idle = self.lifecycle.state == "idle"
+            idle = self.lifecycle.state == WorkerState.IDLE
             if idle:
-                self.lifecycle.fire("poll")
+                self.lifecycle.fire(WorkerTrigger.POLL)
             try:
                 tasks = await self._client.poll(self.worker_id, wait_s=self.policies.poll.long_poll_s,
                                                 max_tasks=slots.free)
             except OrchestratorError as exc:
                 if idle:
-                    self._fire_if_legal("no_task_available")
+                    self._fire_if_legal(WorkerTrigger.NO_TASK_AVAILABLE)
                 if isinstance(exc, NotFoundError | LeaseLostError) or self._token_refused(exc):
                     # forgotten (404), deregistered (409), or our workerToken no longer works (401)
                     self._needs_registration = True
@@ -352,7 +370,7 @@ class Worker:
                 continue
             failures = 0
             if idle:
-                self._fire_if_legal("task_received" if tasks else "no_task_available")
+                self._fire_if_legal(WorkerTrigger.TASK_RECEIVED if tasks else WorkerTrigger.NO_TASK_AVAILABLE)
             if not tasks:
                 empty_polls += 1
                 await self._idle(self.policies.poll.idle_wait_s(empty_polls))
@@ -398,7 +416,7 @@ class Worker:
         assert self._client is not None and self._runner is not None
         heartbeat, poller = loops
         policy = self.policies.shutdown
-        self.shutdown.fire("stop")
+        self.shutdown.fire(WorkerShutdownTrigger.STOP)
         self._stopping = True
         assert self._slots is not None
         self._slots.accepting = False
@@ -406,28 +424,30 @@ class Worker:
         slots, reports = self._slots, self._reports
         assert slots is not None and reports is not None
         if not slots.running:
-            self.shutdown.fire("no_current_task")
+            self.shutdown.fire(WorkerShutdownTrigger.NO_CURRENT_TASK)
         else:
-            self.shutdown.fire("task_in_progress")
+            self.shutdown.fire(WorkerShutdownTrigger.TASK_IN_PROGRESS)
             if await slots.settle(policy.worker_task_deadline_s):
-                self.shutdown.fire("task_finished")
+                self.shutdown.fire(WorkerShutdownTrigger.TASK_FINISHED)
             else:
-                self.shutdown.fire("task_deadline_reached")
+                self.shutdown.fire(WorkerShutdownTrigger.TASK_DEADLINE_REACHED)
                 self._runner.interrupt_all()
                 await slots.settle(policy.cancel_grace_s)
-                self.shutdown.fire("task_interrupted")
+                self.shutdown.fire(WorkerShutdownTrigger.TASK_INTERRUPTED)
         # Outcomes still queued go out before the DELETE, which would re-queue their tasks.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
+        await self._task_errors.settle(policy.cancel_grace_s)  # escalations still in flight, while the token works
+        await self._telemetry.send()  # the last calls and breaker states, while the token still works
         try:
             await self._client.deregister(self.worker_id)
         except OrchestratorError as exc:
             log.warning("deregistration failed (%s); the orchestrator will time this worker out", exc)
-        self._fire_if_legal("deregister")
-        self.shutdown.fire("deregistered")
+        self._fire_if_legal(WorkerTrigger.DEREGISTER)
+        self.shutdown.fire(WorkerShutdownTrigger.DEREGISTERED)
         removed = self.workspaces.remove_own()
         log.info("removed %d workspace(s)", removed)
-        self.shutdown.fire("cleaned")
+        self.shutdown.fire(WorkerShutdownTrigger.CLEANED)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, poller, return_exceptions=True)
-        self.shutdown.fire("services_stopped")
+        self.shutdown.fire(WorkerShutdownTrigger.SERVICES_STOPPED)

@@ -34,18 +34,22 @@ async def noop_task(ctx: TaskContext) -> dict[str, Any]:
 
 
 async def sleep_task(ctx: TaskContext) -> dict[str, Any]:
-    """Sleep ``seconds`` (default 1) split into ``steps`` (default 1), reporting a milestone per step."""
+    """Sleep ``seconds`` (default 1) split into ``steps`` (default 1), reporting a milestone per step;
+    a task handed back with a saved state (an earlier attempt's ``stepsDone``) resumes after it."""
     seconds = ctx.payload.get("seconds", 1.0)
     steps = ctx.payload.get("steps", 1)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise _invalid("seconds", f"must be a non-negative number, got {seconds!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise _invalid("steps", f"must be a positive integer, got {steps!r}")
-    for done in range(1, steps + 1):
+    saved = ctx.saved_state.get("stepsDone")
+    resumed = saved if isinstance(saved, int) and not isinstance(saved, bool) and 0 <= saved <= steps \
+        and ctx.saved_state.get("steps") == steps else 0
+    for done in range(resumed + 1, steps + 1):
         await asyncio.sleep(seconds / steps)
         ctx.save_state({"stepsDone": done, "steps": steps})
         await ctx.progress(100.0 * done / steps, f"step {done}/{steps}", {"stepsDone": done}, milestone=True)
-    return {"slept": seconds, "steps": steps}
+    return {"slept": seconds * (steps - resumed) / steps, "steps": steps, "resumedAfter": resumed}
 
 
 def parse_shell_commands(specs: list[str]) -> dict[str, list[str]]:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from runtime.errors import RuntimeServiceError
+from runtime.escalation_config import WORKER_ESCALATION_ENV, load_worker_routes
 from runtime.token_files import read_single_token
 from runtime.worker.agent import Worker, default_workspace_root
 from runtime.worker.builtin_tasks import ShellTask, noop_task, parse_shell_commands, sleep_task
@@ -62,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo-platform", type=Path, metavar="FILE",
                         help="also run the 'ai_coding' workflow against the demo git platform FILE describes "
                              "(written by `python -m runtime demo`)")
+    parser.add_argument("--escalation-config", type=Path, metavar="FILE",
+                        help="escalation routes per level (TOML, YAML or JSON; webhooks, command, via_orchestrator); "
+                             f"default ${WORKER_ESCALATION_ENV}, else every escalation goes through the orchestrator")
+    parser.add_argument("--demo-ai-failure", metavar="MODE",
+                        help="with --demo-platform: the scripted AI provider fails every analysis, 'error' "
+                             "(network errors) or 'rate-limited' (429 with Retry-After)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -135,6 +142,14 @@ def token_source(flag: str | None, path: Path | None) -> Callable[[], str | None
     return lambda: os.environ.get(TOKEN_ENV)
 
 
+def escalation_file(flag: Path | None) -> Path | None:
+    """--escalation-config, else $RUNTIME_ESCALATION_CONFIG (a file: webhook URLs never go on a command line)."""
+    if flag is not None:
+        return flag
+    named = os.environ.get(WORKER_ESCALATION_ENV)
+    return Path(named) if named else None
+
+
 def build_worker(args: argparse.Namespace) -> Worker:
     """A `Worker` with the built-in task types, configured from parsed arguments."""
     capabilities = list(args.capability) if args.no_detect else [*detect_capabilities(), *args.capability]
@@ -148,6 +163,7 @@ def build_worker(args: argparse.Namespace) -> Worker:
         workspace_root=args.workspace_root,
         trace_path=args.trace,
         tasks_per_poll=args.tasks_per_poll,
+        escalation=load_worker_routes(escalation_file(args.escalation_config)),
     )
     worker.add_handler("noop", noop_task)
     worker.add_handler("sleep", sleep_task)
@@ -157,7 +173,9 @@ def build_worker(args: argparse.Namespace) -> Worker:
     if args.demo_platform is not None:
         from runtime.demo.platform import register_demo_workflow  # the workflow stack only when asked for
 
-        register_demo_workflow(worker, args.demo_platform, args.trace)
+        register_demo_workflow(worker, args.demo_platform, args.trace, ai_failure=args.demo_ai_failure)
+    elif args.demo_ai_failure is not None:
+        raise WorkerConfigError("--demo-ai-failure needs --demo-platform (it changes the demo's AI provider)")
     return worker
 
 

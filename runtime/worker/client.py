@@ -31,6 +31,7 @@ from runtime.protocol import (
     WorkflowCreated,
     WorkflowRequest,
 )
+from runtime.telemetry_protocol import EscalationAccepted, TelemetryAck, TelemetryBatch, WorkerEscalation
 from runtime.worker.errors import (
     AuthenticationError,
     LeaseLostError,
@@ -195,6 +196,14 @@ class OrchestratorClient:
 
     async def heartbeat(self, request: HeartbeatRequest) -> HeartbeatResponse:
         return self._parse(HeartbeatResponse, await self._request("POST", "/workers/heartbeat", body=request))
+
+    async def telemetry(self, batch: TelemetryBatch) -> TelemetryAck:
+        """What the worker's external calls and breakers did (`runtime.worker.telemetry`)."""
+        return self._parse(TelemetryAck, await self._request("POST", "/workers/telemetry", body=batch))
+
+    async def escalate(self, escalation: WorkerEscalation) -> EscalationAccepted:
+        """Hand an escalation to the orchestrator, which routes it (`runtime.worker.escalation`)."""
+        return self._parse(EscalationAccepted, await self._request("POST", "/workers/escalations", body=escalation))
 
     async def deregister(self, worker_id: str) -> None:
         await self._request("DELETE", f"/workers/{worker_id}")

@@ -9,6 +9,7 @@ a handler that wants to leave resumable state calls :meth:`TaskContext.save_stat
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class TaskContext:
     reporter: ProgressReporter
     saved_state: dict[str, Any] = field(default_factory=dict)
     cancel_reason: str | None = None
+    #: Where a saved state is also written, so it outlives this process (the task's workspace).
+    persist_state: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def task_id(self) -> str:
@@ -74,8 +77,11 @@ class TaskContext:
         await self.reporter.update(percentage, step, details, milestone=milestone)
 
     def save_state(self, state: dict[str, Any]) -> None:
-        """State to hand back if the task is interrupted (seed 4.4 ``saveTaskState()``)."""
+        """State to hand back if the task is interrupted (seed 4.4 ``saveTaskState()``); also kept in
+        the workspace, so that if this worker process dies the next one hands it back with the task."""
         self.saved_state = dict(state)
+        if self.persist_state is not None:
+            self.persist_state(self.saved_state)
 
     def command_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """A small environment: HOME and TMPDIR inside the workspace, nothing secret from the worker."""

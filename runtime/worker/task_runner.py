@@ -40,8 +40,9 @@ from runtime.worker.limits import TaskLimits
 from runtime.worker.progress import ProgressReporter, ProgressUpdate
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.tracing import TraceRecorder
-from runtime.worker.workspace import WorkspaceRoot
+from runtime.worker.workspace import Workspace, WorkspaceRoot
 from spec.machine import MachineInstance
+from spec.machines.task_lifecycle import TaskState, TaskTrigger
 from spec.policies import Policies
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -82,8 +83,12 @@ class TaskRunner:
         workspaces: WorkspaceRoot,
         recorder: TraceRecorder,
         reports: ReportBatcher | None = None,
+        before_outcome: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
+        #: Runs before a task's outcome is reported (the worker sends the task's external calls first,
+        #: so the orchestrator's metrics hold them by the time the outcome is visible); never raises.
+        self._before_outcome = before_outcome
         #: ``started``/``completed``/``failed`` go out coalesced through ``/tasks/reports``.
         self.reports = reports or ReportBatcher(client, policies, worker_id=worker_id)
         self._worker_id = worker_id
@@ -198,8 +203,8 @@ class TaskRunner:
                     return self._abandon(machine, task_id, "the start could not be reported")
             except LeaseLostError:
                 return self._abandon(machine, task_id, "lease lost before start")
-            machine.fire("start")
-            return await self._run_handler(assignment, machine, lease, limits, workspace.path)
+            machine.fire(TaskTrigger.START)
+            return await self._run_handler(assignment, machine, lease, limits, workspace)
         except asyncio.CancelledError:
             forced_out = True  # the worker is being force-stopped: leave the workspace to worker_recovery
             raise
@@ -213,12 +218,12 @@ class TaskRunner:
         machine: MachineInstance,
         lease: dict[str, Any],
         limits: TaskLimits,
-        path: Any,
+        workspace: Workspace,
     ) -> TaskOutcome:
         task_id = assignment.task_id
         reporter = ProgressReporter(self._progress_sender(task_id, machine, lease), self._policies.progress)
-        ctx = TaskContext(assignment, lease["worker_id"], path, limits, reporter,
-                          saved_state=dict(assignment.saved_state))
+        ctx = TaskContext(assignment, lease["worker_id"], workspace.path, limits, reporter,
+                          saved_state=dict(assignment.saved_state), persist_state=workspace.save_state)
         handler = self._handlers.get(assignment.type)
         handler_task = asyncio.create_task(
             _invoke(handler, ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))
@@ -275,7 +280,7 @@ class TaskRunner:
         self, task_id: str, machine: MachineInstance, lease: dict[str, Any]
     ) -> Callable[[ProgressUpdate], Awaitable[None]]:
         async def send(update: ProgressUpdate) -> None:
-            if machine.state != "running":
+            if machine.state != TaskState.RUNNING:
                 return
             report = TaskProgress(**lease, percentage=update.percentage, step=update.step, details=update.details,
                                   milestone=update.milestone)
@@ -288,8 +293,8 @@ class TaskRunner:
             except OrchestratorError as exc:
                 log.info("task %s: progress not delivered (%s); the next report repeats it", task_id, exc)
                 return
-            if machine.state == "running":
-                machine.fire("progress")
+            if machine.state == TaskState.RUNNING:
+                machine.fire(TaskTrigger.PROGRESS)
 
         return send
 
@@ -302,6 +307,8 @@ class TaskRunner:
         result: dict[str, Any] | None = None,
         error: TaskError | None = None,
     ) -> TaskOutcome:
+        if self._before_outcome is not None and not isinstance(report, TaskInterrupted):
+            await self._before_outcome()
         try:
             delivered = await self._report(report)
         except LeaseLostError:
@@ -324,8 +331,8 @@ class TaskRunner:
 
     def _abandon(self, machine: MachineInstance, task_id: str, why: str) -> TaskOutcome:
         log.warning("task %s abandoned: %s", task_id, why)
-        if machine.can_fire("lease_lost"):
-            machine.fire("lease_lost")
+        if machine.can_fire(TaskTrigger.LEASE_LOST):
+            machine.fire(TaskTrigger.LEASE_LOST)
         return TaskOutcome(task_id, machine.state)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from runtime.protocol import BatchedReport, ReportKind, TaskAssignment
 from runtime.worker.task_runner import TaskOutcome
 from spec.machine import MachineInstance
+from spec.machines.worker_lifecycle import WorkerState, WorkerTrigger
 
 Execute = Callable[[TaskAssignment], Coroutine[Any, Any, TaskOutcome]]
 
@@ -89,7 +90,7 @@ class TaskSlots:
             else:
                 self._on_finished(execution.result())
         if not self._running:
-            self._fire("task_finished")
+            self._fire(WorkerTrigger.TASK_FINISHED)
             self._on_empty()
         self._changed.set()
 
@@ -107,11 +108,11 @@ class TaskSlots:
             return
         lifecycle = self._lifecycle()
         settled = {r.task_id for r in batch if r.kind is not ReportKind.STARTED}
-        if set(self._running) <= settled and lifecycle.state == "busy":
-            lifecycle.fire("task_finished")
-        if lifecycle.state == "idle":
-            lifecycle.fire("poll")
-            lifecycle.fire("task_received")
+        if set(self._running) <= settled and lifecycle.state == WorkerState.BUSY:
+            lifecycle.fire(WorkerTrigger.TASK_FINISHED)
+        if lifecycle.state == WorkerState.IDLE:
+            lifecycle.fire(WorkerTrigger.POLL)
+            lifecycle.fire(WorkerTrigger.TASK_RECEIVED)
         self.start(tasks)
 
     def _fire(self, trigger: str) -> None:

@@ -27,6 +27,9 @@ import psutil
 from runtime.worker.errors import WorkerConfigError
 
 META_FILE = "meta.json"
+#: The handler's last `TaskContext.save_state`, kept beside meta.json (outside the handler's own
+#: directory) so it survives the worker process and goes back with the task after a crash.
+STATE_FILE = "saved_state.json"
 WORK_DIR = "work"
 STAGING_PREFIX = ".creating-"
 
@@ -64,6 +67,12 @@ class Workspace:
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Write `state` atomically (a crash mid-write leaves the previous state, never half of one)."""
+        staging = self.base / f".{STATE_FILE}.tmp"
+        staging.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(staging, self.base / STATE_FILE)
+
 
 @dataclass(frozen=True)
 class LeftoverWorkspace:
@@ -71,11 +80,23 @@ class LeftoverWorkspace:
 
     base: Path
     meta: dict[str, Any]
+    #: What the dead process's handler last saved (read when found: the directory is removed next).
+    saved_state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task_id(self) -> str | None:
         value = self.meta.get("taskId")
         return value if isinstance(value, str) else None
+
+
+
+def _read_state(base: Path) -> dict[str, Any]:
+    """A workspace's saved state; {} when its handler saved nothing or the file is unreadable."""
+    try:
+        state = json.loads((base / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 class WorkspaceRoot:
@@ -140,7 +161,8 @@ class WorkspaceRoot:
     def find_leftovers(self) -> list[LeftoverWorkspace]:
         """Workspaces whose owner process no longer exists (seed 4.4 checkForIncompleteWorkspaces)."""
         entries = self._entries()
-        return [LeftoverWorkspace(base, meta) for base, meta in entries if not self._owned_by_live_process(meta)]
+        return [LeftoverWorkspace(base, meta, _read_state(base)) for base, meta in entries
+                if not self._owned_by_live_process(meta)]
 
     def remove_leftovers(self) -> list[LeftoverWorkspace]:
         """Delete every leftover workspace; return what they held (seed 4.4 cleanupIncompleteWorkspaces)."""

@@ -33,6 +33,7 @@ from runtime.workflow.errors import (
     WorkflowConfigError,
 )
 from runtime.workflow.providers import Checkout, Issue, PullRequest
+from spec.metrics import GIT_PLATFORM_SERVICE
 from spec.taxonomy import ErrorClass
 
 ISSUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -112,7 +113,7 @@ class LocalGitPlatform:
         pulls_dir: Path | str | None = None,
         base_branch: str = "main",
         author: GitAuthor | None = None,
-        name: str = "git-platform:local",
+        name: str = GIT_PLATFORM_SERVICE,
         git: str = "git",
     ) -> None:
         self.remote = Path(remote).resolve()

@@ -47,6 +47,7 @@ from runtime.workflow.providers import (
     QualityGates,
 )
 from runtime.workflow.seed_progress import PIPELINE_MACHINE, overall_percentage, seed_progress, step_title
+from spec.machines.pipeline import PipelineTrigger
 from spec.policies import DEFAULT_POLICIES, Policies
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -178,7 +179,7 @@ class CodingPipeline:
 
     async def _analyse_issue(self, request: WorkflowRequest) -> tuple[Issue, Analysis]:
         git, ai = self.services.git_service, self.services.ai_service
-        self.machine.fire("fetch_issue", issueId=request.issue_id)
+        self.machine.fire(PipelineTrigger.FETCH_ISSUE, issueId=request.issue_id)
         issue = await git.call(self.services.git.get_issue, request.issue_id)
         await git.call(self.services.git.clone, self.checkout)
         await self._advance("issue_fetched", issueId=issue.id, title=issue.title)
@@ -189,7 +190,7 @@ class CodingPipeline:
     async def _generate_code(self, analysis: Analysis) -> tuple[str, ...]:
         sources = await asyncio.to_thread(self._read_sources, analysis.files)
 
-        async def stream() -> str:
+        async def generate_code() -> str:  # the operation name the worker's telemetry reports
             received: list[str] = []
             offset = 0
             async for chunk in self.services.ai.generate_code(analysis, sources):
@@ -199,7 +200,7 @@ class CodingPipeline:
                 offset += len(chunk)
             return "".join(received)
 
-        patch = parse_patch(await self.services.ai_service.call(stream))
+        patch = parse_patch(await self.services.ai_service.call(generate_code))
         await apply_patch(self.checkout, patch)
         await self._advance("code_generated", files=list(patch.files))
         return patch.files
@@ -207,7 +208,7 @@ class CodingPipeline:
     async def _build_and_test(self) -> tuple[GateResult, GateResult]:
         gates = self.services.gates
         build = await self._gate(gates.run_build, "build_progress", "buildProgress")
-        self.machine.fire("build_passed")
+        self.machine.fire(PipelineTrigger.BUILD_PASSED)
         tests = await self._gate(gates.run_tests, "test_progress", "testProgress")
         await self._advance("tests_passed")
         return build, tests

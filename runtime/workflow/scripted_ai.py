@@ -20,6 +20,7 @@ from runtime.resilience import Clock, MonotonicClock
 from runtime.workflow.errors import AIProviderError, WorkflowConfigError
 from runtime.workflow.patches import split_into_chunks, unified_diff
 from runtime.workflow.providers import Analysis, Issue
+from spec.metrics import AI_PROVIDER_SERVICE
 from spec.taxonomy import ErrorClass
 
 _CHANGE_BLOCK = re.compile(r"^```change path=(?P<path>\S+)[ \t]*\n(?P<code>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -95,7 +96,7 @@ class ScriptedAIProvider:
         chunk_size: int = 64,
         chunk_delay_s: float = 0.0,
         clock: Clock | None = None,
-        name: str = "ai-provider:scripted",
+        name: str = AI_PROVIDER_SERVICE,
     ) -> None:
         if chunk_size < 1:
             raise WorkflowConfigError(f"chunk_size: must be at least 1 character, got {chunk_size}")

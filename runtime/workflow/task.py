@@ -2,7 +2,8 @@
 
 ``register_coding_workflow(worker, git=..., ai=..., gates=...)`` gives the worker one shared set of
 resilience services (so a provider's circuit breaker sees every task's calls) and registers a
-handler that runs a fresh :class:`~runtime.workflow.pipeline.CodingPipeline` per task.
+handler that runs a fresh :class:`~runtime.workflow.pipeline.CodingPipeline` per task. The
+services' calls and breakers are watched by the worker's telemetry, so the orchestrator sees them.
 """
 
 from __future__ import annotations
@@ -47,12 +48,17 @@ def register_coding_workflow(
     trace_sink: TraceSink | None = None,
     task_type: str = TASK_TYPE,
 ) -> CodingWorkflow:
-    """Register the ``ai_coding`` handler on `worker`; policies default to the worker's own."""
+    """Register the ``ai_coding`` handler on `worker`; policies and escalator default to the worker's own."""
     services = WorkflowServices(
         git, ai, gates,
         policies=policies if policies is not None else worker.policies,
-        breakers=breakers, clock=clock, escalator=escalator, trace_sink=trace_sink,
+        breakers=breakers, clock=clock, trace_sink=trace_sink,
+        escalator=escalator if escalator is not None else worker.escalator,
     )
+    # The worker reports these calls and breakers to the orchestrator (runtime.worker.telemetry).
+    worker.telemetry.watch_breakers(services.breakers)
+    worker.telemetry.watch_service(services.git_service)
+    worker.telemetry.watch_service(services.ai_service)
     workflow = CodingWorkflow(services)
 
     @worker.task(task_type)

@@ -12,13 +12,19 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | Retry-After waits, persistent-limit escalation | `spec.decisions.rate_limit` |
 | startup phase budgets | `spec.decisions.startup` |
 | heartbeat silence, detection window, lease expiry | `spec.decisions.liveness` |
+| one fleet-wide breaker state per service from every worker's | `spec.decisions.fleet_breakers` |
+| alert pending/firing/resolved, with Prometheus's semantics | `spec.decisions.alert_rules` |
+| each alert rule's value from scraped samples, as its PromQL | `spec.decisions.alert_queries` |
+| ``rate()`` and ``histogram_quantile()`` as Prometheus computes them | `spec.decisions.promql` |
 | leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
 """
 
 from __future__ import annotations
 
+from spec.decisions.alert_rules import AlertRules
 from spec.decisions.backoff import NO_SPREAD, BackoffSchedule, RetryCore, RetryDecision
 from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
+from spec.decisions.fleet_breakers import fleet_state, fleet_states
 from spec.decisions.leadership import FailoverReplay, LeadershipCore
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
@@ -27,6 +33,7 @@ from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
 __all__ = [
     "NO_SPREAD",
     "Admission",
+    "AlertRules",
     "BackoffSchedule",
     "BreakerCore",
     "FailoverReplay",
@@ -40,4 +47,6 @@ __all__ = [
     "StartupBudget",
     "StartupBudgets",
     "budget_of",
+    "fleet_state",
+    "fleet_states",
 ]

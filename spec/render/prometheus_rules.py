@@ -1,10 +1,12 @@
 """Prometheus alerting rules generated from the spec's alert policy (seed 4.5, "Alert Thresholds").
 
-The runtime evaluates ``AlertPolicy`` itself (``runtime.monitoring.alerts``); this module writes
-the same rules as a Prometheus rules file, so an operator who scrapes ``/metrics`` gets
-identical alerts from their own Prometheus. Thresholds, durations (``for:``), summaries and
-escalation levels all come from the policy, and the series names from ``spec.metrics``; only the
-PromQL that computes each spec metric from the exported series is written here.
+The runtime evaluates ``AlertPolicy`` itself (``runtime.monitoring.alerts``, on the values
+``spec.decisions.alert_queries`` computes); this module writes the same rules as a Prometheus
+rules file, so an operator who scrapes ``/metrics`` gets identical alerts from their own
+Prometheus. Thresholds, durations (``for:``), summaries, escalation levels and the rate window
+all come from the policy, the series names from ``spec.metrics`` and the annotations from
+``spec.render.alert_annotations``; only the PromQL text of each spec metric is written here
+(``spec.decisions.alert_queries`` lists it beside its Python counterpart).
 """
 
 from __future__ import annotations
@@ -13,30 +15,29 @@ from typing import Any
 
 import yaml
 
+from spec.decisions.alert_queries import BREAKER_OPEN, TASK_SUCCESS, WORKER_DOWN
+from spec.decisions.alert_rules import SEVERITY
 from spec.errors import SpecError
-from spec.machines import MACHINES
 from spec.metrics import (
     BREAKER_STATE,
     CALL_DURATION,
     CALLS,
+    ERROR,
+    FAST_FAIL,
     METRICS,
     RATE_WINDOW_S,
     RESOURCE_UTILISATION,
+    TASKS_FINISHED,
+    WORKERS,
     PrometheusMetric,
+    latency_quantile,
 )
 from spec.policies import DEFAULT_POLICIES, AlertPolicy, AlertRule
-
-_BREAKER = MACHINES["circuit_breaker"]
-_BREAKER_OPEN = _BREAKER.next_state(_BREAKER.initial, "trip")
+from spec.render.alert_annotations import annotation_templates, promql_duration
 
 
 class PrometheusRulesError(SpecError):
     """An alert rule reads a metric this generator has no PromQL for."""
-
-
-#: Severity label per escalation level (Alertmanager routes on it).
-SEVERITY = {1: "info", 2: "warning", 3: "critical", 4: "critical"}
-
 
 
 def _number(value: float) -> str:
@@ -45,54 +46,46 @@ def _number(value: float) -> str:
 
 
 def _expression(metric: str, threshold: float, window: str) -> str:
-    limit = _number(threshold)
+    return f"{rule_query(metric, window)}\n  > {_number(threshold)}"
+
+
+def rule_query(metric: str, window: str = "1m") -> str:
+    """The PromQL computing spec metric `metric` (what a rule compares with its threshold)."""
     if metric == "error_rate":
         return (
-            f'sum by (service, operation) (rate({CALLS}{{outcome="error"}}[{window}]))\n'
-            f"  / sum by (service, operation) (rate({CALLS}[{window}]))\n"
-            f"  > {limit}"
+            f'sum by (service, operation) (rate({CALLS}{{outcome="{ERROR}"}}[{window}]))\n'
+            f'  / sum by (service, operation) (rate({CALLS}{{outcome!="{FAST_FAIL}"}}[{window}]))'
         )
-    if metric.startswith("latency_p") and metric.endswith("_seconds"):
-        percentile = metric.removeprefix("latency_p").removesuffix("_seconds")
-        if percentile.isdigit():
-            quantile = _number(int(percentile) / 100)
-            return (
-                f"histogram_quantile({quantile}, "
-                f"sum by (service, operation, le) (rate({CALL_DURATION}_bucket[{window}])))\n"
-                f"  > {limit}"
-            )
+    quantile = latency_quantile(metric)
+    if quantile is not None:
+        return (
+            f"histogram_quantile({_number(quantile)}, "
+            f"sum by (service, operation, le) (rate({CALL_DURATION}_bucket[{window}])))"
+        )
     if metric == "circuit_breaker_open":
-        return f'max by (service) ({BREAKER_STATE}{{state="{_BREAKER_OPEN}"}}) > {limit}'
+        return f'max by (service) ({BREAKER_STATE}{{state="{BREAKER_OPEN}"}})'
     if metric == "resource_utilisation":
-        return f"max by (worker_id, resource) ({RESOURCE_UTILISATION}) > {limit}"
+        return f"max by (worker_id, resource) ({RESOURCE_UTILISATION})"
+    if metric == "task_failure_rate":
+        return (
+            f'sum by (task_type) (rate({TASKS_FINISHED}{{outcome!="{TASK_SUCCESS}"}}[{window}]))\n'
+            f"  / sum by (task_type) (rate({TASKS_FINISHED}[{window}]))"
+        )
+    if metric == "workers_down":
+        return f'sum({WORKERS}{{state="{WORKER_DOWN}"}})'
     raise PrometheusRulesError(
         f"alert rule metric {metric!r} has no PromQL expression; known metrics: error_rate, "
-        "latency_pNN_seconds, circuit_breaker_open, resource_utilisation"
+        "latency_pNN_seconds, circuit_breaker_open, resource_utilisation, task_failure_rate, workers_down"
     )
 
 
-def promql_duration(seconds: float) -> str:
-    """A Prometheus duration for `seconds`: ``300 → "5m"``, ``5400 → "1h30m"``, ``0 → "0s"``."""
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative: {seconds}")
-    millis = round(seconds * 1000)
-    if millis == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        count, millis = divmod(millis, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
-
-#: Range of the ``rate()`` windows (``spec.metrics.RATE_WINDOW_S``): ``"1m"``.
+#: Range of the ``rate()`` windows of the default policy (``AlertPolicy.rate_window_s``): ``"1m"``.
 DEFAULT_RATE_WINDOW = promql_duration(RATE_WINDOW_S)
 
 
-def alert_rule(rule: AlertRule, policy: AlertPolicy, *, window: str = DEFAULT_RATE_WINDOW) -> dict[str, Any]:
-    """One Prometheus alerting rule for `rule`."""
-    action = next(e.action for e in policy.escalation_levels if e.level == rule.escalation_level)
+def alert_rule(rule: AlertRule, policy: AlertPolicy, *, window: str | None = None) -> dict[str, Any]:
+    """One Prometheus alerting rule for `rule`; `window` defaults to the policy's ``rate_window_s``."""
+    window = window if window is not None else promql_duration(policy.rate_window_s)
     return {
         "alert": rule.name,
         "expr": _expression(rule.metric, rule.threshold, window),
@@ -101,13 +94,7 @@ def alert_rule(rule: AlertRule, policy: AlertPolicy, *, window: str = DEFAULT_RA
             "severity": SEVERITY[rule.escalation_level],
             "escalation_level": str(rule.escalation_level),
         },
-        "annotations": {
-            "summary": rule.summary,
-            "description": (
-                f"{rule.metric} above {_number(rule.threshold)} for {promql_duration(rule.for_s)}; "
-                f"escalation level {rule.escalation_level}: {action}."
-            ),
-        },
+        "annotations": annotation_templates(rule, policy),
     }
 
 
@@ -115,7 +102,7 @@ def prometheus_rules(
     policy: AlertPolicy = DEFAULT_POLICIES.alerts,
     *,
     group: str = "orchestration-spec",
-    window: str = DEFAULT_RATE_WINDOW,
+    window: str | None = None,
 ) -> dict[str, Any]:
     """The rules file as data: one group holding one rule per ``AlertRule``, in policy order."""
     return {"groups": [{"name": group, "rules": [alert_rule(r, policy, window=window) for r in policy.rules]}]}
@@ -142,7 +129,7 @@ def render_prometheus_rules(
     policy: AlertPolicy = DEFAULT_POLICIES.alerts,
     *,
     group: str = "orchestration-spec",
-    window: str = DEFAULT_RATE_WINDOW,
+    window: str | None = None,
 ) -> str:
     """The Prometheus alerting-rules YAML for `policy`; byte-for-byte identical for equal input."""
     body = yaml.dump(
@@ -184,6 +171,7 @@ __all__ = [
     "prometheus_rules",
     "promql_duration",
     "render_prometheus_rules",
+    "rule_query",
 ]
 
 

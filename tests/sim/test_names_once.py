@@ -48,7 +48,13 @@ def _literals(node: ast.expr) -> list[str]:
         return [node.value]
     if isinstance(node, (ast.Tuple, ast.Set, ast.List)):
         return [v for element in node.elts for v in _literals(element)]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
     return []
+
+
+def _called(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _names_a_state(node: ast.expr) -> bool:
@@ -60,7 +66,7 @@ def typed_names(source: str) -> list[tuple[int, str]]:
     """(line, literal) for every machine name typed as a literal where a state/trigger is meant."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fire":
+        if isinstance(node, ast.Call) and "fire" in _called(node.func):  # fire, can_fire, _fire_if_legal, ...
             found += [(node.lineno, v) for v in _literals(node.args[0])] if node.args else []
         elif isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
@@ -77,8 +83,9 @@ def test_the_simulator_uses_the_machines_enums_for_their_names(path: Path) -> No
 
 def test_the_scan_catches_a_typed_trigger_and_a_typed_state() -> None:
     source = ('machine.fire("heartbeat")\nif worker.machine.state == "busy": pass\n'
-              'if kind in ("lease_lost", "x"): pass\n')
-    assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost")]
+              'if kind in ("lease_lost", "x"): pass\n'
+              'if m.can_fire("poll"): self._fire_if_legal("a" if x else "idle")\n')
+    assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost"), (4, "poll"), (4, "a"), (4, "idle")]
     assert typed_names("machine.fire(WorkerTrigger.HEARTBEAT)\nif state == WorkerState.BUSY: pass\n") == []
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,67 +19,8 @@ from spec import PLATFORM, Spec, SpecLoadError, load_spec
 from spec.checks import run_checks
 
 REPO = Path(__file__).resolve().parents[2]
-PAYMENTS = textwrap.dedent('''
-    """A payment flow: one user's catalogue, built only from spec's public API."""
-    from enum import StrEnum
-
-    import spec
-    from spec import (MachineSpec, Participant, Spec, StateRole, StateSpec, Story, call, reply, step,
-                      steps, transition)
-    from spec.decisions.replay import Violation
-
-    CUSTOMER = Participant("customer", "Customer")
-    SHOP = Participant("shop", "Shop")
-    BANK = Participant("bank", "Bank")
-
-
-    class PaymentState(StrEnum):
-        NEW = "new"
-        AUTHORISING = "authorising"
-        PAID = "paid"
-        DECLINED = "declined"
-
-
-    S = PaymentState
-    PAYMENT = MachineSpec(
-        name="payment", title="Payment", seed_section="-", description="Pay for an order.",
-        initial=S.NEW,
-        states=(StateSpec(S.NEW, "Order placed.", StateRole.RESTING),
-                StateSpec(S.AUTHORISING, "Waiting for the bank."),
-                StateSpec(S.PAID, "Money taken.", StateRole.TERMINAL),
-                StateSpec(S.DECLINED, "Refused.", StateRole.TERMINAL)),
-        transitions=(
-            transition("pay", S.NEW, S.AUTHORISING, "The customer pays.",
-                       call(CUSTOMER, SHOP, "pay(order)"), call(SHOP, BANK, "authorise(amount)")),
-            transition("approve", S.AUTHORISING, S.PAID, "The bank says yes.",
-                       reply(BANK, SHOP, "approved"), step(SHOP, "ship(order)"), reply(SHOP, CUSTOMER, "receipt")),
-            transition("decline", S.AUTHORISING, S.DECLINED, "The bank says no.",
-                       reply(BANK, SHOP, "declined"), reply(SHOP, CUSTOMER, "payment failed")),
-        ),
-    )
-    STORY = Story("payment", "Paying for an order", "-", "The happy path.", ("payment",),
-                  steps("payment", "pay", "approve"), participants=(CUSTOMER, SHOP, BANK))
-
-
-    class AuthorisationDeadline:
-        """The bank answers within 30 s of the authorisation request."""
-        machines = frozenset({"payment"})
-
-        def __init__(self, policies, tolerance_s):
-            self.asked = {}
-            self.tolerance_s = tolerance_s
-
-        def observe(self, event):
-            if event.trigger == "pay":
-                self.asked[event.component] = event.time
-            elif event.component in self.asked and event.time - self.asked[event.component] > 30 + self.tolerance_s:
-                return Violation("an answer within 30 s", f"{event.time - self.asked[event.component]:g} s",
-                                 "the bank answered too late")
-            return None
-
-
-    SPEC = Spec.of("payments", [PAYMENT], [STORY], timing_rules=[AuthorisationDeadline])
-''')
+#: The tutorial's catalogue (docs/own-workflow.md), copied below into a package outside this tree.
+PAYMENTS = (REPO / "spec" / "examples" / "payments.py").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -179,5 +119,49 @@ def test_participants_are_derived_from_the_messages_when_not_declared(package: P
 
 def test_the_names_a_user_declares_a_machine_and_a_story_with_are_public() -> None:
     for name in ("MachineSpec", "StateSpec", "StateRole", "transition", "call", "reply", "step", "push", "Story",
-                 "steps", "alt", "branch", "loop", "Spec", "load_spec", "TimingRule", "check_trace"):
+                 "steps", "alt", "branch", "loop", "Spec", "load_spec", "TimingRule", "Violation", "check_trace"):
         assert name in spec.__all__, name
+
+
+def _users_suite(package: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The tutorial's pytest file, as a user's own suite next to their catalogue, run by pytest."""
+    tutorial = (REPO / "spec" / "examples" / "test_payments.py").read_text(encoding="utf-8")
+    (package / "test_payments.py").write_text(tutorial.replace("spec.examples.payments", "payments"),
+                                              encoding="utf-8")
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0",
+               "test_payments.py"]
+    return subprocess.run(command,
+                          capture_output=True, text=True, timeout=300, cwd=package,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join((str(package), str(REPO))), **env})
+
+
+def test_a_users_conformance_suite_passes_and_catches_a_broken_implementation_with_a_shrunk_example(
+    package: Path,
+) -> None:
+    passing = _users_suite(package, {})
+    assert passing.returncode == 0, passing.stdout[-3000:]
+    broken = _users_suite(package, {"PAYMENTS_BUG": "1"})
+    assert broken.returncode == 1, broken.stdout[-3000:]
+    assert "wrong destination state; expected destination 'declined', got 'paid'" in broken.stdout
+    assert "Falsifying example" in broken.stdout
+
+
+def test_the_tutorial_properties_hold_in_process() -> None:
+    from spec.examples import test_payments
+
+    test_payments.test_every_run_of_the_service_conforms()
+    test_payments.test_every_path_the_spec_allows_replays()
+
+
+def test_assert_conforms_fails_on_a_component_left_halfway_unless_allowed() -> None:
+    from spec.examples.payments import PAYMENT
+    from spec.examples.payments import SPEC as PAYMENTS
+    from spec.testing import ConformanceFailure, assert_conforms
+
+    row = PAYMENT.transition_for("new", "pay")
+    halfway = [spec.TraceEvent(time=0.0, component="order:9", machine="payment", trigger="pay", source="new",
+                               dest="authorising",
+                               messages=tuple(spec.TraceMessage.from_message(m) for m in row.messages))]
+    with pytest.raises(ConformanceFailure, match="order:9 in 'authorising'"):
+        assert_conforms(halfway, PAYMENTS)
+    assert assert_conforms(halfway, PAYMENTS, allow_unfinished=["order:9"]).ok

@@ -18,6 +18,7 @@ from typing import Any
 from spec_docs import (  # noqa: F401
     api_reference,
     asyncapi_docs,
+    catalogues,
     diagrams,
     faults,
     monitoring,

@@ -80,7 +80,8 @@ async def test_submit_wait_and_follow_events_across_disconnects(
                 await follower
             results = [await client.result(c.workflow_id, timeout_s=DEADLINE_S) for c in bulk]
             assert results == [{}] * 40
-            assert await client.result(slow.workflow_id, timeout_s=DEADLINE_S) == {"slept": 2.0, "steps": 8}
+            slept = await client.result(slow.workflow_id, timeout_s=DEADLINE_S)
+            assert slept == {"slept": 2.0, "steps": 8, "resumedAfter": 0}
         async with Client(platform.url, token_file=client_token_file) as fresh:
             truth = [e async for e in fresh.events(slow.workflow_id)]
     finally:

@@ -117,13 +117,13 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def _fill(directory: Path) -> Path:
-    """Write a file until the filesystem is full; return it."""
+def _fill(directory: Path, mode: str = "wb") -> Path:
+    """Write a file until the filesystem is full (``mode="ab"``: top it up again); return it."""
     filler = directory / "filler"
-    chunk = b"\0" * 4096
-    with open(filler, "wb", buffering=0) as out:
+    chunk = b"\0" * 512
+    with open(filler, mode, buffering=0) as out:
         try:
-            for _ in range(10_000):  # 40 MB: far more than the 2 MiB the filesystem holds
+            for _ in range(80_000):  # 40 MB: far more than the 2 MiB the filesystem holds
                 out.write(chunk)
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
@@ -157,7 +157,13 @@ def test_a_full_database_filesystem_answers_503_not_ready_and_recovers_without_a
         assert refused.status_code == 503, refused.text
         assert "the database's filesystem is full" in refused.json()["error"]["reason"]
         assert int(refused.headers["Retry-After"]) >= 1
-        not_ready = wait_for(lambda: _ready_with(orch, "disk_full"), "/health/ready to report the full disk")
+        # A worker's small report may still fit in a WAL page freed by a checkpoint; that success
+        # truncates the WAL, which frees space: keep the filesystem full until the fault is seen.
+        def full_and_reported() -> dict[str, Any] | None:
+            _fill(tmpfs, "ab")
+            return _ready_with(orch, "disk_full")
+
+        not_ready = wait_for(full_and_reported, "/health/ready to report the full disk")
         assert not_ready["status"] == "unavailable" and "free space" in not_ready["reason"]
 
         filler.unlink()

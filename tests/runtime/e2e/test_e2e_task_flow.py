@@ -52,7 +52,7 @@ def test_a_task_flows_from_poll_to_completion_and_clients_see_every_step(
     assert all(e["taskId"] == task_id for e in events[:4])
 
     task = orchestrator.task(task_id)
-    assert task["status"] == "completed" and task["result"] == {"slept": 1.0, "steps": 2}
+    assert task["status"] == "completed" and task["result"] == {"slept": 1.0, "steps": 2, "resumedAfter": 0}
     assert task["leaseWorker"] == worker.worker_id
 
     wait_for(lambda: "task_finished" in worker.triggers("worker_lifecycle"), "the worker to free its slot")
@@ -158,7 +158,7 @@ def test_a_second_signal_forces_exit_and_the_next_start_recovers(
     worker = start_worker("forced", "--policy", "shutdown.worker_task_deadline_s=120")
     worker.wait_registered()
     _, task_id = orchestrator.submit("sleep", {"seconds": 120, "steps": 120})
-    wait_for(lambda: orchestrator.task(task_id)["status"] == "running", "the task to start")
+    wait_for(lambda: orchestrator.task(task_id)["progress"] >= 2, "the task to finish two steps")
     worker.signal(signal.SIGTERM)
     wait_for(lambda: "task_in_progress" in worker.triggers("worker_shutdown"), "the graceful shutdown to begin")
     worker.signal(signal.SIGTERM)
@@ -178,9 +178,12 @@ def test_a_second_signal_forces_exit_and_the_next_start_recovers(
     except FileNotFoundError:
         owner = None
     assert owner in (None, again.worker_id)
-    # The leftover's task was handed back (or had already been re-queued): the new worker runs it.
+    # The leftover's task was handed back (or had already been re-queued): the new worker runs it,
+    # from the state the dead process's handler saved in its workspace (issue 14, recovery in place).
     wait_for(lambda: orchestrator.task(task_id)["leaseWorker"] == again.worker_id, "the task to be re-run")
-    assert orchestrator.task(task_id)["attempt"] >= 2
+    task = orchestrator.task(task_id)
+    assert task["attempt"] >= 2
+    assert task["savedState"]["stepsDone"] >= 2 and task["savedState"]["reason"] == "worker process died", task
 
 
 def test_a_wrong_token_stops_the_worker_with_a_message_naming_the_token(

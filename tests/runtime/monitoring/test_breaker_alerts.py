@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,7 +17,7 @@ from runtime.protocol import EventType
 from runtime.resilience import CLOSED, OPEN
 from spec.metrics import BREAKER_STATE
 from spec.policies import DEFAULT_POLICIES, AlertPolicy
-from tests.runtime.monitoring.monitoring_helpers import next_message, running, wait_for_clients, ws_url
+from tests.runtime.monitoring.monitoring_helpers import next_message, run_one_task, running, wait_for_clients, ws_url
 
 pytestmark = pytest.mark.anyio
 
@@ -59,10 +61,20 @@ async def test_forced_open_breaker_is_reported_everywhere(tmp_path: Path) -> Non
             assert gauge[OPEN] == 1 and sum(gauge.values()) == 1
 
             body = (await client.get("/api/v1/alerts")).json()
-            assert body["breakers"] == {"git-platform": OPEN}
-            firing = [a for a in body["alerts"] if a["state"] == FIRING]
-            assert [(a["alert"], a["labels"]) for a in firing] == [(BREAKER_RULE.name, {"service": "git-platform"})]
-            assert firing[0]["summary"] == BREAKER_RULE.summary
+            assert body["status"] == "success"
+            assert body["data"]["breakers"] == {"git-platform": OPEN}
+            firing = [a for a in body["data"]["alerts"] if a["state"] == FIRING]
+            assert [a["labels"] for a in firing] == [{
+                "alertname": BREAKER_RULE.name, "service": "git-platform", "severity": "warning",
+                "escalation_level": str(BREAKER_RULE.escalation_level),
+            }]
+            annotations = firing[0]["annotations"]
+            assert annotations["summary"] == BREAKER_RULE.summary
+            assert "map[service:git-platform]" in annotations["description"]
+            assert annotations["runbook_url"].endswith("#" + BREAKER_RULE.name.lower())
+            assert firing[0]["value"] == "1e+00"
+            active_at = datetime.fromisoformat(firing[0]["activeAt"].replace("Z", "+00:00"))
+            assert abs(active_at.timestamp() - time.time()) < 60  # wall time, not the monotonic clock
 
         # The firing alert was escalated at its rule's level.
         await orch.monitoring.evaluate()
@@ -82,7 +94,7 @@ async def test_no_alerts_while_everything_is_healthy(tmp_path: Path) -> None:
     async with running(tmp_path) as (orch, client):
         orch.breakers.get("ai-provider")
         body = (await client.get("/api/v1/alerts")).json()
-    assert body == {"alerts": [], "breakers": {"ai-provider": CLOSED}}
+    assert body == {"status": "success", "data": {"alerts": [], "breakers": {"ai-provider": CLOSED}}}
 
 
 async def test_resource_use_from_heartbeats_alerts(tmp_path: Path) -> None:
@@ -103,13 +115,15 @@ async def test_resource_use_from_heartbeats_alerts(tmp_path: Path) -> None:
             await heartbeat(client, "w1", health)
             body = (await client.get("/api/v1/alerts")).json()
             event = await next_message(ws)
-        firing = [(a["alert"], a["labels"]) for a in body["alerts"] if a["state"] == FIRING]
-        assert firing == [(RESOURCE_RULE.name, {"resource": "memory", "worker_id": "w1"})]
+        firing = [a["labels"] for a in body["data"]["alerts"] if a["state"] == FIRING]
+        assert [(f.pop("alertname"), f["resource"], f["worker_id"]) for f in firing] == [
+            (RESOURCE_RULE.name, "memory", "w1")
+        ]
         assert event["payload"]["alert"] == RESOURCE_RULE.name
 
         health["memoryPercent"] = 10.0
         await heartbeat(client, "w1", health)
-        assert (await client.get("/api/v1/alerts")).json()["alerts"] == []
+        assert (await client.get("/api/v1/alerts")).json()["data"]["alerts"] == []
         states = {s.state for s in orch.monitoring.evaluator.statuses()}
         assert states == {INACTIVE}
 
@@ -120,6 +134,32 @@ async def test_pending_alert_shows_before_it_fires(tmp_path: Path) -> None:
         health = {"status": "healthy", "cpuPercent": 99.0}
         await heartbeat(client, "w1", health)
         body = (await client.get("/api/v1/alerts")).json()
-    assert [(a["alert"], a["state"], a["forSeconds"]) for a in body["alerts"]] == [
-        (RESOURCE_RULE.name, "pending", RESOURCE_RULE.for_s)
+    assert [(a["labels"]["alertname"], a["state"]) for a in body["data"]["alerts"]] == [
+        (RESOURCE_RULE.name, "pending")
     ]
+
+
+async def test_an_unhealthy_worker_fires_worker_down_and_recovery_clears_it(tmp_path: Path) -> None:
+    rule = DEFAULT_POLICIES.alerts.rule("WorkerDown").model_copy(update={"for_s": 0.0})
+    alerts = DEFAULT_POLICIES.alerts.model_copy(update={"rules": (rule,)})
+    async with running(tmp_path, alerts=alerts) as (_orch, client):
+        await client.post("/api/v1/workers/register", json={"workerId": "w1", "capabilities": ["python"]})
+        await heartbeat(client, "w1", {"status": "unhealthy"})
+        body = (await client.get("/api/v1/alerts")).json()
+        assert [(a["labels"]["alertname"], a["state"], a["value"]) for a in body["data"]["alerts"]] == [
+            (rule.name, FIRING, "1e+00")
+        ]
+        await heartbeat(client, "w1", {"status": "healthy"})
+        assert (await client.get("/api/v1/alerts")).json()["data"]["alerts"] == []
+
+
+async def test_failing_tasks_fire_the_task_failure_rate_alert(tmp_path: Path) -> None:
+    rule = DEFAULT_POLICIES.alerts.rule("HighTaskFailureRate").model_copy(update={"for_s": 0.0})
+    alerts = DEFAULT_POLICIES.alerts.model_copy(update={"rules": (rule,)})
+    async with running(tmp_path, alerts=alerts) as (_orch, client):
+        assert (await client.get("/api/v1/alerts")).json()["data"]["alerts"] == []  # the scrape before
+        await run_one_task(client, "w1", fail=True)
+        body = (await client.get("/api/v1/alerts")).json()
+    [alert] = body["data"]["alerts"]
+    assert alert["labels"]["alertname"] == rule.name and alert["labels"]["task_type"] == "noop"
+    assert alert["state"] == FIRING

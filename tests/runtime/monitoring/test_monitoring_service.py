@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtime.monitoring import FIRING, PENDING, MonitoringService
 from runtime.protocol import Event, EventType
 from runtime.resilience import OPEN, FakeClock
-from spec.metrics import CALLS, QUEUE_DEPTH, RETRIES
+from spec.metrics import CALL_ERRORS, CALLS, QUEUE_DEPTH, RETRIES
 from spec.policies import DEFAULT_POLICIES, AlertPolicy
 from tests.runtime.monitoring.monitoring_helpers import running
 
@@ -59,6 +59,8 @@ async def test_failing_calls_count_retries_errors_and_trip_the_breaker() -> None
     retries = DEFAULT_POLICIES.backoff.max_retries
     assert counter(monitoring, RETRIES, service="ai-provider", error_class="network") == threshold * retries
     assert counter(monitoring, CALLS, service="ai-provider", operation="analyze", outcome="error") == threshold
+    by_class = counter(monitoring, CALL_ERRORS, service="ai-provider", operation="analyze", error_class="network")
+    assert by_class == threshold
     assert monitoring.breakers.get("ai-provider").state == OPEN
 
     alerts = [(e.payload["alert"], e.payload["state"]) for e in published if e.type is EventType.ALERT]
@@ -76,7 +78,8 @@ async def test_failing_calls_count_retries_errors_and_trip_the_breaker() -> None
 async def test_error_rate_fires_after_its_duration_on_the_evaluation_clock() -> None:
     clock = FakeClock()
     monitoring, published = service_with(clock, HighErrorRate=10.0)
-    git = monitoring.service("git")
+    git = monitoring.service("git-platform")  # a known service: its counters exist at zero
+    await monitoring.evaluate()  # the scrape before the incident, as Prometheus has one
     with pytest.raises(ConnectionError):
         await git.call("push", always_down)
     await monitoring.evaluate()
@@ -86,8 +89,40 @@ async def test_error_rate_fires_after_its_duration_on_the_evaluation_clock() -> 
     await clock.advance(10.0)
     await monitoring.evaluate()
     firing = [a for a in monitoring.alerts() if a["state"] == FIRING]
-    assert [(a["alert"], a["labels"]) for a in firing] == [(ERROR_RATE.name, {"operation": "push", "service": "git"})]
+    assert [(a["alert"], a["labels"]) for a in firing] == [
+        (ERROR_RATE.name, {"operation": "push", "service": "git-platform"})
+    ]
     assert published[-1].payload["alert"] == ERROR_RATE.name
+
+
+async def test_the_first_error_of_an_unknown_service_needs_a_scrape_before_it() -> None:
+    """As in Prometheus: a child created by its first ``inc()`` has no earlier sample to rise from."""
+    clock = FakeClock()
+    monitoring, _ = service_with(clock, HighErrorRate=0.0)
+    await monitoring.evaluate()
+    with pytest.raises(ConnectionError):
+        await monitoring.service("elsewhere").call("get", always_down)
+    await monitoring.evaluate()
+    assert monitoring.alerts() == []
+
+
+async def test_error_rate_clears_once_traffic_stops() -> None:
+    """Regression (issue 13): the orchestrator kept HighErrorRate firing 10+ minutes after the last
+    call, where Prometheus clears it as soon as the rate window holds no increase."""
+    clock = FakeClock()
+    monitoring, published = service_with(clock, HighErrorRate=0.0)
+    git = monitoring.service("git-platform")
+    await monitoring.evaluate()
+    with pytest.raises(ConnectionError):
+        await git.call("push", always_down)
+    await monitoring.evaluate()
+    assert (ERROR_RATE.name, FIRING) in {(a["alert"], a["state"]) for a in monitoring.alerts()}
+    interval = 15.0
+    for _ in range(int(DEFAULT_POLICIES.alerts.rate_window_s // interval) + 1):
+        await clock.advance(interval)
+        await monitoring.evaluate()
+    assert monitoring.alerts() == []
+    assert published[-1].payload["state"] == "inactive"
 
 
 async def test_successful_calls_raise_no_alert() -> None:
@@ -111,3 +146,34 @@ async def test_the_evaluation_loop_runs_on_its_interval(tmp_path: Path) -> None:
         while orch.monitoring.metrics.registry.get_sample_value(QUEUE_DEPTH) != 1:
             assert loop.time() < deadline, "the evaluation loop never refreshed the queue depth"
             await asyncio.sleep(0.05)
+
+
+async def test_a_breaker_state_reported_from_elsewhere_alerts_at_once() -> None:
+    """Worker telemetry reports breaker states it saw; the breaker rule is evaluated on the spot."""
+    clock = FakeClock()
+    monitoring, published = service_with(clock)
+    monitoring.record_breaker_state("ai-provider", OPEN)
+    assert [(a["alert"], a["state"], a["labels"]) for a in monitoring.alerts()] == [
+        (BREAKER_RULE.name, FIRING, {"service": "ai-provider"})
+    ]
+    await clock.advance(1.0)
+    monitoring.record_breaker_state("ai-provider", "closed")
+    assert monitoring.alerts() == []
+    assert [e.payload["state"] for e in published] == [FIRING, "inactive"]
+
+
+async def test_a_series_cleared_by_nan_sends_null_not_nan() -> None:
+    """0/0 (no traffic) clears a series with a NaN value; JSON has no NaN, so the event says null."""
+    clock = FakeClock()
+    monitoring, published = service_with(clock, HighErrorRate=0.0)
+    git = monitoring.service("git-platform")
+    await monitoring.evaluate()
+    with pytest.raises(ConnectionError):
+        await git.call("push", always_down)
+    await monitoring.evaluate()
+    await clock.advance(15.0)
+    await monitoring.evaluate()  # the rate window still holds the increase: firing stays
+    await clock.advance(DEFAULT_POLICIES.alerts.rate_window_s)
+    await monitoring.evaluate()  # two samples, no increase between them: 0/0 → NaN → cleared
+    cleared = [e for e in published if e.payload["alert"] == ERROR_RATE.name and e.payload["state"] == "inactive"]
+    assert cleared and cleared[-1].payload["value"] is None

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runtime.resilience import (
     CallbackHook,
+    CommandHook,
     Escalation,
     Escalator,
     LogHook,
@@ -153,3 +156,54 @@ def test_escalator_from_configured_urls(webhook_server: tuple[str, type[_Receive
 def test_bad_webhook_urls_are_refused(url: str) -> None:
     with pytest.raises(ResilienceConfigError, match="webhook url"):
         WebhookHook(url)
+
+
+SECRET = "s3cr3t-hook-token"
+
+
+def test_a_webhook_url_with_a_token_never_reaches_errors_or_logs(webhook_server: tuple[str, type[_Receiver]],
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    url, receiver = webhook_server
+    receiver.status = 500
+
+    async def scenario() -> None:
+        escalator = Escalator()
+        hook = escalator.add_webhook(f"{url}/{SECRET}?token={SECRET}", levels=[4])
+        unreachable = WebhookHook(f"http://user:{SECRET}@127.0.0.1:9/{SECRET}", timeout_s=5)
+        escalator.add_hook(4, unreachable)
+        with caplog.at_level(logging.DEBUG):
+            outcome = await escalator.escalate(4, "disk full", source="worker:w-1")
+        assert len(outcome.failures) == 2
+        assert receiver.received[0]["path"] == f"/hooks/oncall/{SECRET}?token={SECRET}"  # the real URL was used
+        shown = " ".join([*(str(f) for f in outcome.failures), repr(hook), repr(unreachable), caplog.text])
+        assert "HTTP 500" in shown and "ConnectError" in shown and "127.0.0.1" in shown
+        assert SECRET not in shown
+        with pytest.raises(ResilienceConfigError) as refused:
+            WebhookHook(f"ftp://host/{SECRET}")
+        assert SECRET not in str(refused.value)
+
+    asyncio.run(scenario())
+
+
+def test_a_command_hook_gets_the_escalation_on_stdin(tmp_path: Path) -> None:
+    received = tmp_path / "received.json"
+    write = f"import sys; open({str(received)!r}, 'w').write(sys.stdin.read())"
+
+    async def scenario() -> None:
+        escalator = Escalator(hooks={4: [CommandHook([sys.executable, "-c", write])]})
+        outcome = await escalator.escalate(4, "disk full", source="worker:w-1", details={"free": 0})
+        assert outcome.delivered
+        assert json.loads(received.read_text(encoding="utf-8"))["reason"] == "disk full"
+
+        failing = CommandHook([sys.executable, "-c", "import sys; sys.stderr.write('pager down'); sys.exit(3)"])
+        slow = CommandHook([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+        missing = CommandHook([str(tmp_path / "no-such-command")])
+        outcome = await Escalator(hooks={2: [failing, slow, missing]}).escalate(2, "x", source="y")
+        reasons = [str(f) for f in outcome.failures]
+        assert "exited with 3: pager down" in reasons[0]
+        assert "did not finish within 0.5 s" in reasons[1]
+        assert "cannot start it" in reasons[2]
+
+    asyncio.run(scenario())
+    with pytest.raises(ResilienceConfigError, match="non-empty list"):
+        CommandHook([])

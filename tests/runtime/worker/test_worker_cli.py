@@ -93,3 +93,23 @@ def test_an_unreachable_orchestrator_exits_non_zero_after_its_retries(tmp_path: 
     )
     assert result.returncode == EXIT_UNREACHABLE
     assert "unreachable" in result.stderr
+
+
+def test_escalation_routes_and_the_demo_ai_failure_are_configured_by_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--orchestrator", "http://127.0.0.1:1", "--workspace-root", str(tmp_path)]
+    routes = tmp_path / "routes.json"
+    routes.write_text('{"levels": {"4": {"command": ["true"]}}, "via_orchestrator": false}', encoding="utf-8")
+    worker = build_worker(build_parser().parse_args([*base, "--escalation-config", str(routes)]))
+    assert [type(h).__name__ for h in worker.escalator.hooks(4)] == ["CommandHook"]
+    monkeypatch.setenv("RUNTIME_ESCALATION_CONFIG", str(routes))
+    assert build_worker(build_parser().parse_args(base)).escalator.hooks(3) == ()
+    monkeypatch.delenv("RUNTIME_ESCALATION_CONFIG")
+    default = build_worker(build_parser().parse_args(base)).escalator
+    assert [type(h).__name__ for h in default.hooks(4)] == ["OrchestratorEscalationHook"]
+
+    routes.write_text('{"levels": {"7": {}}}', encoding="utf-8")
+    assert main([*base, "--no-detect", "--capability", "python", "--escalation-config", str(routes)]) == EXIT_CONFIG
+    assert "unknown escalation level 7" in capsys.readouterr().err
+    assert main([*base, "--no-detect", "--capability", "python", "--demo-ai-failure", "error"]) == EXIT_CONFIG
+    assert "--demo-ai-failure needs --demo-platform" in capsys.readouterr().err

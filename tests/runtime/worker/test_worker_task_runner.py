@@ -19,7 +19,7 @@ from runtime.worker.context import CancelReason, TaskContext
 from runtime.worker.errors import TaskFailure
 from runtime.worker.task_runner import TaskHandler, TaskRunner
 from runtime.worker.tracing import TraceRecorder
-from runtime.worker.workspace import WorkspaceRoot
+from runtime.worker.workspace import STATE_FILE, WorkspaceRoot
 from spec.policies import BackoffPolicy, Policies, ProgressPolicy, ResourceLimits
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -183,6 +183,37 @@ async def test_interrupting_reports_the_saved_state(tmp_path: Path) -> None:
     state = orch.last("interrupted")["state"]
     assert state["cursor"] == 17 and state["progress"]["percentage"] == 30
     assert _triggers(recorder) == ["start", "interrupt"]
+
+
+async def test_a_saved_state_is_kept_in_the_workspace_while_the_task_runs(tmp_path: Path) -> None:
+    """If this process dies now, the next one finds the state beside the workspace (recovery in place)."""
+    orch = Orchestrator()
+    saved = asyncio.Event()
+
+    async def long(ctx: TaskContext) -> dict[str, Any]:
+        ctx.save_state({"cursor": 17})
+        saved.set()
+        await asyncio.sleep(300)
+        return {}
+
+    runner, _ = _runner(tmp_path, orch, {"long": long})
+    execution = asyncio.create_task(runner.execute(_assignment("long")))
+    await asyncio.wait_for(saved.wait(), 30)
+    [state_file] = list(tmp_path.glob(f"*/{STATE_FILE}"))
+    assert json.loads(state_file.read_text()) == {"cursor": 17}
+    runner.interrupt_all()
+    await asyncio.wait_for(execution, 30)
+
+
+async def test_the_sleep_task_resumes_after_the_steps_a_saved_state_says_are_done(tmp_path: Path) -> None:
+    orch = Orchestrator()
+    runner, _ = _runner(tmp_path, orch, {"sleep": sleep_task})
+    assignment = _assignment("sleep", {"seconds": 0.04, "steps": 4}).model_copy(
+        update={"saved_state": {"stepsDone": 3, "steps": 4, "reason": "worker process died"}})
+    outcome = await runner.execute(assignment)
+    assert outcome.state == "completed" and outcome.result == {"slept": 0.01, "steps": 4, "resumedAfter": 3}
+    mismatched = assignment.model_copy(update={"saved_state": {"stepsDone": 3, "steps": 9}})
+    assert (await runner.execute(mismatched)).result == {"slept": 0.04, "steps": 4, "resumedAfter": 0}
 
 
 async def test_a_handler_finishing_despite_an_interrupt_completes(tmp_path: Path) -> None:

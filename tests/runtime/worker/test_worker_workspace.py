@@ -119,3 +119,20 @@ def test_remove_own_removes_only_this_process_workspaces(tmp_path: Path) -> None
     root.create("b")
     assert root.remove_own() == 2
     assert [lo.task_id for lo in root.find_leftovers()] == ["crashed-task"]
+
+
+def test_a_saved_state_outlives_the_process_and_comes_back_with_the_leftover(tmp_path: Path) -> None:
+    code = ("import sys; from runtime.worker.workspace import WorkspaceRoot; "
+            "w = WorkspaceRoot(sys.argv[1]).create('crashed-task', workerId='old', fencingToken=3); "
+            "w.save_state({'stepsDone': 1}); w.save_state({'stepsDone': 2})")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=Path(__file__).parents[3])
+    [leftover] = WorkspaceRoot(tmp_path).remove_leftovers()
+    assert leftover.saved_state == {"stepsDone": 2}  # read before the directory went
+    assert not leftover.base.exists()
+
+
+def test_an_unreadable_saved_state_is_no_state(tmp_path: Path) -> None:
+    code = ("import sys; from runtime.worker.workspace import WorkspaceRoot, STATE_FILE; "
+            "w = WorkspaceRoot(sys.argv[1]).create('t'); (w.base / STATE_FILE).write_text('{half')")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=Path(__file__).parents[3])
+    assert [lo.saved_state for lo in WorkspaceRoot(tmp_path).find_leftovers()] == [{}]

@@ -93,3 +93,30 @@ def test_command_line_writes_the_file(tmp_path, capsys) -> None:  # type: ignore
     assert capsys.readouterr().out == render_prometheus_rules()
     assert main([str(tmp_path / "missing" / "x.yml")]) == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_annotations_carry_labels_value_and_a_runbook_link() -> None:
+    """Issue 13: annotations name the series and its value, and link each rule's runbook section."""
+    policy = DEFAULT_POLICIES.alerts
+    for generated in prometheus_rules()["groups"][0]["rules"]:
+        annotations = generated["annotations"]
+        assert "{{ $labels }}" in annotations["description"] and "{{ $value }}" in annotations["description"]
+        assert annotations["runbook_url"] == f"{policy.runbook_base_url}#{generated['alert'].lower()}"
+
+
+def test_expansion_prints_labels_and_values_as_go_templates_do() -> None:
+    from spec.render.alert_annotations import expand, expand_annotations, go_value
+
+    rule = DEFAULT_POLICIES.alerts.rule("HighErrorRate")
+    expanded = expand_annotations(rule, DEFAULT_POLICIES.alerts, {"service": "git", "operation": "push"}, 0.25)
+    assert "is 0.25 " in expanded["description"] and "map[operation:push service:git]" in expanded["description"]
+    assert expand("{{ $labels.service }}/{{$labels.missing}}", {"service": "git"}, 1.0) == "git/"
+    assert [go_value(v) for v in (1.0, 2e-05, 1e21, 1e20, float("nan"), float("-inf"))] == [
+        "1", "2e-05", "1e+21", "100000000000000000000", "NaN", "-Inf"
+    ]
+
+
+def test_the_rate_window_comes_from_the_policy() -> None:
+    policy = DEFAULT_POLICIES.alerts.model_copy(update={"rate_window_s": 20.0})
+    rule = prometheus_rules(policy)["groups"][0]["rules"][0]
+    assert "[20s]" in rule["expr"]
