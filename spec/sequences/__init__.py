@@ -7,6 +7,7 @@ into the messages of the transition it names.
 from __future__ import annotations
 
 from spec.sequences.execution import EXECUTION_STORY
+from spec.sequences.leadership import LEADER_ELECTION_STORY
 from spec.sequences.registration import REGISTRATION_STORY
 from spec.sequences.resilience import AUTH_STORY, CIRCUIT_BREAKER_STORY, RATE_LIMIT_STORY, RETRY_STORY
 from spec.sequences.shutdown import (
@@ -32,6 +33,7 @@ STORIES: dict[str, Story] = {
         RETRY_STORY,
         RATE_LIMIT_STORY,
         AUTH_STORY,
+        LEADER_ELECTION_STORY,
     )
 }
 
