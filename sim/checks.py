@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from sim.check_result import EPS, FAIL, NA, PASS, CheckResult, by_component, data_of, result
 from sim.lifecycle_checks import (
+    check_failover,
     check_graceful_shutdown,
     check_recovery_bound,
     check_startup_timeouts,
@@ -21,6 +22,7 @@ from sim.model import RunResult
 from sim.recorder import Entry
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay
+from spec.machines.leader_election import LEADER_ELECTION, LeaderTrigger
 from spec.machines.shutdown import OrchestratorShutdownTrigger
 from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, SETTLING_TRIGGERS, TaskState, TaskTrigger
 from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS, WorkerTrigger
@@ -138,6 +140,8 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
             last_live[e.component] = e.time
         elif e.dest in _SERVING and e.machine in ("orchestrator_recovery", "orchestrator_startup"):
             resets.append(e.time)
+        elif e.machine == LEADER_ELECTION.name and e.trigger == LeaderTrigger.LOCK_ACQUIRED:
+            resets.append(e.time)  # a takeover grants a fresh timeout too (`HEARTBEAT_GRACE`)
         elif e.machine == "worker_lifecycle" and e.trigger == WorkerTrigger.HEARTBEATS_MISSED:
             last = max([last_live.get(e.component, 0.0)] + [r for r in resets if r <= e.time])
             gap = e.time - last
@@ -219,6 +223,7 @@ CHECKS: dict[str, Callable[[RunResult], CheckResult]] = {
     "graceful_shutdown": check_graceful_shutdown,
     "startup_timeouts": check_startup_timeouts,
     "recovery_bound": check_recovery_bound,
+    "failover": check_failover,
 }
 
 

@@ -13,7 +13,8 @@ from functools import partial
 import simpy
 
 from sim.orchestrator_lifecycle import Lifecycle
-from sim.scenario import GracefulShutdown, OrchestratorCrash, WorkerCrash
+from sim.replicas import ReplicaSet
+from sim.scenario import GracefulShutdown, OrchestratorCrash, ReplicaCrash, WorkerCrash
 from sim.worker import Worker
 from sim.world import World
 
@@ -22,7 +23,8 @@ def _at(env: simpy.Environment, when: float, action: Callable[[], None]) -> None
     env.timeout(max(0.0, when - env.now)).callbacks.append(lambda _e: action())
 
 
-def schedule_faults(world: World, lifecycle: Lifecycle, workers: Sequence[Worker]) -> None:
+def schedule_faults(world: World, lifecycle: Lifecycle, workers: Sequence[Worker],
+                    replicas: ReplicaSet | None = None) -> None:
     env = world.env
     for fault in world.scenario.faults:
         if isinstance(fault, WorkerCrash):
@@ -35,3 +37,7 @@ def schedule_faults(world: World, lifecycle: Lifecycle, workers: Sequence[Worker
             _at(env, fault.at + fault.restart_after, lifecycle.recover)
         elif isinstance(fault, GracefulShutdown):
             _at(env, fault.at, partial(lifecycle.shutdown, fault.restart_after))
+        elif isinstance(fault, ReplicaCrash) and replicas is not None:  # the schema requires replicas >= 2
+            _at(env, fault.at, partial(replicas.crash, fault.replica))
+            if fault.restart_after is not None:
+                _at(env, fault.at + fault.restart_after, partial(replicas.restart, fault.replica))

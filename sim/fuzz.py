@@ -24,14 +24,17 @@ from sim.scenario import FAULT_KINDS, Scenario, scenario_from_mapping, scenario_
 from spec.injected_faults import InjectedFault
 
 WORKERS = 3
+#: Orchestrator replicas of the default base: two, so that a drawn ``replica_crash`` is valid.
+REPLICAS = 2
 HORIZON = 600.0
 
 def _rounded(low: float, high: float, digits: int = 1) -> st.SearchStrategy[float]:
     return st.floats(low, high).map(lambda x: round(x, digits))
 
 
-def fault_strategies(workers: int, horizon_s: float) -> dict[InjectedFault, st.SearchStrategy[dict[str, Any]]]:
-    """One strategy per declared fault kind, for a topology of `workers` and a run of `horizon_s`.
+def fault_strategies(workers: int, horizon_s: float,
+                     replicas: int = REPLICAS) -> dict[InjectedFault, st.SearchStrategy[dict[str, Any]]]:
+    """One strategy per declared fault kind, for a topology of `workers` (and `replicas`) and a run of `horizon_s`.
 
     The fields drawn per kind are listed here; a kind declared in ``spec.injected_faults`` without
     an entry fails at import, so the fuzzer never silently skips one.
@@ -57,6 +60,8 @@ def fault_strategies(workers: int, horizon_s: float) -> dict[InjectedFault, st.S
                                      "reauth_after_s": st.one_of(st.none(), _rounded(0, 30))},
         InjectedFault.SLOW_TASKS: {"duration": durations, "factor": _rounded(1.5, 10)},
         InjectedFault.RESOURCE_EXHAUSTION: {"duration": durations, "worker": worker},
+        InjectedFault.REPLICA_CRASH: {"replica": st.integers(min_value=1, max_value=max(2, replicas)),
+                                      "restart_after": st.one_of(st.none(), durations)},
     }
     return {kind: st.fixed_dictionaries({"kind": st.just(str(kind)), "at": times, **fields[kind]})
             for kind in FAULT_KINDS}
@@ -74,7 +79,7 @@ DEFAULT_BASE: dict[str, Any] = {
     "description": "A fault schedule found by python -m sim fuzz that violates a spec property.",
     "seed": 1,
     "duration_s": HORIZON,
-    "topology": {"workers": WORKERS},
+    "topology": {"workers": WORKERS, "replicas": REPLICAS},
     "workload": {"tasks": 30, "rate_per_s": 0.1, "mean_service_s": 20},
 }
 
@@ -98,8 +103,12 @@ def violations(scenario: Scenario) -> list[str]:
 
 def search(examples: int, seed: int, base: Scenario | None = None) -> list[dict[str, Any]] | None:
     """The minimal failing schedule added to `base`, or None when `examples` schedules all passed."""
-    schedules = SCHEDULES if base is None else st.lists(
-        st.one_of(*fault_strategies(base.topology.workers, base.duration_s).values()), min_size=1, max_size=6)
+    if base is None:
+        schedules = SCHEDULES
+    else:  # a replica crash needs two replicas; on a base with one, it is not drawn
+        drawn = fault_strategies(base.topology.workers, base.duration_s, base.topology.replicas)
+        kinds = [k for k in drawn if k is not InjectedFault.REPLICA_CRASH or base.topology.replicas >= 2]
+        schedules = st.lists(st.one_of(*(drawn[k] for k in kinds)), min_size=1, max_size=6)
     try:
         return find(
             schedules,

@@ -11,7 +11,10 @@ from collections import defaultdict
 
 from sim.check_result import EPS, CheckResult, by_component, data_of, result
 from sim.model import RunResult
+from sim.replicas import replica_component
+from sim.scenario import ReplicaCrash
 from spec.decisions.startup import TIMED_STATES, StartupBudget, StartupBudgets, budget_of
+from spec.machines.leader_election import LEADER_ELECTION, STEP_DOWN_TRIGGERS, LeaderTrigger
 from spec.machines.recovery import OrchestratorRecoveryState, OrchestratorRecoveryTrigger
 from spec.machines.shutdown import OrchestratorShutdownState
 from spec.machines.startup import StartupTrigger
@@ -130,3 +133,53 @@ def check_recovery_bound(run: RunResult) -> CheckResult:
                                   f"{'never' if resolved is None else f'after {resolved - e.time:.3f} s'}")
     return result("recovery_bound", recoveries, f"{recoveries} recoveries; longest {longest:.3f} s",
                    f"recovered <= {machine_bound:g} s, orphans re-queued <= {orphan_bound:g} s", violations)
+
+
+def _another_up(run: RunResult, crashed: int, at: float) -> bool:
+    """Whether a replica other than `crashed` was running at `at` (so one could take over)."""
+    down: dict[int, tuple[float, float]] = {}
+    for f in run.scenario.faults:
+        if isinstance(f, ReplicaCrash) and f.replica != crashed and f.at <= at:
+            down[f.replica] = (f.at, math.inf if f.restart_after is None else f.at + f.restart_after)
+    return any(not (start <= at < end) for start, end in down.values()) or \
+        len(down) < run.scenario.topology.replicas - 1
+
+
+def check_failover(run: RunResult) -> CheckResult:
+    """Replicas: one leader at a time, and when the leader crashes another replica leads within
+    ``LeadershipPolicy.failover_bound_s`` (when one is up to take over)."""
+    policy = run.scenario.policies.leadership
+    bound = policy.failover_bound_s
+    violations: list[str] = []
+    crashes = sorted((f.at, f.replica) for f in run.scenario.faults if isinstance(f, ReplicaCrash))
+    elections = [e for e in run.entries if e.machine == LEADER_ELECTION.name]
+    leading: dict[str, float] = {}  # component -> when it took the lock
+    took_over: list[float] = []
+    pending = list(crashes)
+    for e in elections:
+        while pending and pending[0][0] <= e.time:  # a crashed replica's session ended with it
+            at, index = pending.pop(0)
+            prefix = replica_component(index) + "#"
+            for component in [c for c in leading if c.startswith(prefix)]:
+                del leading[component]
+                after = next((x.time for x in elections if x.time >= at and x.trigger == LeaderTrigger.LOCK_ACQUIRED
+                              and not x.component.startswith(prefix)), None)
+                if after is None:
+                    if _another_up(run, index, at) and run.sim_time_s - at > bound:
+                        violations.append(f"{component}: crashed at {at:.3f} while leading; nobody took over")
+                else:
+                    took_over.append(after - at)
+                    if after - at > bound + EPS:
+                        violations.append(f"{component}: crashed at {at:.3f} while leading; another replica led "
+                                          f"after {after - at:.3f} s, bound {bound:g} s")
+        if e.trigger == LeaderTrigger.LOCK_ACQUIRED:
+            others = [c for c in leading if c != e.component]
+            if others:
+                violations.append(f"{e.component}: took the lock at {e.time:.3f} while {others[0]} led")
+            leading[e.component] = e.time
+        elif e.trigger in STEP_DOWN_TRIGGERS or e.trigger == LeaderTrigger.RESIGN:
+            leading.pop(e.component, None)
+    measured = (f"{len(took_over)} takeovers after a leader crash; longest {max(took_over):.3f} s" if took_over
+                else f"{len(elections)} election events, no takeover after a leader crash")
+    return result("failover", len(took_over), measured,
+                  f"one leader at a time; takeover <= failover_bound_s = {bound:g} s", violations)

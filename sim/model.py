@@ -22,6 +22,7 @@ from sim.links import EXTERNAL_SERVICES
 from sim.orchestrator import Orchestrator
 from sim.orchestrator_lifecycle import Lifecycle
 from sim.recorder import Entry, TraceRecorder
+from sim.replicas import ReplicaSet
 from sim.resilience import SharedService
 from sim.scenario import Scenario
 from sim.worker import Worker
@@ -58,6 +59,10 @@ class Model:
         self.world = World(scenario, self.seed)
         self.orchestrator = Orchestrator(self.world)
         self.lifecycle = Lifecycle(self.orchestrator)
+        self.replicas = (ReplicaSet(self.world, self.orchestrator.grant_heartbeat_grace)
+                         if scenario.topology.replicas > 1 else None)
+        if self.replicas is not None:
+            self.orchestrator.has_leader = self.replicas.has_leader
         breakers = {s.id: SharedService(self.world, s.id) for s in EXTERNAL_SERVICES}
         self.workers = [Worker(self.world, self.orchestrator, i, breakers)
                         for i in range(1, scenario.topology.workers + 1)]
@@ -86,8 +91,10 @@ class Model:
     def run(self) -> RunResult:
         env = self.world.env
         began = time.perf_counter()
-        schedule_faults(self.world, self.lifecycle, self.workers)
+        schedule_faults(self.world, self.lifecycle, self.workers, self.replicas)
         self.lifecycle.start()
+        if self.replicas is not None:
+            self.replicas.start()
         for worker in self.workers:
             worker.boot()
         self.client.start()

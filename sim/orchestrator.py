@@ -81,6 +81,8 @@ class Orchestrator:
         self.settled = 0
         self.busy_lifecycle = False  # a startup, recovery or shutdown is under way
         self.cancel_hook: Callable[[str, str, int], None] = lambda worker, task, token: None
+        #: Whether some replica leads and so sweeps; one orchestrator always does (`sim.replicas`).
+        self.has_leader: Callable[[], bool] = lambda: True
         self._next_token = 0
         self._oldest_seen = -math.inf  # see sweep
 
@@ -120,6 +122,13 @@ class Orchestrator:
             worker.last_seen = self.env.now
         self._oldest_seen = self.env.now
         self.env.process(self._sweep_loop(self.incarnation))
+
+    def grant_heartbeat_grace(self) -> None:
+        """A replica took the sweeps over (``leader_election`` ``lock_acquired``): every worker gets a
+        fresh timeout, as in `spec.decisions.liveness.HEARTBEAT_GRACE`."""
+        for worker in self.workers.values():
+            worker.last_seen = self.env.now
+        self._oldest_seen = self.env.now
 
     def go_live(self) -> None:
         """Serve again: leases, submissions, polls."""
@@ -181,7 +190,8 @@ class Orchestrator:
             yield self.env.timeout(interval)
             if incarnation != self.incarnation:
                 return
-            self.sweep()
+            if self.has_leader():  # with replicas, only while one of them leads (`sim.replicas`)
+                self.sweep()
 
     def sweep(self) -> None:
         """Detect silent workers and expired leases (the spec's `LivenessRules`)."""

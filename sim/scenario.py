@@ -33,6 +33,7 @@ CHECK_NAMES = (
     "graceful_shutdown",
     "startup_timeouts",
     "recovery_bound",
+    "failover",
 )
 
 
@@ -66,6 +67,8 @@ class Topology(_Model):
     service_call_s: float = Field(0.5, ge=0, description="Time an external service takes to answer.")
     startup_phase_s: float = Field(0.05, ge=0, description="Time each startup/recovery phase takes.")
     supervisor_restart_s: float = Field(5.0, gt=0, description="Delay before a failed process is started again.")
+    replicas: int = Field(1, ge=1, le=16, description="Orchestrator replicas on one database; two or more elect "
+                          "the one that runs the sweeps (`leader_election`).")
 
 
 class Workload(_Model):
@@ -100,6 +103,12 @@ class WorkerCrash(_Fault):
 class OrchestratorCrash(_Fault):
     kind: Literal[InjectedFault.ORCHESTRATOR_CRASH]
     restart_after: float = Field(gt=0)
+
+
+class ReplicaCrash(_Fault):
+    kind: Literal[InjectedFault.REPLICA_CRASH]
+    replica: int = Field(1, ge=1, description="1-based replica index (topology.replicas must be 2 or more).")
+    restart_after: float | None = Field(None, gt=0, description="Restart delay; omitted = never restarts.")
 
 
 class GracefulShutdown(_Fault):
@@ -192,7 +201,8 @@ Fault = Annotated[
     | RateLimited
     | AuthFailure
     | SlowTasks
-    | ResourceExhaustion,
+    | ResourceExhaustion
+    | ReplicaCrash,
     Field(discriminator="kind"),
 ]
 
@@ -253,6 +263,10 @@ class Scenario(_Model):
                 raise ValueError(
                     f"faults[{index}].worker: worker {chosen} does not exist; topology has {self.topology.workers}"
                 )
+            replica = getattr(fault, "replica", None)
+            if replica is not None and (self.topology.replicas < 2 or replica > self.topology.replicas):
+                raise ValueError(f"faults[{index}].replica: replica {replica} does not exist; topology has "
+                                 f"{self.topology.replicas} (a replica crash needs topology.replicas >= 2)")
         return self
 
     @property

@@ -29,6 +29,7 @@ class InjectedFault(StrEnum):
     AUTH_FAILURE = "auth_failure"
     SLOW_TASKS = "slow_tasks"
     RESOURCE_EXHAUSTION = "resource_exhaustion"
+    REPLICA_CRASH = "replica_crash"
 
 
 #: What each fault does to the platform, as the docs' fault table says it.
@@ -48,6 +49,9 @@ FAULT_EFFECTS: Mapping[InjectedFault, str] = MappingProxyType({
     InjectedFault.SLOW_TASKS: "Tasks started in the window take `factor` times longer (timeouts).",
     InjectedFault.RESOURCE_EXHAUSTION:
         "Resource allocation fails: `allocation_failed`, `RESOURCE_EXHAUSTED`.",
+    InjectedFault.REPLICA_CRASH:
+        "One of several orchestrator replicas stops; its database session ends and with it the leader lock, so "
+        "another replica takes the sweeps over (`leader_election`).",
 })
 
 if set(FAULT_EFFECTS) != set(InjectedFault):  # pragma: no cover - a declaration error, caught on import

@@ -345,6 +345,49 @@ class DatabasePolicy(_Policy):
         return capped_exponential(self.trial_first_s, self.trial_factor, max(failures, 1) - 1, self.trial_max_s)
 
 
+class LeadershipPolicy(_Policy):
+    """Leader election among orchestrator replicas on one PostgreSQL database (machine ``leader_election``).
+
+    A standby tries the leader lock every ``acquire_interval_s``; the leader confirms it every
+    ``renew_interval_s`` and steps down when it could not for ``lease_s``. The database server ends
+    a silent leader's session within ``lease_s`` too (`server_keepalive`), so the sweeps move to
+    another replica within `failover_bound_s` of the leader's last confirmation."""
+
+    acquire_interval_s: float = Field(1.0, gt=0, le=60, description="A standby replica tries to take the leader "
+                                      "lock this often.")
+    renew_interval_s: float = Field(2.0, gt=0, le=60, description="The leader confirms that its session still "
+                                    "holds the lock this often.")
+    lease_s: float = Field(10.0, gt=0, le=600, description="A leader that could not confirm its lock for this long "
+                           "steps down; the server drops a silent leader's session within the same time (at least "
+                           "3 s: its keepalive counts whole seconds).")
+
+    @model_validator(mode="after")
+    def _renewals_fit_lease(self) -> Self:
+        if self.lease_s < 2 * self.renew_interval_s:
+            raise ValueError("lease_s must be at least 2 x renew_interval_s so one late renewal is not fatal")
+        return self
+
+    @property
+    def failover_bound_s(self) -> float:
+        """Longest time from the leader's last confirmation to another replica leading: the leader steps down
+        after ``lease_s`` and the server drops its session after `server_drop_s`, whichever is later; a standby
+        tries the lock within ``acquire_interval_s`` of that."""
+        return max(self.lease_s, self.server_drop_s) + self.acquire_interval_s
+
+    @property
+    def server_drop_s(self) -> int:
+        """When the server gives up on a silent leader's session: ``idle + interval x count`` of `server_keepalive`."""
+        idle, interval, count = self.server_keepalive()
+        return idle + interval * count
+
+    def server_keepalive(self) -> tuple[int, int, int]:
+        """PostgreSQL's ``tcp_keepalives_idle``, ``_interval`` and ``_count`` for the leader's session, in whole
+        seconds (at least one each): their total is at most ``lease_s``, or 3 s for a shorter lease."""
+        idle = max(1, math.floor(self.lease_s / 2))
+        interval = max(1, math.floor((self.lease_s - idle) / 2))
+        return idle, interval, 2
+
+
 class SupervisionPolicy(_Policy):
     """Restarts of crashed background services (seed "Self-Healing Mechanisms: Service Restart"). The seed
     names "maximum restart attempts per hour" without a number; ours is documented."""
@@ -391,6 +434,7 @@ class Policies(_Policy):
     websocket: WebSocketPolicy = WebSocketPolicy()
     alerts: AlertPolicy = AlertPolicy()
     database: DatabasePolicy = DatabasePolicy()
+    leadership: LeadershipPolicy = LeadershipPolicy()
     supervision: SupervisionPolicy = SupervisionPolicy()
     cleanup: CleanupPolicy = CleanupPolicy()
     health: HealthPolicy = HealthPolicy()

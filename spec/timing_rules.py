@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from spec.decisions.leadership import FailoverReplay
 from spec.decisions.liveness import HEARTBEAT_GRACE, LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay, Violation
 from spec.machines.circuit_breaker import CIRCUIT_BREAKER_MACHINE
+from spec.machines.leader_election import LEADER_ELECTION
 from spec.machines.rate_limit import RATE_LIMIT
 from spec.machines.recovery import ORCHESTRATOR_RECOVERY
 from spec.machines.retry import RETRY_CALL
@@ -89,7 +91,7 @@ class LivenessTiming:
     sign of life; an orchestrator (re)start grants every known worker a fresh start
     (`HEARTBEAT_GRACE`)."""
 
-    machines = frozenset({WORKER_LIFECYCLE.name, STARTUP.name, ORCHESTRATOR_RECOVERY.name})
+    machines = frozenset({WORKER_LIFECYCLE.name, STARTUP.name, ORCHESTRATOR_RECOVERY.name, LEADER_ELECTION.name})
 
     def __init__(self, policies: Policies, tolerance_s: float) -> None:
         self._policies, self._tolerance_s = policies, tolerance_s
@@ -114,5 +116,19 @@ class LivenessTiming:
         return None
 
 
+class FailoverTiming:
+    """A leader renews within ``lease_s`` and steps down no earlier; when its session ends, a standby
+    replica leads within ``LeadershipPolicy.failover_bound_s``."""
+
+    machines = frozenset({LEADER_ELECTION.name})
+
+    def __init__(self, policies: Policies, tolerance_s: float) -> None:
+        self._replay = FailoverReplay(policies.leadership, tolerance_s)
+
+    def observe(self, event: TraceEvent) -> Violation | None:
+        return self._replay.observe(event.component, event.trigger, event.time)
+
+
 #: The reference platform's timing rules, in the order the checker consults them.
-PLATFORM_TIMING_RULES: tuple[TimingRuleFactory, ...] = (RetryTiming, BreakerTiming, RateLimitTiming, LivenessTiming)
+PLATFORM_TIMING_RULES: tuple[TimingRuleFactory, ...] = (RetryTiming, BreakerTiming, RateLimitTiming, LivenessTiming,
+                                                         FailoverTiming)

@@ -91,6 +91,7 @@ async def ready(request: Request) -> JSONResponse:
         "checks": checks,
         "database": orch.db.health.describe(orch.db.clock()),
         "services": orch.supervisor.describe(),
+        "leadership": orch.leadership.describe(),
         "consistency": {"checkedAt": orch.consistency_checked_at,
                         "findings": [{"invariant": f.invariant.value, "detail": f.detail}
                                      for f in orch.consistency_findings]},

@@ -4,6 +4,9 @@ Every ``HeartbeatPolicy.sweep_interval_s`` it marks workers silent for ``timeout
 unhealthy (``heartbeats_missed``), re-queues their tasks (``lease_lost``) and re-queues any
 lease that expired without renewal. A silent worker is therefore detected between
 ``timeout_s`` and ``timeout_s + interval_s`` after its last heartbeat.
+
+The loop runs on every replica (it is the ``workerPool`` health check), but only the replica that
+leads (`runtime.orchestrator.leadership`) sweeps: one sweep at a time for the whole database.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ async def run_health_monitor(orch: Orchestrator) -> None:
     interval = orch.policies.heartbeat.sweep_interval_s
     while True:
         await asyncio.sleep(interval)
+        if not orch.leadership.leading:
+            continue
         try:
             await sweep_once(orch)
         except asyncio.CancelledError:

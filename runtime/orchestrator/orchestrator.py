@@ -36,6 +36,8 @@ from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.health_watch import run_health_watch
 from runtime.orchestrator.hub import Hub
+from runtime.orchestrator.leadership import Leadership
+from runtime.orchestrator.replica_feed import ReplicaFeed
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
@@ -93,6 +95,10 @@ class Orchestrator:
         #: Hot reload of the configuration file (`runtime.orchestrator.config_watch`), when it came from one.
         self.config_reloader = ConfigReloader(self, source) if source is not None else None
         self.config_watch_task: asyncio.Task[None] | None = None
+        #: Whether this replica runs the cluster-wide sweeps (`runtime.orchestrator.leadership`).
+        self.leadership = Leadership(self)
+        #: Tells the other replicas on the database what this one committed (`runtime.orchestrator.replica_feed`).
+        self.feed = ReplicaFeed(self)
         self.startup: MachineInstance | None = None
         self.shutdown: MachineInstance | None = None
         self.run_id: int | None = None
@@ -132,6 +138,7 @@ class Orchestrator:
         changes = ChangeLog()
         async with self.db.write() as session:
             result = await work(session, changes)
+            await self.feed.announce(session, changes)
         self.announce(changes)
         return result
 
@@ -149,20 +156,21 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
-        from runtime.orchestrator.db_recovery import run_consistency_checks, run_database_recovery
+        from runtime.orchestrator.db_recovery import run_database_recovery
         from runtime.orchestrator.startup import run_startup
 
         await run_startup(self)
-        self.monitoring.start(self.db, self.settings.alert_eval_interval_s, spawn=self.supervisor.start)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
-        self.consistency_task = self.supervisor.start("consistency-check", lambda: run_consistency_checks(self))
         self.health_watch_task = self.supervisor.start("health-watch", lambda: run_health_watch(self))
         if self.config_reloader is not None:
             self.config_watch_task = self.supervisor.start("config-watch", self.config_reloader.watch)
+        self.leadership.start()  # the sweeps: at once on SQLite, once elected on PostgreSQL
+        self.feed.start()
 
     @property
     def _background_tasks(self) -> tuple[asyncio.Task[None] | None, ...]:
-        """The supervised services `start` adds after startup (the monitor and the alert loop stop on their own)."""
+        """The supervised services `start` adds after startup (the monitor and the alert loop stop on their own;
+        the consistency check is the leader's, `runtime.orchestrator.leadership`)."""
         return self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task
 
     async def stop(self) -> None:
@@ -173,6 +181,8 @@ class Orchestrator:
             await self._stopped.wait()
             return
         self.monitoring.cancel()  # synchronously: run_shutdown must claim `self.shutdown` before any await
+        self.leadership.cancel()
+        self.feed.cancel()
         for task in self._background_tasks:
             if task is not None:
                 task.cancel()
@@ -180,6 +190,8 @@ class Orchestrator:
             await run_shutdown(self)
         finally:
             try:
+                await self.leadership.resign()
+                await self.feed.stop()
                 await self.monitoring.stop()
                 for task in self._background_tasks:
                     if task is not None:

@@ -90,6 +90,7 @@ async def run_shutdown(orch: Orchestrator) -> None:
             await end_run(session, run_id, orch.now())
 
         await orch.transact(_end)
+    await orch.leadership.resign()  # before the trace closes: another replica takes the sweeps over
     await orch.db.close()
     machine.fire("database_closed")
     orch.trace.close()

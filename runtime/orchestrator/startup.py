@@ -234,7 +234,7 @@ async def _start_task_queue(orch: Orchestrator) -> None:
 
     orch.run_id, crashed = await orch.transact(_begin)
     orch.recovered_from_crash = crashed
-    if crashed:
+    if crashed and await orch.leadership.claim_recovery():
         await run_recovery(orch)
 
 
@@ -285,5 +285,6 @@ async def _release(orch: Orchestrator) -> None:
 
         with contextlib.suppress(Exception):
             await orch.transact(_end)
+    await orch.leadership.resign()
     await orch.db.close()
     orch.trace.close()

@@ -20,9 +20,10 @@ process kill; WAL makes it cheap) and a busy timeout; every caller uses plain SQ
 expressions, so PostgreSQL (asyncpg, issue 16) needs no caller change. On PostgreSQL a connection
 attempt is bounded by `DatabasePolicy.connect_timeout_s` and a row lock held by another session by
 ``lock_timeout`` = ``lock_wait_s`` (then 503, as on SQLite); the URL's password is masked in every
-message (`runtime.store.locations`). Writes are serialised by an in-process lock because one
-orchestrator process owns the database (on PostgreSQL enforced by `runtime.store.ownership`); the
-leasing query's ``FOR UPDATE SKIP LOCKED`` is there for when several orchestrators share one.
+message (`runtime.store.locations`). Writes are serialised by an in-process lock, and on PostgreSQL
+across orchestrator replicas sharing the database by a transaction-level advisory lock
+(`runtime.store.cluster_writes`), as ``BEGIN IMMEDIATE`` serialises them on SQLite; a SQLite file has
+one orchestrator (`runtime.store.sqlite_owner` refuses a second).
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -53,10 +53,11 @@ from sqlalchemy.ext.asyncio import (
 
 from runtime.errors import DatabaseUnavailableError, SchemaError, StoreError
 from runtime.store.checkpoints import WalCheckpointer
+from runtime.store.cluster_writes import take_cluster_write_lock
 from runtime.store.locations import DatabaseLocation, PostgresLocation
 from runtime.store.models import Base
-from runtime.store.ownership import release_ownership, take_ownership
 from runtime.store.sqlite_files import repair_sidecar_modes
+from runtime.store.sqlite_owner import release_sqlite_file, take_sqlite_file
 from spec.database_faults import DatabaseFault, DatabaseHealth, classify_database_error, fault_kind
 from spec.policies import DatabasePolicy
 
@@ -182,8 +183,8 @@ class Database:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._write_lock = asyncio.Lock()
         self._checkpointer: WalCheckpointer | None = None
-        #: PostgreSQL: the connection that holds the owner lock while the database is open.
-        self._owner: AsyncConnection | None = None
+        #: SQLite: the descriptor holding the file's owner ``flock`` while the database is open.
+        self._owner_fd: int | None = None
         #: Set by a failed write; the orchestrator's recovery task waits on it.
         self.faulted = asyncio.Event()
 
@@ -227,13 +228,15 @@ class Database:
     async def open(self) -> None:
         """Create the pool, run migrations and validate the schema; raise on any failure."""
         self._check_sqlite_path()
+        if self.is_sqlite and self._owner_fd is None:
+            self._owner_fd = take_sqlite_file(Path(self._sqlite_path()))
         engine = self._engine()
         try:
-            if not self.is_sqlite:
-                self._owner = await take_ownership(engine, self.name)
             async with engine.begin() as conn:
                 if self.is_sqlite:  # before serving, migrations may wait for a lock like any write
                     await conn.exec_driver_sql(f"PRAGMA busy_timeout={round(self.policy.lock_wait_s * 1000)}")
+                else:
+                    await take_cluster_write_lock(conn)
                 await conn.run_sync(_upgrade)
                 if self.is_sqlite:
                     await conn.exec_driver_sql(f"PRAGMA busy_timeout={self.policy.statement_busy_ms}")
@@ -242,15 +245,15 @@ class Database:
             if problems:
                 raise SchemaError(f"database {self.name}: schema invalid after migrations: {'; '.join(problems)}")
         except (OSError, TimeoutError, DBAPIError) as exc:
-            await self._release_owner()
             await engine.dispose()
+            self._release_owner()
             if self.is_sqlite:
                 raise
             raise StoreError(f"cannot open the database {self.name} (the {SETTING}): "
                              f"{self.redact(self._unreachable_reason(exc))}") from None
         except BaseException:
-            await self._release_owner()
             await engine.dispose()
+            self._release_owner()
             raise
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -258,10 +261,9 @@ class Database:
             self._checkpointer = WalCheckpointer(self._sqlite_path())
             self._checkpointer.start()
 
-    async def _release_owner(self) -> None:
-        owner, self._owner = self._owner, None
-        if owner is not None:
-            await release_ownership(owner)
+    def _release_owner(self) -> None:
+        fd, self._owner_fd = self._owner_fd, None
+        release_sqlite_file(fd)
 
     def _unreachable_reason(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
@@ -323,9 +325,12 @@ class Database:
             await self.truncate_wal()
 
     async def _take_write_lock(self, session: AsyncSession, deadline: float) -> None:
-        """``BEGIN IMMEDIATE`` without a busy wait on the loop; sleep between attempts until `deadline`."""
+        """``BEGIN IMMEDIATE`` without a busy wait on the loop; sleep between attempts until `deadline`.
+
+        On PostgreSQL the replicas' advisory write lock instead, bounded by ``lock_timeout``."""
         raw = await inline_sqlite(session)
         if raw is None:
+            await take_cluster_write_lock(session)
             return
         attempt = 0
         raw.execute("PRAGMA busy_timeout=0")
@@ -380,7 +385,6 @@ class Database:
         return self._sessions
 
     async def close(self) -> None:
-        await self._release_owner()
         if self._checkpointer is not None:
             await self._checkpointer.stop()
             self._checkpointer = None
@@ -388,3 +392,4 @@ class Database:
             await self.engine.dispose()
             self.engine = None
             self._sessions = None
+        self._release_owner()

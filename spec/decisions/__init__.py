@@ -18,6 +18,7 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | ``rate()`` and ``histogram_quantile()`` as Prometheus computes them | `spec.decisions.promql` |
 | configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
 | health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
+| leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from spec.decisions.circuit_breaker import Admission, BreakerCore, FailureWindow
 from spec.decisions.config_reload import ReloadDecision, ReloadRules, decide_reload
 from spec.decisions.fleet_breakers import fleet_state, fleet_states
 from spec.decisions.health import HealthVerdict, HealthWatch
+from spec.decisions.leadership import FailoverReplay, LeadershipCore
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
@@ -38,9 +40,11 @@ __all__ = [
     "AlertRules",
     "BackoffSchedule",
     "BreakerCore",
+    "FailoverReplay",
     "FailureWindow",
     "HealthVerdict",
     "HealthWatch",
+    "LeadershipCore",
     "LimitDecision",
     "LivenessRules",
     "RateLimitCore",

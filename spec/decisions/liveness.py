@@ -15,10 +15,13 @@ from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, LeasePolicy
 #: After a restart the orchestrator no longer knows when it last heard from each worker: when its
 #: worker pool starts (``orchestrator_startup`` ``worker_pool_ready``, seed 4.1 ``setupRegistry()``)
 #: or a crash recovery resumes service (``orchestrator_recovery`` ``workflows_resumed``), every
-#: worker in rotation gets a fresh ``timeout_s``, and silence is detected from then on.
+#: worker in rotation gets a fresh ``timeout_s``, and silence is detected from then on. So does a
+#: replica that takes the sweeps over from a leader that died (``leader_election`` ``lock_acquired``):
+#: workers that reported to the dead replica had no orchestrator to send heartbeats to.
 HEARTBEAT_GRACE: frozenset[tuple[str, str]] = frozenset({
     ("orchestrator_startup", "worker_pool_ready"),
     ("orchestrator_recovery", "workflows_resumed"),
+    ("leader_election", "lock_acquired"),
 })
 
 

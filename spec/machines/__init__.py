@@ -11,6 +11,7 @@ from spec.machines.alerting import ALERT_RULE
 from spec.machines.auth_error import AUTH_ERROR
 from spec.machines.circuit_breaker import CIRCUIT_BREAKER_MACHINE
 from spec.machines.config_reload import CONFIG_RELOAD
+from spec.machines.leader_election import LEADER_ELECTION
 from spec.machines.pipeline import PIPELINE
 from spec.machines.rate_limit import RATE_LIMIT
 from spec.machines.recovery import ORCHESTRATOR_RECOVERY, WORKER_RECOVERY
@@ -41,6 +42,7 @@ MACHINES: dict[str, MachineSpec] = {
         CIRCUIT_BREAKER_MACHINE,
         ALERT_RULE,
         CONFIG_RELOAD,
+        LEADER_ELECTION,
     )
 }
 

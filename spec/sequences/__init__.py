@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from spec.sequences.config_reload import CONFIG_RELOAD_STORY
 from spec.sequences.execution import EXECUTION_STORY
+from spec.sequences.leadership import LEADER_ELECTION_STORY
 from spec.sequences.registration import REGISTRATION_STORY
 from spec.sequences.resilience import AUTH_STORY, CIRCUIT_BREAKER_STORY, RATE_LIMIT_STORY, RETRY_STORY
 from spec.sequences.shutdown import (
@@ -34,6 +35,7 @@ STORIES: dict[str, Story] = {
         RATE_LIMIT_STORY,
         AUTH_STORY,
         CONFIG_RELOAD_STORY,
+        LEADER_ELECTION_STORY,
     )
 }
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from sim import FAULT_KINDS, ScenarioError, catalogue, catalogue_files, load_scenario, scenario_to_yaml
-from sim.fuzz import FAULT_STRATEGIES, FAULTS, SCHEDULES, schedule_scenario
+from sim.fuzz import FAULT_STRATEGIES, FAULTS, REPLICAS, SCHEDULES, schedule_scenario
 from sim.scenario import scenario_from_mapping
 from spec.injected_faults import InjectedFault
 
@@ -96,8 +96,8 @@ def test_fault_kinds_are_declared_once_in_spec_and_the_fuzzer_draws_every_one() 
     assert FAULT_KINDS == tuple(InjectedFault) == tuple(FAULT_STRATEGIES)
     for kind, strategy in FAULT_STRATEGIES.items():  # each drawn fault is valid under the scenario schema
         drawn = find(strategy, lambda fault: True, settings=settings(database=None))
-        scenario = scenario_from_mapping({"name": "x", "description": "d", "duration_s": 600, "faults": [drawn]},
-                                         source="<t>")
+        scenario = scenario_from_mapping({"name": "x", "description": "d", "duration_s": 600, "faults": [drawn],
+                                          "topology": {"replicas": REPLICAS}}, source="<t>")
         assert scenario.faults[0].kind is kind
     with pytest.raises(NoSuchExample):
         find(FAULTS, lambda fault: fault["kind"] not in FAULT_KINDS, settings=settings(database=None, max_examples=200))

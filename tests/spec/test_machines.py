@@ -47,6 +47,8 @@ HAPPY_PATHS: dict[str, tuple[list[str], str]] = {
     "circuit_breaker": (["admit", "trip", "reject", "probe", "trial_succeeded"], "closed"),
     "alert_rule": (["record", "breach", "sustained", "clear"], "inactive"),
     "config_reload": (["file_changed", "invalid", "file_changed", "applied"], "watching"),
+    "leader_election": (["lock_busy", "lock_acquired", "lock_renewed", "lock_lost", "lock_acquired", "resign"],
+                        "resigned"),
 }
 
 ERROR_PATHS: dict[str, tuple[list[str], str]] = {

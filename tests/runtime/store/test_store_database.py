@@ -3,6 +3,7 @@ PostgreSQL (issue 16): the same migrations, and clear errors for a server that c
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from runtime.errors import SchemaError, StoreError
+from runtime.errors import DatabaseUnavailableError, SchemaError, StoreError
 from runtime.store.database import Database
 from runtime.store.locations import PostgresLocation
 from runtime.store.models import Base
@@ -218,19 +219,75 @@ async def test_the_password_comes_from_pgpassword_or_a_password_file(
         postgres_server.drop_databases([name])
 
 
-async def test_a_second_orchestrator_on_the_same_postgresql_database_is_refused(
+async def test_replicas_on_one_postgresql_database_open_together_and_their_writes_do_not_interleave(
     postgres_server: PostgresServer,
 ) -> None:
-    """Several replicas on one database are not supported yet: the second is told so, and may start later."""
-    name = postgres_server.create_database()
+    """Two replicas (two `Database` objects, as two processes have) migrate an empty database together, and
+    a write on one waits for a write on the other: the cluster write lock (`runtime.store.cluster_writes`)."""
+    name = postgres_server.create_database(migrated=False)
     first, second = Database.at(postgres_server.location(name)), Database.at(postgres_server.location(name))
+    await asyncio.gather(first.open(), second.open())
+    try:
+        order: list[str] = []
+        inside = asyncio.Event()
+
+        async def long_write() -> None:
+            async with first.write() as session:
+                await session.execute(text("SELECT 1"))
+                inside.set()
+                order.append("first in")
+                await asyncio.sleep(0.3)
+                order.append("first out")
+
+        async def short_write() -> None:
+            await inside.wait()
+            async with second.write() as session:
+                await session.execute(text("SELECT 1"))
+                order.append("second in")
+
+        await asyncio.gather(long_write(), short_write())
+        assert order == ["first in", "first out", "second in"]
+    finally:
+        await first.close()
+        await second.close()
+        postgres_server.drop_databases([name])
+
+
+async def test_a_write_lock_held_by_another_replica_past_the_lock_wait_answers_503_locked(
+    postgres_server: PostgresServer,
+) -> None:
+    name = postgres_server.create_database()
+    policy = DatabasePolicy(lock_wait_s=0.2)
+    location = postgres_server.location(name)
+    first, second = Database.at(location, policy), Database.at(location, policy)
+    await first.open()
+    await second.open()
+    try:
+        async with first.write() as session:
+            await session.execute(text("SELECT 1"))
+            with pytest.raises(DatabaseUnavailableError) as refused:
+                async with second.write() as other:
+                    await other.execute(text("SELECT 1"))
+        assert refused.value.fault == "locked"
+        async with second.write() as other:  # released with the first write's commit
+            await other.execute(text("SELECT 1"))
+    finally:
+        await first.close()
+        await second.close()
+        postgres_server.drop_databases([name])
+
+
+async def test_a_second_orchestrator_on_the_same_sqlite_file_is_refused_and_may_start_later(tmp_path: Path) -> None:
+    """Replicas need PostgreSQL: the second is told so; other SQLite connections are not affected."""
+    path = tmp_path / "o.db"
+    first, second = Database.for_path(path), Database.for_path(path)
     await first.open()
     try:
-        with pytest.raises(StoreError, match="in use by another orchestrator") as refused:
+        with pytest.raises(StoreError, match="in use by another orchestrator.*need PostgreSQL"):
             await second.open()
-        assert PASSWORD not in str(refused.value)
+        with sqlite3.connect(path) as shell:  # a backup or a shell reads the file as before
+            assert shell.execute("SELECT count(*) FROM orchestrator_runs").fetchone() is not None
     finally:
         await first.close()
     await second.open()
     await second.close()
-    postgres_server.drop_databases([name])
