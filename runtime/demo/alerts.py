@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.demo.errors import DemoError
+from spec.machines.alerting import AlertRuleState
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def read_alerts(body: Any) -> list[AlertSeen]:
 
 def firing(alerts: list[AlertSeen], name: str | None = None) -> list[AlertSeen]:
     """The firing series (of rule `name`, when given)."""
-    return [a for a in alerts if a.state == "firing" and (name is None or a.name == name)]
+    return [a for a in alerts if a.state == AlertRuleState.FIRING and (name is None or a.name == name)]
 
 
 __all__ = ["AlertSeen", "firing", "read_alerts"]

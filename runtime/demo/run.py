@@ -50,6 +50,7 @@ from runtime.workflow import (
     WorkflowError,
     create_demo_repository,
 )
+from spec.machines.alerting import AlertRuleState
 
 DEFAULT_OUT = Path("demo-output")
 WORKERS = 2
@@ -250,7 +251,7 @@ def print_summary(run: DemoRun, console: Console) -> None:
     if run.observations is not None:
         seen = run.observations
         for alert in seen.alerts:
-            if alert.state == "firing":
+            if alert.state == AlertRuleState.FIRING:
                 console.print(f"[red]firing[/]        {escape(alert.describe())}", highlight=False, soft_wrap=True)
         console.print(f"metrics       {seen.metrics} (final /metrics scrape)", highlight=False, soft_wrap=True)
         console.print(f"alerts        {seen.alerts_file} ({len(seen.alerts)} alert series)", highlight=False,

@@ -22,6 +22,8 @@ from runtime.errors import ApiError, DatabaseUnavailableError, TooManyRequestsEr
 from runtime.protocol import ErrorBody, ErrorResponse
 from spec.errors import IllegalTransitionError
 from spec.machines import WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
+from spec.machines.worker_lifecycle import WorkerTrigger
+from spec.machines.workflow_lifecycle import WorkflowTrigger
 
 log = logging.getLogger("runtime.orchestrator.http")
 
@@ -57,11 +59,11 @@ def _trace_rejection(request: Request, field: str) -> None:
     if request.url.path == "/api/v1/workers/register" and field.startswith("capabilities"):
         component = f"worker:rejected-{uuid.uuid4().hex[:12]}"
         worker = WORKER_LIFECYCLE.bind(listener=trace.listener(component, {"field": field}))
-        worker.fire("register")
-        worker.fire("capabilities_rejected")
+        worker.fire(WorkerTrigger.REGISTER)
+        worker.fire(WorkerTrigger.CAPABILITIES_REJECTED)
     elif request.url.path in ("/api/v1/workflows", "/api/v1/workflows:batch"):  # a refused batch: one reject
         component = f"workflow:rejected-{uuid.uuid4().hex[:12]}"
-        WORKFLOW_LIFECYCLE.bind(listener=trace.listener(component, {"field": field})).fire("reject")
+        WORKFLOW_LIFECYCLE.bind(listener=trace.listener(component, {"field": field})).fire(WorkflowTrigger.REJECT)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from runtime.protocol import Event, EventType
 from spec.machine import MachineInstance
+from spec.machines.websocket_session import SessionTrigger
 
 log = logging.getLogger("runtime.orchestrator.hub")
 
@@ -74,8 +75,8 @@ class Subscriber:
             data["payload"] = {k: v for k, v in data["payload"].items() if k not in LEASE_KEYS}
         await self.send_json(data)
         self.last_sent[event.workflow_id] = event.id
-        if self.session.can_fire("event"):
-            self.session.fire("event")
+        if self.session.can_fire(SessionTrigger.EVENT):
+            self.session.fire(SessionTrigger.EVENT)
 
     async def _drain(self) -> None:
         while True:
@@ -149,8 +150,8 @@ class Hub:
 
     def _drop(self, subscriber: Subscriber) -> None:
         self.remove(subscriber)
-        if subscriber.session.can_fire("buffer_overflow"):
-            subscriber.session.fire("buffer_overflow")
+        if subscriber.session.can_fire(SessionTrigger.BUFFER_OVERFLOW):
+            subscriber.session.fire(SessionTrigger.BUFFER_OVERFLOW)
         reason = f"subscriber buffer overflow: more than {subscriber.buffer} undelivered events"
         log.warning("dropping slow WebSocket client %s: %s", subscriber.client_id, reason)
         task = asyncio.create_task(subscriber.close(OVERFLOW_CLOSE_CODE, reason))
@@ -162,8 +163,8 @@ class Hub:
         subscribers = list(self._subscribers.values())
         for subscriber in subscribers:
             self.remove(subscriber)
-            if subscriber.session.can_fire("server_shutdown"):
-                subscriber.session.fire("server_shutdown")
+            if subscriber.session.can_fire(SessionTrigger.SERVER_SHUTDOWN):
+                subscriber.session.fire(SessionTrigger.SERVER_SHUTDOWN)
             workflows = sorted(subscriber.last_sent) or [""]
             with contextlib.suppress(Exception):
                 for workflow_id in workflows:

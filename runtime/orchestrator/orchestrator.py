@@ -47,6 +47,7 @@ from runtime.tracing import TraceWriter
 from spec.decisions.health import HealthWatch
 from spec.machine import MachineInstance, StateRole
 from spec.machines import STARTUP
+from spec.machines.shutdown import OrchestratorShutdownTrigger
 from spec.rate_gates import ProgressGates
 
 T = TypeVar("T")
@@ -227,8 +228,8 @@ class Orchestrator:
 
     def force_stop(self, sig: int) -> None:
         """Second signal: record ``force_stop`` and exit at once; recovery handles the rest."""
-        if self.shutdown is not None and self.shutdown.can_fire("force_stop"):
-            self.shutdown.fire("force_stop")
+        if self.shutdown is not None and self.shutdown.can_fire(OrchestratorShutdownTrigger.FORCE_STOP):
+            self.shutdown.fire(OrchestratorShutdownTrigger.FORCE_STOP)
         self.trace.close()
         os._exit(128 + sig)
 

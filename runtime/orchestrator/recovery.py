@@ -21,6 +21,7 @@ from runtime.errors import StartupFailedError
 from runtime.store.changes import ChangeLog
 from runtime.store.queue import active_workflows, reset_orphaned_tasks
 from spec.machines import ORCHESTRATOR_RECOVERY
+from spec.machines.recovery import OrchestratorRecoveryTrigger
 
 if TYPE_CHECKING:
     from runtime.orchestrator.orchestrator import Orchestrator
@@ -30,12 +31,12 @@ log = logging.getLogger("runtime.orchestrator.recovery")
 
 async def run_recovery(orch: Orchestrator) -> None:
     machine = ORCHESTRATOR_RECOVERY.bind(listener=orch.trace.listener(orch.component("recovery")))
-    machine.fire("restart")
+    machine.fire(OrchestratorRecoveryTrigger.RESTART)
     verdict = await orch.db.check_integrity()
     if verdict != "ok":
-        machine.fire("recovery_error")
+        machine.fire(OrchestratorRecoveryTrigger.RECOVERY_ERROR)
         raise StartupFailedError(f"database {orch.settings.db} failed its integrity check after a crash: {verdict}")
-    machine.fire("database_restored")
+    machine.fire(OrchestratorRecoveryTrigger.DATABASE_RESTORED)
 
     now = orch.now()
 
@@ -43,10 +44,10 @@ async def run_recovery(orch: Orchestrator) -> None:
         return await reset_orphaned_tasks(session, changes, now)
 
     orphans = await orch.transact(_reset)
-    machine.fire("queue_recovered")
+    machine.fire(OrchestratorRecoveryTrigger.QUEUE_RECOVERED)
 
     async with orch.db.read() as session:
         workflows = len(await active_workflows(session))
-    machine.fire("workflows_resumed")
+    machine.fire(OrchestratorRecoveryTrigger.WORKFLOWS_RESUMED)
     log.warning("recovered from an unclean stop: %d orphaned task(s) re-queued, %d workflow(s) resumed",
                 orphans, workflows)

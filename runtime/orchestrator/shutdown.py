@@ -24,6 +24,7 @@ from runtime.store.queue import active_workflows, count_leased, request_cancella
 from runtime.store.runs import end_run
 from spec.machine import MachineInstance
 from spec.machines import ORCHESTRATOR_SHUTDOWN
+from spec.machines.shutdown import OrchestratorShutdownTrigger
 
 if TYPE_CHECKING:
     from runtime.orchestrator.orchestrator import Orchestrator
@@ -36,52 +37,52 @@ async def run_shutdown(orch: Orchestrator) -> None:
     orch.shutdown = machine
     policy = orch.policies.shutdown
 
-    machine.fire("stop")
+    machine.fire(OrchestratorShutdownTrigger.STOP)
     orch.shutting_down = True
     orch.dispatcher.pause()
-    machine.fire("queue_paused")
+    machine.fire(OrchestratorShutdownTrigger.QUEUE_PAUSED)
 
     orch.draining = True
-    machine.fire("http_draining")
+    machine.fire(OrchestratorShutdownTrigger.HTTP_DRAINING)
 
     orch.hub.accepting = False
-    machine.fire("websockets_refused")
+    machine.fire(OrchestratorShutdownTrigger.WEBSOCKETS_REFUSED)
 
     async with orch.db.read() as session:
         active = len(await active_workflows(session))
     log.info("shutdown: %d active workflow(s); their running tasks decide the wait", active)
-    machine.fire("workflows_settled")
+    machine.fire(OrchestratorShutdownTrigger.WORKFLOWS_SETTLED)
 
     deadline = time.monotonic() + policy.drain_deadline_s
     while True:
         async with orch.db.read() as session:
             running = await count_leased(session)
         if running == 0:
-            machine.fire("tasks_finished")
+            machine.fire(OrchestratorShutdownTrigger.TASKS_FINISHED)
             break
         if time.monotonic() >= deadline:
-            machine.fire("drain_deadline_reached")
+            machine.fire(OrchestratorShutdownTrigger.DRAIN_DEADLINE_REACHED)
             await _cancel_tasks(orch, machine)
             break
-        machine.fire("tasks_still_running")
+        machine.fire(OrchestratorShutdownTrigger.TASKS_STILL_RUNNING)
         await asyncio.sleep(min(policy.check_interval_s, max(0.0, deadline - time.monotonic())))
 
-    machine.fire("notify_clients")
+    machine.fire(OrchestratorShutdownTrigger.NOTIFY_CLIENTS)
     closed = await orch.hub.close_all()
     log.info("shutdown: notified and closed %d WebSocket client(s)", closed)
-    machine.fire("websockets_closed")
+    machine.fire(OrchestratorShutdownTrigger.WEBSOCKETS_CLOSED)
 
     if orch.server is not None and orch.server_task is not None:
         orch.server.should_exit = True
         with contextlib.suppress(Exception):
             await orch.server_task
-    machine.fire("http_stopped")
+    machine.fire(OrchestratorShutdownTrigger.HTTP_STOPPED)
 
     if orch.monitor_task is not None:
         orch.monitor_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await orch.monitor_task
-    machine.fire("queue_stopped")
+    machine.fire(OrchestratorShutdownTrigger.QUEUE_STOPPED)
 
     if orch.run_id is not None:
         run_id = orch.run_id
@@ -92,7 +93,7 @@ async def run_shutdown(orch: Orchestrator) -> None:
         await orch.transact(_end)
     await orch.leadership.resign()  # before the trace closes: another replica takes the sweeps over
     await orch.db.close()
-    machine.fire("database_closed")
+    machine.fire(OrchestratorShutdownTrigger.DATABASE_CLOSED)
     orch.trace.close()
 
 
@@ -127,4 +128,4 @@ async def _cancel_tasks(orch: Orchestrator, machine: MachineInstance) -> None:
     leftover = await orch.transact(_requeue)
     if leftover:
         log.warning("shutdown: %d task(s) re-queued after the cancellation grace period", leftover)
-    machine.fire("tasks_interrupted")
+    machine.fire(OrchestratorShutdownTrigger.TASKS_INTERRUPTED)

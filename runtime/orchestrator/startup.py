@@ -36,6 +36,7 @@ from spec.decisions.health import HealthVerdict
 from spec.decisions.startup import StartupBudgets, budget_of
 from spec.machine import MachineInstance
 from spec.machines import STARTUP
+from spec.machines.startup import StartupTrigger
 
 if TYPE_CHECKING:
     from runtime.orchestrator.orchestrator import Orchestrator
@@ -70,7 +71,7 @@ class _Phases:
         try:
             return await asyncio.wait_for(work(), max(deadline - began, 0.0))
         except TimeoutError:
-            self.machine.fire("startup_timed_out")
+            self.machine.fire(StartupTrigger.STARTUP_TIMED_OUT)
             raise StartupFailedError(
                 f"startup phase {state!r} exceeded its budget (StartupPolicy.{budget_of(state).value}, "
                 f"capped by total_timeout_s): {deadline - began:.1f} s were left") from None
@@ -97,61 +98,61 @@ async def run_startup(orch: Orchestrator) -> None:
 async def _drive(orch: Orchestrator, machine: MachineInstance, phases: _Phases) -> None:
     settings = orch.settings
 
-    machine.fire("start")
+    machine.fire(StartupTrigger.START)
     problem = await phases.run(lambda: _check_config(orch))
     if problem:
-        machine.fire("config_failed")
+        machine.fire(StartupTrigger.CONFIG_FAILED)
         raise StartupFailedError(f"configuration failed: {problem}")
-    machine.fire("config_loaded")
+    machine.fire(StartupTrigger.CONFIG_LOADED)
 
     await phases.run(lambda: _setup_logger(orch))
-    machine.fire("logger_ready")
+    machine.fire(StartupTrigger.LOGGER_READY)
 
     await phases.run(lambda: _open_database(orch, machine))
-    machine.fire("database_ready")
+    machine.fire(StartupTrigger.DATABASE_READY)
 
     try:
         await phases.run(lambda: _start_task_queue(orch))
     except StartupFailedError:
         raise
     except Exception as exc:
-        machine.fire("task_queue_failed")
+        machine.fire(StartupTrigger.TASK_QUEUE_FAILED)
         raise StartupFailedError(f"task queue initialisation failed: {exc}") from exc
-    machine.fire("task_queue_ready")
+    machine.fire(StartupTrigger.TASK_QUEUE_READY)
 
     await phases.run(lambda: _start_worker_pool(orch))
-    machine.fire("worker_pool_ready")
+    machine.fire(StartupTrigger.WORKER_POOL_READY)
 
     from runtime.orchestrator.app import create_app
 
     orch.app = await phases.run(lambda: _async(create_app, orch))
-    machine.fire("http_server_ready")
+    machine.fire(StartupTrigger.HTTP_SERVER_READY)
     # The WebSocket route is part of the app; the hub starts refusing until attached.
     orch.hub.accepting = False
-    machine.fire("websocket_server_ready")
+    machine.fire(StartupTrigger.WEBSOCKET_SERVER_READY)
     await phases.run(lambda: _async(orch.health.register_default_checks))
-    machine.fire("health_checker_ready")
+    machine.fire(StartupTrigger.HEALTH_CHECKER_READY)
 
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            machine.fire("port_in_use")
+            machine.fire(StartupTrigger.PORT_IN_USE)
             raise PortInUseError(settings.host, settings.port) from None
         raise StartupFailedError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     orch.port = int(sock.getsockname()[1])
     await phases.run(lambda: _serve(orch, sock))
-    machine.fire("listening")
+    machine.fire(StartupTrigger.LISTENING)
 
     orch.hub.accepting = True
-    machine.fire("websocket_attached")
+    machine.fire(StartupTrigger.WEBSOCKET_ATTACHED)
 
     verdict = await phases.run(lambda: _startup_health_round(orch))
     if not verdict.degraded:
-        machine.fire("all_healthy")
+        machine.fire(StartupTrigger.ALL_HEALTHY)
         log.info("orchestrator started successfully on %s", orch.url)
     else:
-        machine.fire("service_degraded")
+        machine.fire(StartupTrigger.SERVICE_DEGRADED)
         log.warning("orchestrator started degraded: %s", verdict.reason())
 
 
@@ -220,11 +221,11 @@ async def _open_database(orch: Orchestrator, machine: MachineInstance) -> None:
         except Exception as exc:
             log.warning("database attempt %d/%d failed: %s", attempt, policy.database_attempts, exc)
             if attempt == policy.database_attempts:
-                machine.fire("database_failed")
+                machine.fire(StartupTrigger.DATABASE_FAILED)
                 raise StartupFailedError(
                     f"database {orch.settings.db}: {policy.database_attempts} attempts failed; last error: {exc}"
                 ) from exc
-            machine.fire("database_attempt_failed")
+            machine.fire(StartupTrigger.DATABASE_ATTEMPT_FAILED)
             await asyncio.sleep(delays[attempt - 1])
 
 

@@ -32,6 +32,7 @@ from runtime.protocol import Event, SubscribeMessage
 from runtime.store.event_log import events_since
 from runtime.store.queue import get_workflow
 from spec.machines import WEBSOCKET_SESSION
+from spec.machines.websocket_session import SessionTrigger
 from spec.rate_gates import TokenBucket
 
 log = logging.getLogger("runtime.orchestrator.ws")
@@ -64,9 +65,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     client_id = hub.new_client_id()
     session = WEBSOCKET_SESSION.bind(listener=orch.trace.listener(client_id))
-    session.fire("connect")
+    session.fire(SessionTrigger.CONNECT)
     await websocket.accept()
-    session.fire("authenticated")
+    session.fire(SessionTrigger.AUTHENTICATED)
     subscriber = Subscriber(client_id, websocket, session, hub.subscriber_buffer, leases=credential.sees_leases)
     policy = orch.policies.websocket
     budget = TokenBucket(policy.subscribes_per_s, policy.subscribe_burst, orch.monotonic())
@@ -87,8 +88,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         hub.remove(subscriber)
-        if session.can_fire("disconnect"):
-            session.fire("disconnect")
+        if session.can_fire(SessionTrigger.DISCONNECT):
+            session.fire(SessionTrigger.DISCONNECT)
         await subscriber.close(1000, "bye")
 
 
