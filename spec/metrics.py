@@ -81,7 +81,7 @@ BASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 def latency_quantile(metric: str) -> float | None:
     """``latency_p95_seconds`` → 0.95; ``None`` for any other spec metric name."""
     middle = metric.removeprefix("latency_p").removesuffix("_seconds")
-    if metric.startswith("latency_p") and metric.endswith("_seconds") and middle.isdigit():
+    if metric.startswith("latency_p") and metric.endswith("_seconds") and middle.isascii() and middle.isdigit():
         return int(middle) / 100
     return None
 

@@ -138,7 +138,7 @@ class WorkspaceRoot:
         for base in sorted(p for p in self.path.iterdir() if p.is_dir()):
             if base.name.startswith(STAGING_PREFIX):
                 pid = base.name[len(STAGING_PREFIX) :].split("-", 1)[0]
-                entries.append((base, {"pid": int(pid)} if pid.isdigit() else {}))
+                entries.append((base, {"pid": int(pid)} if pid.isascii() and pid.isdigit() else {}))
                 continue
             try:
                 meta = json.loads((base / META_FILE).read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ def parse_retry_after(value: str, now: datetime) -> float | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # RFC 9110 DIGIT is ASCII: "¹" or "٣" is no delay
         return float(int(text))
     try:
         when = email.utils.parsedate_to_datetime(text)

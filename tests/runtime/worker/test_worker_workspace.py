@@ -136,3 +136,9 @@ def test_an_unreadable_saved_state_is_no_state(tmp_path: Path) -> None:
             "w = WorkspaceRoot(sys.argv[1]).create('t'); (w.base / STATE_FILE).write_text('{half')")
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=Path(__file__).parents[3])
     assert [lo.saved_state for lo in WorkspaceRoot(tmp_path).find_leftovers()] == [{}]
+
+
+def test_a_staging_directory_with_a_non_ascii_digit_pid_is_a_leftover_not_a_crash(tmp_path: Path) -> None:
+    """``"¹".isdigit()`` is true and ``int("¹")`` raises: a stray directory must not stop recovery."""
+    (tmp_path / f"{STAGING_PREFIX}¹-task").mkdir()
+    assert [lo.meta for lo in WorkspaceRoot(tmp_path).find_leftovers()] == [{}]

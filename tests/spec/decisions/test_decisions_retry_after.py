@@ -40,3 +40,11 @@ def test_every_reader_of_retry_after_agrees_with_the_spec(value: str) -> None:
 def test_fractions_and_negative_numbers_are_not_delay_seconds() -> None:
     assert worker_retry_after_s("1.5") is None and client_retry_after_s("-5") is None
     assert worker_retry_after_s("7") == client_retry_after_s("7") == 7.0
+
+
+def test_digits_outside_ascii_are_not_delay_seconds() -> None:
+    """Regression (hypothesis): ``"¹".isdigit()`` is true but ``int("¹")`` raises; RFC 9110's DIGIT is ASCII."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for value in ("¹", "٣", "²⁵"):
+        assert parse_retry_after(value, now) is None
+        assert worker_retry_after_s(value) is None and client_retry_after_s(value) is None

@@ -1,0 +1,131 @@
+"""Policies of the platform's own operation: its database, leadership among replicas, supervised
+background services, scheduled cleanup and health checks while running.
+
+Part of `spec.policies` (which re-exports them and holds `Policies`); kept apart so each module
+stays readable. Every number here is a default, overridable like any policy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from spec.policy_base import Policy as _Policy
+from spec.policy_base import capped_exponential
+
+
+class DatabasePolicy(_Policy):
+    """Database faults while running (issue 14): lock waits off the event loop, 503 answers, recovery trials.
+
+    A write first takes the database's write lock with ``BEGIN IMMEDIATE``; while another process
+    holds it the write waits between attempts without blocking the event loop, up to
+    ``lock_wait_s``, then answers 503. After a failed write the orchestrator is not ready and
+    tries a trial write, ``trial_first_s`` growing by ``trial_factor`` to ``trial_max_s`` apart,
+    until one commits."""
+
+    lock_wait_s: float = Field(2.0, gt=0, le=60, description="A write waits this long for a lock another "
+                               "process holds, off the event loop, before answering 503.")
+    lock_poll_min_s: float = Field(0.005, gt=0, description="First wait between two attempts to take the lock.")
+    lock_poll_max_s: float = Field(0.1, gt=0, description="Longest wait between two attempts to take the lock.")
+    statement_busy_ms: int = Field(20, ge=0, le=1000, description="Longest a single statement waits for a lock "
+                                   "on the event loop's thread (reads, commit).")
+    trial_first_s: float = Field(0.5, gt=0, description="Wait after the first failed write before a trial write.")
+    trial_factor: float = Field(2.0, ge=1, description="Growth of that wait per further failed write.")
+    trial_max_s: float = Field(10.0, gt=0, description="Longest wait between trial writes; they go on while the "
+                               "fault lasts.")
+    consistency_interval_s: float = Field(300.0, gt=0, description="Time between two consistency validations "
+                                          "(integrity check and the store's invariants).")
+    connect_timeout_s: float = Field(5.0, gt=0, le=120, description="A connection to a database server "
+                                     "(PostgreSQL) that does not answer within this long fails with an error "
+                                     "naming the server, instead of hanging startup or a request.")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        if self.lock_poll_max_s < self.lock_poll_min_s:
+            raise ValueError("lock_poll_max_s must be >= lock_poll_min_s")
+        if self.trial_max_s < self.trial_first_s:
+            raise ValueError("trial_max_s must be >= trial_first_s")
+        return self
+
+    def lock_poll_s(self, attempt: int) -> float:
+        """Wait after failed lock attempt number `attempt` (0-based)."""
+        return capped_exponential(self.lock_poll_min_s, 2.0, attempt, self.lock_poll_max_s)
+
+    def recovery_delay_s(self, failures: int) -> float:
+        """Wait before the next trial write after `failures` consecutive failed writes (>= 1)."""
+        return capped_exponential(self.trial_first_s, self.trial_factor, max(failures, 1) - 1, self.trial_max_s)
+
+
+class LeadershipPolicy(_Policy):
+    """Leader election among orchestrator replicas on one PostgreSQL database (machine ``leader_election``).
+
+    A standby tries the leader lock every ``acquire_interval_s``; the leader confirms it every
+    ``renew_interval_s`` and steps down when it could not for ``lease_s``. The database server ends
+    a silent leader's session within ``lease_s`` too (`server_keepalive`), so the sweeps move to
+    another replica within `failover_bound_s` of the leader's last confirmation."""
+
+    acquire_interval_s: float = Field(1.0, gt=0, le=60, description="A standby replica tries to take the leader "
+                                      "lock this often.")
+    renew_interval_s: float = Field(2.0, gt=0, le=60, description="The leader confirms that its session still "
+                                    "holds the lock this often.")
+    lease_s: float = Field(10.0, gt=0, le=600, description="A leader that could not confirm its lock for this long "
+                           "steps down; the server drops a silent leader's session within the same time (at least "
+                           "3 s: its keepalive counts whole seconds).")
+
+    @model_validator(mode="after")
+    def _renewals_fit_lease(self) -> Self:
+        if self.lease_s < 2 * self.renew_interval_s:
+            raise ValueError("lease_s must be at least 2 x renew_interval_s so one late renewal is not fatal")
+        return self
+
+    @property
+    def failover_bound_s(self) -> float:
+        """Longest time from the leader's last confirmation to another replica leading: the leader steps down
+        after ``lease_s`` and the server drops its session after `server_drop_s`, whichever is later; a standby
+        tries the lock within ``acquire_interval_s`` of that."""
+        return max(self.lease_s, self.server_drop_s) + self.acquire_interval_s
+
+    @property
+    def server_drop_s(self) -> int:
+        """When the server gives up on a silent leader's session: ``idle + interval x count`` of `server_keepalive`."""
+        idle, interval, count = self.server_keepalive()
+        return idle + interval * count
+
+    def server_keepalive(self) -> tuple[int, int, int]:
+        """PostgreSQL's ``tcp_keepalives_idle``, ``_interval`` and ``_count`` for the leader's session, in whole
+        seconds (at least one each): their total is at most ``lease_s``, or 3 s for a shorter lease."""
+        idle = max(1, math.floor(self.lease_s / 2))
+        interval = max(1, math.floor((self.lease_s - idle) / 2))
+        return idle, interval, 2
+
+
+class SupervisionPolicy(_Policy):
+    """Restarts of crashed background services (seed "Self-Healing Mechanisms: Service Restart"). The seed
+    names "maximum restart attempts per hour" without a number; ours is documented."""
+
+    max_restarts: int = Field(5, ge=0, le=1000, description="Restarts of one service allowed within window_s; "
+                              "one more crash escalates and marks the process degraded.")
+    window_s: float = Field(3600.0, gt=0, description="The sliding window of max_restarts (the seed's hour).")
+    restart_delay_s: float = Field(1.0, ge=0, description="Wait after a crash before the health check and restart.")
+
+
+class CleanupPolicy(_Policy):
+    """Scheduled cleanup (seed "Error Recovery Workflow": cleanupIncompleteWorkspaces, not only at start)."""
+
+    workspace_interval_s: float = Field(60.0, gt=0, description="How often a worker looks for workspaces whose "
+                                        "process died (another worker sharing its root) and hands their tasks back.")
+
+
+class HealthPolicy(_Policy):
+    """Health checks after startup (seed 4.1 ``startMonitoring()``, issue 14): every check of the startup
+    health phase, and each configured external service, again every ``interval_s``. The seed gives no
+    period; ours is documented."""
+
+    interval_s: float = Field(15.0, gt=0, le=3600, description="Time between two rounds of health checks "
+                              "while running.")
+    check_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest one check (an external service's "
+                                   "health URL, say) may take before it counts as failed.")
+    failures_to_degrade: int = Field(2, ge=1, le=100, description="Consecutive failed rounds of one check "
+                                     "that make the orchestrator degraded; one passing round restores it.")
