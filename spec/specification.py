@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import entry_points
 
 from spec.catalog import Diagram, build_catalog, render_diagram
@@ -63,7 +64,7 @@ class Spec:
                    None if participants is None else tuple(participants), tuple(timing_rules),
                    tuple(extra_checks), policies)
 
-    @property
+    @cached_property
     def participants(self) -> tuple[Participant, ...]:
         """The declared participants, or every one the machines' messages name, in first-use order."""
         if self.declared_participants is not None:
@@ -76,20 +77,24 @@ class Spec:
                     seen.setdefault(m.receiver.id, m.receiver)
         return tuple(seen.values())
 
+    @cached_property
+    def _by_id(self) -> dict[str, Participant]:
+        """Built once: `participant` runs for every message of a trace being drawn."""
+        return {p.id: p for p in self.participants}
+
     def participant(self, participant_id: str) -> Participant:
         """The participant with this id, or an error listing the catalogue's ids."""
-        by_id = {p.id: p for p in self.participants}
         try:
-            return by_id[participant_id]
+            return self._by_id[participant_id]
         except KeyError:
-            raise UnknownParticipantError(participant_id, by_id) from None
+            raise UnknownParticipantError(participant_id, self._by_id) from None
 
     def render(self, name: str, kind: str | None = None) -> str:
         """Mermaid source of one of :meth:`diagrams`, as `kind` (default: its first kind)."""
         return render_diagram(name, kind, catalog=self.diagrams(), machines=self.machines, policies=self.policies)
 
     def is_declared(self, candidate: Participant) -> bool:
-        return candidate in self.participants
+        return self._by_id.get(candidate.id) == candidate
 
     def check(self) -> CheckReport:
         """Every graph check on this catalogue: per machine, the stories, then its own extra checks."""
