@@ -14,13 +14,17 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from spec.decisions.task_graph import FailurePolicy
 
 #: Capability names: lowercase words joined by '.', '-' or '_' (e.g. "python", "ai.codegen").
 CAPABILITY_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
@@ -65,6 +69,9 @@ class EventType(StrEnum):
     TASK_REQUEUED = "TASK_REQUEUED"
     WORKFLOW_COMPLETED = "WORKFLOW_COMPLETED"
     WORKFLOW_FAILED = "WORKFLOW_FAILED"
+    TASK_SKIPPED = "TASK_SKIPPED"
+    TASK_CANCELLED = "TASK_CANCELLED"
+    WORKFLOW_CANCELLED = "WORKFLOW_CANCELLED"
     SHUTDOWN = "SHUTDOWN"
     ALERT = "ALERT"
 
@@ -138,6 +145,8 @@ class TaskAssignment(WireModel):
     attempt: int
     #: State the previous holder handed back when interrupted (seed 4.4 ``saveTaskState``); empty at first.
     saved_state: dict[str, Any] = Field(default_factory=dict)
+    #: The results of the tasks this one depends on, by their ids in the submission (multi-task workflows).
+    dependencies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class PollResponse(WireModel):
@@ -193,6 +202,46 @@ class WorkflowRequest(WireModel):
     @classmethod
     def _valid_capabilities(cls, values: list[str]) -> list[str]:
         return _check_capabilities(values)
+
+
+#: A task's id within its workflow's submission (``tasks[].id``, ``dependsOn``).
+TaskKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class WorkflowTaskRequest(WorkflowRequest):
+    """One task of a multi-task workflow: a `WorkflowRequest` with its id and the ids it depends on."""
+
+    id: TaskKey
+    depends_on: list[TaskKey] = Field(default_factory=list)
+
+
+#: The workflow type a multi-task workflow is stored and shown with (its tasks carry their own types).
+GRAPH_WORKFLOW_TYPE = "dag"
+
+
+class WorkflowGraphRequest(WireModel):
+    """A workflow of several tasks run in dependency order (a DAG), and what a failure does to it.
+
+    Duplicate ids, unknown ``dependsOn`` ids and cycles are refused (422 naming the task's field,
+    ``tasks.1.dependsOn``); at most `spec.policies.WorkflowPolicy.max_tasks` tasks.
+    """
+
+    tasks: list[WorkflowTaskRequest] = Field(min_length=1)
+    failure_policy: FailurePolicy = FailurePolicy.FAIL_FAST
+
+
+def _submission_shape(value: Any) -> str:
+    return "graph" if isinstance(value, dict) and "tasks" in value else "task"
+
+
+#: Union tags of `WorkflowSubmission`; the error handler leaves them out of a refused field's path.
+SUBMISSION_TAGS = ("task", "graph")
+
+#: ``POST /api/v1/workflows``: one task (`WorkflowRequest`) or several (`WorkflowGraphRequest`, has ``tasks``).
+WorkflowSubmission = Annotated[
+    Annotated[WorkflowRequest, Tag("task")] | Annotated[WorkflowGraphRequest, Tag("graph")],
+    Discriminator(_submission_shape),
+]
 
 
 class WorkflowCreated(WireModel):
@@ -280,6 +329,9 @@ class TaskView(WireModel):
     enqueued_at: float
     updated_at: float
     saved_state: dict[str, Any] = Field(default_factory=dict)
+    #: The task's id in its workflow's submission, and the ids it depends on (multi-task workflows; else null, []).
+    key: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
 
 
 class TaskList(WireModel):
@@ -295,6 +347,7 @@ class WorkflowView(WireModel):
     created_at: float
     updated_at: float
     tasks: list[TaskView]
+    failure_policy: FailurePolicy = FailurePolicy.FAIL_FAST
 
 
 class WorkerView(WireModel):

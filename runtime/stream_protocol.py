@@ -66,10 +66,27 @@ class WorkflowCompletedPayload(WireModel):
 
 
 class WorkflowFailedPayload(WireModel):
-    """The workflow failed because its task failed."""
+    """The workflow failed because a task failed (the first one, for ``failurePolicy`` finish_independent)."""
 
     #: The error of the task that failed the workflow (its ``taskId`` is the event's).
     error: TaskError
+
+
+class TaskSkippedPayload(WireModel):
+    """The task will never run: a task it depends on failed (``failurePolicy`` finish_independent)."""
+
+    #: The failed task that caused it (directly or through other skipped tasks).
+    failed_task_id: str
+
+
+class TaskCancelledPayload(WireModel):
+    """The task ended cancelled without running to its end: its workflow was cancelled or failed fast."""
+
+    reason: str
+
+
+class WorkflowCancelledPayload(WireModel):
+    """The client cancelled the workflow; its running tasks end as their workers stop them."""
 
 
 class ShutdownPayload(WireModel):
@@ -100,6 +117,9 @@ EVENT_PAYLOADS: dict[EventType, type[WireModel]] = {
     EventType.TASK_REQUEUED: TaskRequeuedPayload,
     EventType.WORKFLOW_COMPLETED: WorkflowCompletedPayload,
     EventType.WORKFLOW_FAILED: WorkflowFailedPayload,
+    EventType.TASK_SKIPPED: TaskSkippedPayload,
+    EventType.TASK_CANCELLED: TaskCancelledPayload,
+    EventType.WORKFLOW_CANCELLED: WorkflowCancelledPayload,
     EventType.SHUTDOWN: ShutdownPayload,
     EventType.ALERT: AlertPayload,
 }

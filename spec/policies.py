@@ -189,6 +189,13 @@ class PollPolicy(_Policy):
         return capped_exponential(self.min_interval_s, self.factor, max(0, empty_polls - 1), self.max_interval_s)
 
 
+class WorkflowPolicy(_Policy):
+    """Workflows of several tasks (issue 12): how large a submitted DAG may be."""
+
+    max_tasks: int = Field(256, ge=1, le=10_000, description="Most tasks one workflow may have; more: 422 "
+                           "naming tasks.")
+
+
 class LeasePolicy(_Policy):
     """Task leases and queue fairness (our precision of seed 4.2's "priority handling")."""
 
@@ -309,6 +316,7 @@ class Policies(_Policy):
     heartbeat: HeartbeatPolicy = HeartbeatPolicy()
     poll: PollPolicy = PollPolicy()
     lease: LeasePolicy = LeasePolicy()
+    workflow: WorkflowPolicy = WorkflowPolicy()
     shutdown: ShutdownPolicy = ShutdownPolicy()
     websocket: WebSocketPolicy = WebSocketPolicy()
     alerts: AlertPolicy = AlertPolicy()
@@ -345,5 +353,6 @@ __all__ = [
     "StartupPolicy",
     "SupervisionPolicy",
     "WebSocketPolicy",
+    "WorkflowPolicy",
     "capped_exponential",
 ]

@@ -22,6 +22,8 @@ log = logging.getLogger("runtime.monitoring")
 
 #: Task outcomes without a known type (an orchestrator restarted while the task ran).
 UNKNOWN_TYPE = "unknown"
+#: Events after which a workflow's bookkeeping is dropped: it settled.
+_WORKFLOW_SETTLED = frozenset({EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED, EventType.WORKFLOW_CANCELLED})
 #: The ``lease_lost`` reason of a lease that ran out without renewal (``runtime.store.queue``).
 LEASE_EXPIRED_REASON = "lease expired"
 
@@ -63,7 +65,7 @@ class TaskObserver:
                     requeue_triggers[change.component] = record.trigger
         for event in events:
             if event.task_id is None:
-                if event.type in (EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED):
+                if event.type in _WORKFLOW_SETTLED:
                     self._forget_workflow(event.workflow_id)
                 continue
             if event.type is EventType.TASK_STARTED:
@@ -78,7 +80,9 @@ class TaskObserver:
                 reason = event.payload.get("reason")
                 trigger = requeue_triggers.get(task_component(event.task_id), TaskTrigger.REQUEUE)
                 self.metrics.record_requeue(trigger, lease_expired=reason == LEASE_EXPIRED_REASON)
-            if event.type in (EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED):
+            elif event.type is EventType.TASK_CANCELLED:
+                self._started.pop(event.task_id, None)
+            if event.type in _WORKFLOW_SETTLED:
                 self._forget_workflow(event.workflow_id)
 
     def _forget_workflow(self, workflow_id: str) -> None:

@@ -20,7 +20,7 @@ from runtime.orchestrator.credentials import Credential, Role
 class Ability(StrEnum):
     OPEN = "open"  # no credential (probes, the OpenAPI and AsyncAPI documents)
     READ = "read"  # tasks, workflows, workers, alerts, metrics; WebSocket subscriptions
-    SUBMIT = "submit"  # new workflows
+    SUBMIT = "submit"  # new workflows, and cancelling them
     REGISTER = "register"  # worker registration
     WORK = "work"  # heartbeat, telemetry, escalations, poll, lease reports, deregistration — for one's own worker id
     ADMIN = "admin"  # anything else (operator actions, unknown paths)
@@ -45,6 +45,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], Ability], ...] = tuple(
         ("POST", _API + r"/workflows", Ability.SUBMIT),
         ("POST", _API + r"/workflows:batch", Ability.SUBMIT),
         ("GET", _API + rf"/workflows/{_ID}", Ability.READ),
+        ("POST", _API + rf"/workflows/{_ID}/cancel", Ability.SUBMIT),
         ("POST", _API + r"/workers/register", Ability.REGISTER),
         ("POST", _API + r"/workers/heartbeat", Ability.WORK),
         ("POST", _API + r"/workers/(telemetry|escalations)", Ability.WORK),

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.errors import ApiError, DatabaseUnavailableError, TooManyRequestsError
-from runtime.protocol import ErrorBody, ErrorResponse
+from runtime.protocol import SUBMISSION_TAGS, ErrorBody, ErrorResponse
 from spec.errors import IllegalTransitionError
 from spec.machines import WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.machines.worker_lifecycle import WorkerTrigger
@@ -42,6 +42,8 @@ def _describe(error: dict[str, Any]) -> tuple[int, str, str]:
     loc = [str(p) for p in error.get("loc", ())]
     section = loc[0] if loc and loc[0] in _SECTIONS else ""
     path = loc[1:] if section else loc
+    if section == "body" and path and path[0] in SUBMISSION_TAGS:  # which shape of a workflow submission
+        path = path[1:]
     if error.get("type") == "json_invalid":
         detail = (error.get("ctx") or {}).get("error", "invalid JSON")
         return 400, "body", f"malformed JSON: {detail}"

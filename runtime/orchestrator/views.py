@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from runtime.protocol import TaskView, WorkerView, WorkflowView
 from runtime.store.models import TaskRow, WorkerRow, WorkflowRow
+from spec.decisions.task_graph import FailurePolicy
 
 
-def task_view(task: TaskRow, *, leases: bool) -> TaskView:
-    """`leases`: show the lease holder and fencing token (admin and worker credentials; never clients)."""
+def task_view(task: TaskRow, depends_on: Iterable[str] = (), *, leases: bool) -> TaskView:
+    """`leases`: show the lease holder and fencing token (admin and worker credentials; never clients).
+
+    `depends_on`: the keys of the tasks it depends on (a multi-task workflow's view passes them).
+    """
     return TaskView(
         task_id=task.id, workflow_id=task.workflow_id, type=task.type, status=task.status, priority=task.priority,
         required_capabilities=list(task.required_capabilities), lease_worker=task.lease_worker if leases else None,
@@ -17,14 +21,21 @@ def task_view(task: TaskRow, *, leases: bool) -> TaskView:
         attempt=task.attempt,
         progress=task.progress, progress_step=task.progress_step, result=task.result, error=task.error,
         enqueued_at=task.enqueued_at, updated_at=task.updated_at, saved_state=task.saved_state or {},
+        key=task.key, depends_on=list(depends_on),
     )
 
 
-def workflow_view(workflow: WorkflowRow, tasks: Iterable[TaskRow], *, leases: bool) -> WorkflowView:
+def workflow_view(
+    workflow: WorkflowRow, tasks: Iterable[TaskRow], depends_on: Mapping[str, Iterable[str]] | None = None, *,
+    leases: bool,
+) -> WorkflowView:
+    """`depends_on`: task id → the keys it depends on (`runtime.store.task_graphs.dependency_keys`)."""
+    depends_on = depends_on or {}
     return WorkflowView(
         workflow_id=workflow.id, type=workflow.type, status=workflow.status, priority=workflow.priority,
         payload=workflow.payload, created_at=workflow.created_at, updated_at=workflow.updated_at,
-        tasks=[task_view(t, leases=leases) for t in tasks],
+        tasks=[task_view(t, depends_on.get(t.id, ()), leases=leases) for t in tasks],
+        failure_policy=FailurePolicy(workflow.failure_policy),
     )
 
 

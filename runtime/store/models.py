@@ -1,4 +1,4 @@
-"""The durable schema (issue 3 §4): workflows, tasks, task requirements, workers, events, runs.
+"""The durable schema (issue 3 §4): workflows, tasks, task requirements and dependencies, workers, events, runs.
 
 Times are float seconds since the epoch so SQLite and PostgreSQL store them alike. Status
 columns hold the spec machines' state names (`task_lifecycle`, `worker_lifecycle`,
@@ -17,6 +17,8 @@ from typing import Any, cast
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from spec.decisions.task_graph import FailurePolicy
+
 ID_LENGTH = 128
 
 
@@ -34,6 +36,9 @@ class WorkflowRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    #: `spec.decisions.task_graph.FailurePolicy` of a multi-task workflow (moot for one task).
+    failure_policy: Mapped[str] = mapped_column(String(32), default=FailurePolicy.FAIL_FAST.value,
+                                                server_default=FailurePolicy.FAIL_FAST.value)
 
 
 class TaskRow(Base):
@@ -63,6 +68,8 @@ class TaskRow(Base):
     saved_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[float] = mapped_column(Float)
+    #: The task's id in its multi-task workflow's submission (``tasks[].id``); null for a one-task workflow.
+    key: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
 class TaskRequirementRow(Base):
@@ -72,6 +79,24 @@ class TaskRequirementRow(Base):
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
     capability: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class TaskDependencyRow(Base):
+    """Task `task_id` runs after `depends_on` completed (both of workflow `workflow_id`).
+
+    Indexed by workflow (a report loads its workflow's edges at once) and by `depends_on`
+    (the tasks one task releases), so no release ever scans the tasks table.
+    """
+
+    __tablename__ = "task_dependencies"
+    __table_args__ = (
+        Index("ix_task_dependencies_workflow_id", "workflow_id"),
+        Index("ix_task_dependencies_depends_on", "depends_on"),
+    )
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    depends_on: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id"))
 
 
 class WorkerRow(Base):
@@ -120,6 +145,7 @@ class RunRow(Base):
 #: The tables themselves, for set-based Core statements on hot paths (`runtime.store.reports`).
 TASKS = cast(Table, TaskRow.__table__)
 TASK_REQUIREMENTS = cast(Table, TaskRequirementRow.__table__)
+TASK_DEPENDENCIES = cast(Table, TaskDependencyRow.__table__)
 WORKERS = cast(Table, WorkerRow.__table__)
 WORKFLOWS = cast(Table, WorkflowRow.__table__)
 EVENTS = cast(Table, EventRow.__table__)

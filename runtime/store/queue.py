@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runtime.errors import ConflictError, NotFoundError
 from runtime.protocol import EventType, LeaseReport, TaskAssignment, WorkflowRequest
 from runtime.store.changes import ChangeLog, task_component, worker_component, workflow_component
+from runtime.store.dependency_results import with_dependency_results
 from runtime.store.event_log import append_event
 from runtime.store.models import (
     TASK_REQUIREMENTS,
@@ -35,6 +36,7 @@ from runtime.store.models import (
 )
 from runtime.store.queue_rows import LeaseGrant, queue_rows
 from spec.decisions.liveness import lease_expired_by
+from spec.decisions.task_graph import interrupted_trigger, lease_end_trigger
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.taxonomy import FailureCode
 
@@ -152,8 +154,8 @@ async def lease_next_tasks(
     status = worker.status
     if status == W_IDLE:
         changes.advance(WORKER, component, status, "poll")
-    leased = await rows.lease(LeaseGrant(worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED,
-                                         now + lease_ttl_s, now))
+    leased = await with_dependency_results(session, await rows.lease(LeaseGrant(
+        worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED, now + lease_ttl_s, now)))
     for task in leased:
         changes.advance(TASK, task_component(task.task_id), QUEUED, "assign",
                         {"workerId": worker.id, "fencingToken": task.fencing_token})
@@ -246,12 +248,25 @@ async def interrupt_task(
 async def _requeue(
     session: AsyncSession, changes: ChangeLog, task: TaskRow, trigger: str, now: float, reason: str
 ) -> None:
+    """End `task`'s lease by `trigger` (``requeue`` after an interruption, else ``lease_lost``).
+
+    A task whose workflow is already over (cancelled, failed fast) is not re-queued: it ends
+    cancelled (`spec.decisions.task_graph.lease_end_trigger`).
+    """
+    workflow = await session.get(WorkflowRow, task.workflow_id)
+    active = workflow is None or workflow.status in WF_ACTIVE
+    trigger = interrupted_trigger(active) if trigger == "requeue" else lease_end_trigger(active)
+    requeued = TASK_LIFECYCLE.next_state(task.status, trigger) == QUEUED
+    if not requeued and workflow is not None:
+        reason = f"{reason}; its workflow is {workflow.status}"
     task.status = changes.advance(TASK, task_component(task.id), task.status, trigger, {"reason": reason})
     await _release_lease(session, changes, task, now)
     task.fencing_token += 1  # fences the old holder's reports
     task.lease_worker = None
-    changes.tasks_queued += 1
-    await append_event(session, changes, EventType.TASK_REQUEUED, task.workflow_id, task.id, now, {"reason": reason})
+    if requeued:
+        changes.tasks_queued += 1
+    await append_event(session, changes, EventType.TASK_REQUEUED if requeued else EventType.TASK_CANCELLED,
+                       task.workflow_id, task.id, now, {"reason": reason})
 
 
 async def _release_lease(session: AsyncSession, changes: ChangeLog, task: TaskRow, now: float) -> None:

@@ -28,7 +28,6 @@ from runtime.store.queue import (
     TASK,
     WF_ACTIVE,
     WF_PENDING,
-    WF_RUNNING,
     WORKFLOW,
     check_lease,
     failure_trigger,
@@ -37,9 +36,13 @@ from runtime.store.queue import (
     unknown_worker,
 )
 from runtime.store.queue_rows import QueueRows, TaskOutcome, queue_rows
+from runtime.store.task_graphs import StoredGraph, stored_graphs
+from spec.decisions.task_graph import FailurePolicy, TaskGraph, WorkflowTasks
 from spec.errors import IllegalTransitionError
 from spec.machine import StateRole
 from spec.machines import TASK_LIFECYCLE
+from spec.machines.task_lifecycle import TaskTrigger
+from spec.machines.workflow_lifecycle import WorkflowTrigger
 
 #: Task states no report leaves: a completed or failed report about one is a redelivery, or refused.
 SETTLED = tuple(s.name for s in TASK_LIFECYCLE.states if s.role is StateRole.TERMINAL)
@@ -106,6 +109,9 @@ class _Batch:
         self.workflows: dict[str, _Workflow] = {}
         self.events: list[dict[str, Any]] = []
         self.outcomes: dict[str, TaskOutcome] = {}
+        #: Multi-task workflows' graphs (`runtime.store.task_graphs`), and their trackers once a task settles.
+        self.graphs: dict[str, StoredGraph] = {}
+        self.trackers: dict[str, WorkflowTasks] = {}
 
     async def load(self, rows: QueueRows, reports: Sequence[BatchedReport]) -> None:
         # Every task of the reported tasks' workflows: "was that the workflow's last task?" needs no query.
@@ -192,10 +198,7 @@ class _Batch:
         task.changed.update(result=dict(report.result), progress=100.0)
         self._release_lease(task)
         self._event(EventType.TASK_COMPLETED, task.workflow_id, task.id, {"result": report.result})
-        workflow = self.workflows[task.workflow_id]
-        if workflow.status == WF_RUNNING and all(t.status == COMPLETED for t in self.siblings[workflow.id]):
-            self._advance_workflow(workflow, "complete")
-            self._event(EventType.WORKFLOW_COMPLETED, workflow.id, None, {})
+        self._settle(task, None)
 
     def _fail(self, task: _Task, report: BatchedReport) -> None:
         assert report.error is not None  # BatchedReport validates it
@@ -206,10 +209,44 @@ class _Batch:
         task.changed["error"] = error
         self._release_lease(task)
         self._event(EventType.TASK_FAILED, task.workflow_id, task.id, {"error": error})
+        self._settle(task, error)
+
+    def _settle(self, task: _Task, error: dict[str, Any] | None) -> None:
+        """`task` completed or failed: fire what `spec.decisions.task_graph` says it sets off in its workflow."""
         workflow = self.workflows[task.workflow_id]
-        if workflow.status in WF_ACTIVE:
-            self._advance_workflow(workflow, "fail", {"taskId": task.id, "code": report.error.code})
-            self._event(EventType.WORKFLOW_FAILED, workflow.id, task.id, {"error": error})
+        if workflow.status not in WF_ACTIVE:
+            return  # cancelled or failed fast already: a late outcome changes nothing else
+        stored = self.graphs.get(workflow.id)
+        if error is not None and stored is not None:
+            stored.errors[task.id] = error
+        tracker = self.trackers.get(workflow.id)
+        if tracker is None:
+            siblings = self.siblings[workflow.id]
+            graph = stored.graph() if stored is not None else TaskGraph.of({t.id: [] for t in siblings})
+            policy = stored.policy if stored is not None else FailurePolicy.FAIL_FAST
+            tracker = self.trackers[workflow.id] = WorkflowTasks(graph, {t.id: t.status for t in siblings}, policy)
+        settlement = tracker.settled(task.id, task.status)
+        for task_id in settlement.release:
+            self._advance_task(self.tasks[task_id], TaskTrigger.RELEASE, {"after": task.id})
+            self.changes.tasks_queued += 1
+        for task_id in settlement.skip:
+            self._advance_task(self.tasks[task_id], TaskTrigger.SKIP, {"failedTaskId": task.id})
+            self._event(EventType.TASK_SKIPPED, workflow.id, task_id, {"failedTaskId": task.id})
+        reason = f"task {task.id} failed and the workflow fails fast"
+        for task_id in settlement.cancel:
+            self._advance_task(self.tasks[task_id], TaskTrigger.CANCEL, {"reason": reason})
+            self._event(EventType.TASK_CANCELLED, workflow.id, task_id, {"reason": reason})
+        for task_id in settlement.interrupt:
+            self.tasks[task_id].changed["cancel_requested"] = True
+        if settlement.workflow is WorkflowTrigger.COMPLETE:
+            self._advance_workflow(workflow, "complete")
+            self._event(EventType.WORKFLOW_COMPLETED, workflow.id, None, {})
+        elif settlement.workflow is WorkflowTrigger.FAIL:
+            # The workflow failed for its first failed task (ids are in submission order).
+            errors = stored.errors if stored is not None else {task.id: error or {}}
+            failed = min(errors)
+            self._advance_workflow(workflow, "fail", {"taskId": failed, "code": errors[failed].get("code")})
+            self._event(EventType.WORKFLOW_FAILED, workflow.id, failed, {"error": errors[failed]})
 
     def _release_lease(self, task: _Task) -> None:
         """Free the worker's slot; a busy worker with no task left becomes idle (``task_finished``)."""
@@ -263,6 +300,8 @@ async def apply_reports(
     rows = await queue_rows(session)
     batch = _Batch(changes, now, lease_ttl_s)
     await batch.load(rows, reports)
+    if any(r.kind is not ReportKind.STARTED for r in reports):
+        batch.graphs = await stored_graphs(session, [w for w, tasks in batch.siblings.items() if len(tasks) > 1])
     answers = [batch.apply(report) for report in reports]
     await batch.write(rows)
     return answers

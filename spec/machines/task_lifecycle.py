@@ -5,6 +5,11 @@ routes them through the Registration API, which here only handles worker endpoin
 A task that loses its worker (lease expired, worker unhealthy or deregistered) or is
 interrupted goes back to ``queued``; stale reports from the old worker are refused by the
 lease's fencing token, so no task completes twice.
+
+A task of a multi-task workflow (issue 12) that depends on others waits ``blocked`` until its
+last dependency completes (`spec.decisions.task_graph` decides which tasks each outcome
+releases, skips or cancels). It never runs if a dependency does not complete (``skipped``), or
+if its workflow is cancelled or failed fast first (``cancelled``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class TaskState(StrEnum):
     INTERRUPTED = "interrupted"
     COMPLETED = "completed"
     FAILED = "failed"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
 class TaskTrigger(StrEnum):
@@ -52,6 +60,11 @@ class TaskTrigger(StrEnum):
     INTERRUPT = "interrupt"
     REQUEUE = "requeue"
     LEASE_LOST = "lease_lost"
+    AWAIT_DEPENDENCIES = "await_dependencies"
+    RELEASE = "release"
+    SKIP = "skip"
+    CANCEL = "cancel"
+    ABANDON = "abandon"
 
 _RELEASE = (
     call(W, RES, "releaseResources(task)"),
@@ -76,6 +89,10 @@ TASK_LIFECYCLE = MachineSpec(
         StateSpec(S.INTERRUPTED, "Stopped by a shutdown; state saved; about to be re-queued."),
         StateSpec(S.COMPLETED, "Finished successfully; the result is stored.", StateRole.TERMINAL),
         StateSpec(S.FAILED, "Finished with a classified error.", StateRole.TERMINAL),
+        StateSpec(S.BLOCKED, "Waiting for its dependencies to complete; not leasable.", StateRole.RESTING),
+        StateSpec(S.SKIPPED, "Never ran: a task it depends on did not complete.", StateRole.TERMINAL),
+        StateSpec(S.CANCELLED, "Never finished: its workflow was cancelled, or failed fast, first.",
+                  StateRole.TERMINAL),
     ),
     transitions=(
         transition(T.ASSIGN, S.QUEUED, S.ASSIGNED, "A polling worker gets the best task it can run.",
@@ -118,6 +135,25 @@ TASK_LIFECYCLE = MachineSpec(
         transition(T.LEASE_LOST, (S.ASSIGNED, S.RUNNING), S.QUEUED,
                    "Lease expired, or its worker went unhealthy or deregistered: re-queue; the old token is fenced.",
                    step(TQ, "revokeLease(taskId)"), step(TQ, "requeueTask(taskId)")),
+        transition(T.AWAIT_DEPENDENCIES, S.QUEUED, S.BLOCKED,
+                   "Submitted with dependencies (dependsOn): it waits until they have completed.",
+                   step(TQ, "holdTask(taskId, dependsOn)")),
+        transition(T.RELEASE, S.BLOCKED, S.QUEUED, "Its last dependency completed: it joins the queue.",
+                   step(ORCH, "releaseDependents(completedTaskId)"), call(ORCH, TQ, "enqueue(taskId)")),
+        transition(T.SKIP, S.BLOCKED, S.SKIPPED,
+                   "A dependency failed or was skipped (failurePolicy finish_independent): it will never run.",
+                   step(ORCH, "skipDependents(failedTaskId)"), call(ORCH, TQ, "updateTaskStatus(taskId, skipped)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_SKIPPED)"), push(WS, CLI, "task skipped")),
+        transition(T.CANCEL, (S.QUEUED, S.BLOCKED, S.INTERRUPTED), S.CANCELLED,
+                   "Its workflow was cancelled or failed fast: a waiting task, or one its worker "
+                   "interrupted on request, is not (re-)queued.",
+                   call(ORCH, TQ, "updateTaskStatus(taskId, cancelled)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_CANCELLED)"), push(WS, CLI, "task cancelled")),
+        transition(T.ABANDON, (S.ASSIGNED, S.RUNNING), S.CANCELLED,
+                   "Its lease ended (expired, worker lost, interrupted before start) after its workflow was "
+                   "over: not re-queued.",
+                   step(TQ, "revokeLease(taskId)"), call(ORCH, TQ, "updateTaskStatus(taskId, cancelled)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_CANCELLED)"), push(WS, CLI, "task cancelled")),
     ),
 )
 

@@ -1,4 +1,8 @@
-"""A workflow as the orchestrator sees it (seed 4.3): submitted, running, completed or failed."""
+"""A workflow as the orchestrator sees it (seed 4.3): submitted, running, completed, failed or cancelled.
+
+A workflow is one task or a DAG of tasks (issue 12); when its tasks' outcomes settle it, and
+how under its ``failurePolicy``, is `spec.decisions.task_graph`'s decision.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class WorkflowState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 class WorkflowTrigger(StrEnum):
@@ -28,6 +33,7 @@ class WorkflowTrigger(StrEnum):
     TASK_STARTED = "task_started"
     COMPLETE = "complete"
     FAIL = "fail"
+    CANCEL = "cancel"
 
 
 S, T = WorkflowState, WorkflowTrigger
@@ -47,6 +53,7 @@ WORKFLOW_LIFECYCLE = MachineSpec(
         StateSpec(S.COMPLETED, "Every task completed.", StateRole.TERMINAL),
         StateSpec(S.FAILED, "A task failed for good.", StateRole.TERMINAL),
         StateSpec(S.REJECTED, "The submission was invalid; nothing was stored.", StateRole.TERMINAL),
+        StateSpec(S.CANCELLED, "The client cancelled it before it settled.", StateRole.TERMINAL),
     ),
     transitions=(
         transition(T.SUBMIT, S.NEW, S.PENDING, "The client submits an issue to work on.",
@@ -56,12 +63,23 @@ WORKFLOW_LIFECYCLE = MachineSpec(
                    call(CLI, ORCH, "POST /api/v1/workflows"), reply(ORCH, CLI, "422 validation error")),
         transition(T.TASK_STARTED, S.PENDING, S.RUNNING, "Its first task started.",
                    step(ORCH, "updateWorkflowStatus(workflowId, running)")),
-        transition(T.COMPLETE, S.RUNNING, S.COMPLETED, "All tasks completed.",
+        transition(T.COMPLETE, S.RUNNING, S.COMPLETED, "All its tasks completed.",
                    step(ORCH, "updateWorkflowStatus(workflowId, completed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, WORKFLOW_COMPLETED)"),
                    push(WS, CLI, "workflow completed")),
-        transition(T.FAIL, (S.PENDING, S.RUNNING), S.FAILED, "A task failed and will not be retried.",
+        transition(T.FAIL, (S.PENDING, S.RUNNING), S.FAILED,
+                   "A task failed and will not be retried: at once (failurePolicy fail_fast, its other tasks "
+                   "cancelled), or once every task that does not depend on it has ended (finish_independent).",
                    step(ORCH, "updateWorkflowStatus(workflowId, failed)"),
                    call(ORCH, WS, "broadcastEvent(workflowId, WORKFLOW_FAILED)"), push(WS, CLI, "workflow failed")),
+        transition(T.CANCEL, (S.PENDING, S.RUNNING), S.CANCELLED,
+                   "The client cancels it: waiting tasks are cancelled at once, running ones through the "
+                   "cancellation their workers learn of by heartbeat.",
+                   call(CLI, ORCH, "POST /api/v1/workflows/{workflowId}/cancel"),
+                   call(ORCH, TQ, "cancelWaitingTasks(workflowId)"),
+                   call(ORCH, TQ, "requestCancellation(runningTasks)"),
+                   step(ORCH, "updateWorkflowStatus(workflowId, cancelled)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, WORKFLOW_CANCELLED)"),
+                   reply(ORCH, CLI, "workflow cancelled"), push(WS, CLI, "workflow cancelled")),
     ),
 )
