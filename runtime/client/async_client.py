@@ -37,10 +37,13 @@ from runtime.protocol import (
     TaskView,
     WorkflowBatchCreated,
     WorkflowCreated,
+    WorkflowGraphRequest,
     WorkflowRequest,
+    WorkflowTaskRequest,
     WorkflowView,
 )
 from spec.decisions.failover import EndpointChoice
+from spec.decisions.task_graph import FailurePolicy
 from spec.machine import StateRole
 from spec.machines import WORKFLOW_LIFECYCLE
 from spec.policies import DEFAULT_POLICIES, BackoffPolicy
@@ -168,6 +171,36 @@ class Client:
             created += answer.workflows
         return created
 
+    async def submit_dag(
+        self, tasks: WorkflowGraphRequest | Sequence[WorkflowTaskRequest | Mapping[str, Any]], *,
+        failure_policy: FailurePolicy | str = FailurePolicy.FAIL_FAST,
+    ) -> WorkflowCreated:
+        """Submit a workflow of several tasks run in dependency order; ``taskIds`` come in the order of `tasks`.
+
+        Each task is a `WorkflowTaskRequest` or its fields (``{"id": "b", "type": "t", "dependsOn": ["a"]}``);
+        `failure_policy` says what a failed task does to the rest (`FailurePolicy`). Duplicate ids,
+        unknown ``dependsOn`` ids and cycles are refused by the orchestrator, naming the task's field.
+        """
+        if isinstance(tasks, WorkflowGraphRequest):
+            request = tasks
+        else:
+            try:
+                request = WorkflowGraphRequest.model_validate({
+                    "tasks": [t if isinstance(t, WorkflowTaskRequest) else dict(t) for t in tasks],
+                    "failure_policy": failure_policy})
+            except ValidationError as exc:
+                raise _refused_locally(exc) from None
+        body = request.model_dump_json(by_alias=True, exclude_defaults=True).encode()
+        return await self._call(WorkflowCreated, "POST", f"{API}/workflows", content=body)
+
+    async def cancel(self, workflow_id: str) -> WorkflowView:
+        """Cancel a pending or running workflow; its view after the cancel. Cancelling it again is harmless.
+
+        Waiting tasks end cancelled at once, running ones once their workers have stopped them. A
+        completed or failed workflow is refused (`RequestRefusedError`, status 409).
+        """
+        return await self._call(WorkflowView, "POST", f"{API}/workflows/{quote(workflow_id, safe='')}/cancel")
+
     # -- reading ------------------------------------------------------------------------------
 
     async def get(self, workflow_id: str) -> WorkflowView:
@@ -186,7 +219,7 @@ class Client:
         return (await self._call(TaskList, "GET", f"{API}/tasks", params=params)).tasks
 
     async def wait(self, workflow_id: str, timeout_s: float = 60.0) -> WorkflowView:
-        """The workflow once it has settled (completed or failed); `WaitTimeoutError` after `timeout_s`."""
+        """The workflow once it has settled (completed, failed or cancelled); `WaitTimeoutError` after `timeout_s`."""
         deadline = self._clock() + timeout_s
         interval = _POLL_FIRST_S
         while True:
@@ -201,11 +234,22 @@ class Client:
             interval = min(interval * 2, _POLL_MAX_S)
 
     async def result(self, workflow_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
-        """The workflow's task result once completed; `WorkflowFailedError` if it failed."""
+        """A one-task workflow's result once completed (`results` for several tasks); `WorkflowFailedError`
+        if it failed or was cancelled."""
+        view = await self._completed(workflow_id, timeout_s)
+        return dict(view.tasks[0].result or {}) if view.tasks else {}
+
+    async def results(self, workflow_id: str, timeout_s: float = 60.0) -> dict[str, dict[str, Any]]:
+        """Every task's result once the workflow completed, by task id in its submission (``key``; the
+        stored task id for a one-task workflow); `WorkflowFailedError` if it failed or was cancelled."""
+        view = await self._completed(workflow_id, timeout_s)
+        return {t.key or t.task_id: dict(t.result or {}) for t in view.tasks}
+
+    async def _completed(self, workflow_id: str, timeout_s: float) -> WorkflowView:
         view = await self.wait(workflow_id, timeout_s)
-        task = view.tasks[0] if view.tasks else None
-        if view.status == "completed" and task is not None:
-            return dict(task.result or {})
+        if view.status == "completed":
+            return view
+        task = next((t for t in view.tasks if t.error), view.tasks[0] if view.tasks else None)
         error = (task.error if task is not None else None) or {}
         code, message = error.get("code"), str(error.get("message", ""))
         raise WorkflowFailedError(f"workflow {workflow_id} {view.status}: {code or 'no error code'}: {message}",

@@ -28,8 +28,9 @@ from spec.decisions.failover import EndpointChoice
 from spec.machines.websocket_session import SessionState
 from spec.policies import BackoffPolicy
 
-#: Events after which a workflow sends nothing more.
-SETTLING = frozenset({EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED})
+#: Events that settle a workflow: `Client.events` ends after one (a cancelled workflow's running tasks
+#: may still report their end; `Client.get` shows it).
+SETTLING = frozenset({EventType.WORKFLOW_COMPLETED, EventType.WORKFLOW_FAILED, EventType.WORKFLOW_CANCELLED})
 #: Close codes of a refused credential (`runtime.orchestrator.ws_api`).
 CREDENTIAL_CLOSE_CODES = frozenset({4401, 4403})
 

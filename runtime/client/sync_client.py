@@ -17,7 +17,17 @@ import httpx
 
 from runtime.client.async_client import Client
 from runtime.client.errors import ClientError
-from runtime.protocol import MAX_BATCH_WORKFLOWS, Event, TaskView, WorkflowCreated, WorkflowRequest, WorkflowView
+from runtime.protocol import (
+    MAX_BATCH_WORKFLOWS,
+    Event,
+    TaskView,
+    WorkflowCreated,
+    WorkflowGraphRequest,
+    WorkflowRequest,
+    WorkflowTaskRequest,
+    WorkflowView,
+)
+from spec.decisions.task_graph import FailurePolicy
 from spec.policies import DEFAULT_POLICIES, BackoffPolicy
 
 T = TypeVar("T")
@@ -76,6 +86,15 @@ class SyncClient:
                     ) -> list[WorkflowCreated]:
         return self._run(self._client.submit_many(workflows, batch_size=batch_size))
 
+    def submit_dag(
+        self, tasks: WorkflowGraphRequest | Sequence[WorkflowTaskRequest | Mapping[str, Any]], *,
+        failure_policy: FailurePolicy | str = FailurePolicy.FAIL_FAST,
+    ) -> WorkflowCreated:
+        return self._run(self._client.submit_dag(tasks, failure_policy=failure_policy))
+
+    def cancel(self, workflow_id: str) -> WorkflowView:
+        return self._run(self._client.cancel(workflow_id))
+
     def get(self, workflow_id: str) -> WorkflowView:
         return self._run(self._client.get(workflow_id))
 
@@ -88,6 +107,9 @@ class SyncClient:
 
     def result(self, workflow_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
         return self._run(self._client.result(workflow_id, timeout_s))
+
+    def results(self, workflow_id: str, timeout_s: float = 60.0) -> dict[str, dict[str, Any]]:
+        return self._run(self._client.results(workflow_id, timeout_s))
 
     def events(self, workflow_id: str, *, after: int | None = None, until_settled: bool = True) -> Iterator[Event]:
         """`Client.events` as a blocking iterator; leaving the loop early closes the stream."""

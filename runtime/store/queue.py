@@ -265,8 +265,11 @@ async def _requeue(
     task.lease_worker = None
     if requeued:
         changes.tasks_queued += 1
-    await append_event(session, changes, EventType.TASK_REQUEUED if requeued else EventType.TASK_CANCELLED,
-                       task.workflow_id, task.id, now, {"reason": reason})
+        await append_event(session, changes, EventType.TASK_REQUEUED, task.workflow_id, task.id, now,
+                           {"reason": reason})
+    else:
+        await append_event(session, changes, EventType.TASK_CANCELLED, task.workflow_id, task.id, now,
+                           {"reason": reason})
 
 
 async def _release_lease(session: AsyncSession, changes: ChangeLog, task: TaskRow, now: float) -> None:

@@ -1,4 +1,4 @@
-"""What a task handler sees: its payload, its workspace, progress, limited commands, cancellation.
+"""What a task handler sees: its payload, its dependencies' results, its workspace, progress, commands, cancellation.
 
 Handlers are ``async def handler(ctx: TaskContext) -> dict``. They must not block the event loop
 (the heartbeat shares it): run blocking work through :meth:`TaskContext.run` (a subprocess under
@@ -61,6 +61,14 @@ class TaskContext:
     @property
     def payload(self) -> dict[str, Any]:
         return self.assignment.payload
+
+    @property
+    def dependencies(self) -> dict[str, dict[str, Any]]:
+        """The results of the tasks this one depends on, by their ids in the workflow's submission.
+
+        Empty for a task without dependencies (and for every one-task workflow).
+        """
+        return self.assignment.dependencies
 
     @property
     def attempt(self) -> int:

@@ -54,9 +54,9 @@ def test_every_request_example_is_accepted_by_its_protocol_model(document: dict[
         schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
             continue
-        model = _model(schema["$ref"])
-        model.model_validate(example(schema, components))
-        checked += 1
+        for shape in schema.get("oneOf", [schema]):  # a body of several shapes: each one's example
+            _model(shape["$ref"]).model_validate(example(shape, components))
+            checked += 1
     assert checked >= 8
 
 

@@ -85,6 +85,21 @@ async def _run(client: httpx.AsyncClient, outcome: str) -> str:
     return workflow_id
 
 
+async def _run_dag(client: httpx.AsyncClient, outcome: str) -> str:
+    """A two-task workflow whose first task fails (its dependent is skipped) or which is cancelled."""
+    tasks = [{"id": "a", "type": "noop"}, {"id": "b", "type": "noop", "dependsOn": ["a"]}]
+    response = await client.post("/api/v1/workflows", json={"tasks": tasks, "failurePolicy": "finish_independent"})
+    workflow_id: str = response.json()["workflowId"]
+    if outcome == "cancel":
+        assert (await client.post(f"/api/v1/workflows/{workflow_id}/cancel")).is_success
+        return workflow_id
+    task = (await poll(client, "w1")).json()["tasks"][0]
+    await client.post("/api/v1/tasks/started", json=lease_body(task, "w1"))
+    error = {"code": "BUILD_FAILED", "errorClass": "permanent", "message": "no"}
+    assert (await client.post("/api/v1/tasks/failed", json=lease_body(task, "w1", error=error))).is_success
+    return workflow_id
+
+
 async def test_events_the_orchestrator_sends_fit_the_document(orch: Orchestrator, client: httpx.AsyncClient) -> None:
     document = asyncapi_document("t", "1")
     await register(client, "w1", ["python"])
@@ -92,6 +107,9 @@ async def test_events_the_orchestrator_sends_fit_the_document(orch: Orchestrator
     async with Client(orch.url, TOKEN) as events:
         for outcome in ("complete", "fail", "requeue"):
             workflow_id = await _run(client, outcome)
+            seen += [e async for e in events.events(workflow_id)]
+        for outcome in ("skip", "cancel"):
+            workflow_id = await _run_dag(client, outcome)
             seen += [e async for e in events.events(workflow_id)]
     assert {e.type for e in seen} >= set(EventType) - {EventType.SHUTDOWN, EventType.ALERT}
     for event in seen:
