@@ -84,15 +84,13 @@ class TaskRequirementRow(Base):
 class TaskDependencyRow(Base):
     """Task `task_id` runs after `depends_on` completed (both of workflow `workflow_id`).
 
-    Indexed by workflow (a report loads its workflow's edges at once) and by `depends_on`
-    (the tasks one task releases), so no release ever scans the tasks table.
+    Indexed by workflow: a report's batch loads the edges of the workflows it touches in one
+    indexed query (`runtime.store.task_graphs.stored_graphs`) and the dependents a completion
+    releases are looked up in memory, so no release scans the tasks or this table.
     """
 
     __tablename__ = "task_dependencies"
-    __table_args__ = (
-        Index("ix_task_dependencies_workflow_id", "workflow_id"),
-        Index("ix_task_dependencies_depends_on", "depends_on"),
-    )
+    __table_args__ = (Index("ix_task_dependencies_workflow_id", "workflow_id"),)
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
     depends_on: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)

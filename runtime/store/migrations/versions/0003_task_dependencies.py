@@ -28,11 +28,9 @@ def upgrade() -> None:
         sa.Column("workflow_id", sa.String(128), sa.ForeignKey("workflows.id"), nullable=False),
     )
     op.create_index("ix_task_dependencies_workflow_id", "task_dependencies", ["workflow_id"])
-    op.create_index("ix_task_dependencies_depends_on", "task_dependencies", ["depends_on"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_task_dependencies_depends_on", table_name="task_dependencies")
     op.drop_index("ix_task_dependencies_workflow_id", table_name="task_dependencies")
     op.drop_table("task_dependencies")
     with op.batch_alter_table("tasks") as batch:
