@@ -29,6 +29,7 @@ from runtime.client.errors import (
     error_for_response,
 )
 from runtime.client.event_stream import EventStream
+from runtime.graph_protocol import WorkflowGraphRequest, WorkflowTaskRequest
 from runtime.protocol import (
     MAX_BATCH_WORKFLOWS,
     MAX_BODY_BYTES,
@@ -37,9 +38,7 @@ from runtime.protocol import (
     TaskView,
     WorkflowBatchCreated,
     WorkflowCreated,
-    WorkflowGraphRequest,
     WorkflowRequest,
-    WorkflowTaskRequest,
     WorkflowView,
 )
 from spec.decisions.failover import EndpointChoice

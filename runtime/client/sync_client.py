@@ -17,14 +17,13 @@ import httpx
 
 from runtime.client.async_client import Client
 from runtime.client.errors import ClientError
+from runtime.graph_protocol import WorkflowGraphRequest, WorkflowTaskRequest
 from runtime.protocol import (
     MAX_BATCH_WORKFLOWS,
     Event,
     TaskView,
     WorkflowCreated,
-    WorkflowGraphRequest,
     WorkflowRequest,
-    WorkflowTaskRequest,
     WorkflowView,
 )
 from spec.decisions.task_graph import FailurePolicy

@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.errors import ApiError, DatabaseUnavailableError, TooManyRequestsError
-from runtime.protocol import SUBMISSION_TAGS, ErrorBody, ErrorResponse
+from runtime.graph_protocol import SUBMISSION_TAGS
+from runtime.protocol import ErrorBody, ErrorResponse
 from spec.errors import IllegalTransitionError
 from spec.machines import WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.machines.worker_lifecycle import WorkerTrigger

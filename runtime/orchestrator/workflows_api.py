@@ -1,7 +1,7 @@
 """Workflow endpoints (seed 4.3): submit one or a batch, inspect, cancel.
 
 ``POST /api/v1/workflows`` takes one task (`runtime.protocol.WorkflowRequest`) or a DAG of tasks
-(`runtime.protocol.WorkflowGraphRequest`, told apart by its ``tasks``); a refused graph is a 422
+(`runtime.graph_protocol.WorkflowGraphRequest`, told apart by its ``tasks``); a refused graph is a 422
 naming the task's field (``tasks.1.dependsOn``), as any invalid body is, and nothing is stored.
 
 ``POST /api/v1/workflows:batch`` takes up to `runtime.protocol.MAX_BATCH_WORKFLOWS` workflows, each exactly as
@@ -21,17 +21,11 @@ from fastapi import APIRouter, Path
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.graph_protocol import WorkflowGraphRequest, WorkflowSubmission
 from runtime.orchestrator.auth import Caller
 from runtime.orchestrator.deps import Orch, error_responses
 from runtime.orchestrator.views import workflow_view
-from runtime.protocol import (
-    WorkflowBatchCreated,
-    WorkflowBatchRequest,
-    WorkflowCreated,
-    WorkflowGraphRequest,
-    WorkflowSubmission,
-    WorkflowView,
-)
+from runtime.protocol import WorkflowBatchCreated, WorkflowBatchRequest, WorkflowCreated, WorkflowView
 from runtime.store.changes import ChangeLog
 from runtime.store.queue import get_workflow, submit_workflows, workflow_tasks
 from runtime.store.task_graphs import cancel_workflow, dependency_keys, graph_of, submit_graph

@@ -17,7 +17,8 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import ConflictError
-from runtime.protocol import GRAPH_WORKFLOW_TYPE, EventType, WorkflowGraphRequest
+from runtime.graph_protocol import GRAPH_WORKFLOW_TYPE, WorkflowGraphRequest
+from runtime.protocol import EventType
 from runtime.store.changes import ChangeLog, task_component, workflow_component
 from runtime.store.event_log import append_event
 from runtime.store.models import TASK_DEPENDENCIES, TASK_REQUIREMENTS, TASKS, WORKFLOWS, WorkflowRow

@@ -18,6 +18,7 @@ from spec_docs.examples import (  # noqa: E402
 )
 from spec_docs.openapi import build_app  # noqa: E402
 
+import runtime.graph_protocol as graph_protocol  # noqa: E402
 import runtime.protocol as protocol  # noqa: E402
 import runtime.stream_protocol as stream_protocol  # noqa: E402
 import runtime.telemetry_protocol as telemetry_protocol  # noqa: E402
@@ -25,7 +26,7 @@ from runtime.orchestrator.asyncapi import asyncapi_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The modules the HTTP API's request and response models are declared in.
-MODEL_MODULES = (protocol, telemetry_protocol)
+MODEL_MODULES = (protocol, graph_protocol, telemetry_protocol)
 
 
 def _model(ref: str) -> Any:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from runtime.errors import ConflictError, NotFoundError
-from runtime.protocol import BatchedReport, ReportKind, TaskAssignment, TaskError, WorkflowGraphRequest
+from runtime.graph_protocol import WorkflowGraphRequest
+from runtime.protocol import BatchedReport, ReportKind, TaskAssignment, TaskError
 from runtime.store.database import MIGRATIONS, Database
 from runtime.store.queue import get_task, get_workflow, lease_next_tasks, requeue_worker_tasks, workflow_tasks
 from runtime.store.reports import apply_reports
