@@ -7,6 +7,7 @@ the edges are the ``task_dependencies`` rows `runtime.store.task_graphs` stored.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +15,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.protocol import TaskAssignment
-from runtime.store.database import inline_sqlite
 from runtime.store.models import TASK_DEPENDENCIES, TASKS
 
 _DEPENDENCY = TASKS.alias("dependency")
@@ -25,16 +25,19 @@ _LEASED_DEPENDENCIES = (
 )
 
 
-async def with_dependency_results(session: AsyncSession, leased: list[TaskAssignment]) -> list[TaskAssignment]:
+async def with_dependency_results(
+    session: AsyncSession, leased: list[TaskAssignment], connection: sqlite3.Connection | None
+) -> list[TaskAssignment]:
     """`leased`, each carrying the results of the tasks it depends on (``dependencies``, by their keys).
 
-    One indexed lookup per lease (the ``task_dependencies`` primary key); on SQLite it runs on
-    the session's own connection, as the lease itself does (`runtime.store.queue_rows`).
+    One indexed lookup per lease (the ``task_dependencies`` primary key). On SQLite it runs on
+    `connection`, the session's own sqlite3 connection the lease itself ran on
+    (`runtime.store.queue_rows`): 21-28 µs for a lease of 8 tasks without dependencies, where
+    getting the connection through the session again cost 137-182 µs (measured, issue 12).
     """
     if not leased:
         return leased
     ids = [t.task_id for t in leased]
-    connection = await inline_sqlite(session)
     rows: Iterable[tuple[str, str, Any]]
     if connection is not None:
         rows = connection.execute(

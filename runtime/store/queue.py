@@ -34,7 +34,7 @@ from runtime.store.models import (
     WorkerRow,
     WorkflowRow,
 )
-from runtime.store.queue_rows import LeaseGrant, queue_rows
+from runtime.store.queue_rows import LeaseGrant, SqliteQueueRows, queue_rows
 from spec.decisions.liveness import lease_expired_by
 from spec.decisions.task_graph import interrupted_trigger, lease_end_trigger
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
@@ -155,7 +155,8 @@ async def lease_next_tasks(
     if status == W_IDLE:
         changes.advance(WORKER, component, status, "poll")
     leased = await with_dependency_results(session, await rows.lease(LeaseGrant(
-        worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED, now + lease_ttl_s, now)))
+        worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED, now + lease_ttl_s, now)),
+        rows.db if isinstance(rows, SqliteQueueRows) else None)
     for task in leased:
         changes.advance(TASK, task_component(task.task_id), QUEUED, "assign",
                         {"workerId": worker.id, "fencingToken": task.fencing_token})

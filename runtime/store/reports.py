@@ -35,7 +35,7 @@ from runtime.store.queue import (
     unknown_task,
     unknown_worker,
 )
-from runtime.store.queue_rows import QueueRows, TaskOutcome, queue_rows
+from runtime.store.queue_rows import QueueRows, SqliteQueueRows, TaskOutcome, queue_rows
 from runtime.store.task_graphs import StoredGraph, stored_graphs
 from spec.decisions.task_graph import FailurePolicy, TaskGraph, WorkflowTasks
 from spec.errors import IllegalTransitionError
@@ -222,7 +222,8 @@ class _Batch:
         tracker = self.trackers.get(workflow.id)
         if tracker is None:
             siblings = self.siblings[workflow.id]
-            graph = stored.graph() if stored is not None else TaskGraph.of({t.id: [] for t in siblings})
+            graph = stored.graph(t.id for t in siblings) if stored is not None else TaskGraph.of(
+                {t.id: [] for t in siblings})
             policy = stored.policy if stored is not None else FailurePolicy.FAIL_FAST
             tracker = self.trackers[workflow.id] = WorkflowTasks(graph, {t.id: t.status for t in siblings}, policy)
         settlement = tracker.settled(task.id, task.status)
@@ -301,7 +302,8 @@ async def apply_reports(
     batch = _Batch(changes, now, lease_ttl_s)
     await batch.load(rows, reports)
     if any(r.kind is not ReportKind.STARTED for r in reports):
-        batch.graphs = await stored_graphs(session, [w for w, tasks in batch.siblings.items() if len(tasks) > 1])
+        batch.graphs = await stored_graphs(session, [w for w, tasks in batch.siblings.items() if len(tasks) > 1],
+                                           rows.db if isinstance(rows, SqliteQueueRows) else None)
     answers = [batch.apply(report) for report in reports]
     await batch.write(rows)
     return answers

@@ -8,8 +8,10 @@ workflow has no dependency rows and costs no query here but the leased tasks' lo
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,43 +87,62 @@ async def submit_graph(
 
 @dataclass
 class StoredGraph:
-    """One multi-task workflow as the store holds it: policy, task keys, edges, and failed tasks' errors."""
+    """One multi-task workflow as a report's batch needs it: its policy, edges, and failed tasks' errors."""
 
     policy: FailurePolicy
-    keys: dict[str, str] = field(default_factory=dict)
+    #: Task id → the ids it depends on (tasks without dependencies are absent).
     edges: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def graph(self) -> TaskGraph:
-        return TaskGraph.of(self.edges)
+    def graph(self, task_ids: Iterable[str]) -> TaskGraph:
+        """The graph over `task_ids` (every task of the workflow)."""
+        return TaskGraph.of({t: self.edges.get(t, []) for t in task_ids})
 
 
-_DEPENDENCY = TASKS.alias("dependency")
-_GRAPH_TASKS = (
-    select(TASKS.c.workflow_id, TASKS.c.id, TASKS.c.key, TASKS.c.status, TASKS.c.error, WORKFLOWS.c.failure_policy)
-    .join(WORKFLOWS, WORKFLOWS.c.id == TASKS.c.workflow_id)
-    .where(TASKS.c.workflow_id.in_(bindparam("ids", expanding=True)))
-    .order_by(TASKS.c.workflow_id, TASKS.c.id)
+_FAILED = TASKS.alias("failed")
+_GRAPH_POLICIES = (
+    select(WORKFLOWS.c.id, WORKFLOWS.c.failure_policy, _FAILED.c.id, _FAILED.c.error)
+    .outerjoin(_FAILED, (_FAILED.c.workflow_id == WORKFLOWS.c.id) & (_FAILED.c.status == bindparam("failed")))
+    .where(WORKFLOWS.c.id.in_(bindparam("ids", expanding=True)))
 )
 _GRAPH_EDGES = select(TASK_DEPENDENCIES.c.workflow_id, TASK_DEPENDENCIES.c.task_id, TASK_DEPENDENCIES.c.depends_on
                       ).where(TASK_DEPENDENCIES.c.workflow_id.in_(bindparam("ids", expanding=True)))
 
 
-async def stored_graphs(session: AsyncSession, workflow_ids: Sequence[str]) -> dict[str, StoredGraph]:
-    """The graphs of `workflow_ids` (multi-task workflows), two indexed queries for them all."""
+async def stored_graphs(
+    session: AsyncSession, workflow_ids: Sequence[str], connection: sqlite3.Connection | None
+) -> dict[str, StoredGraph]:
+    """The graphs of `workflow_ids` (multi-task workflows): two indexed queries for them all.
+
+    On SQLite they run on `connection`, the session's own (`runtime.store.queue_rows`), as the
+    batch's other statements do.
+    """
     if not workflow_ids:
         return {}
+    ids = list(workflow_ids)
+    policies: Iterable[tuple[str, str, str | None, Any]]
+    edges: Iterable[tuple[str, str, str]]
+    if connection is not None:
+        marks = ", ".join("?" * len(ids))
+        policies = [(w, p, t, None if e is None else json.loads(e)) for w, p, t, e in connection.execute(
+            "SELECT w.id, w.failure_policy, f.id, f.error FROM workflows AS w LEFT JOIN tasks AS f "
+            f"ON f.workflow_id = w.id AND f.status = ? WHERE w.id IN ({marks})", [TaskState.FAILED, *ids])]
+        edges = connection.execute("SELECT workflow_id, task_id, depends_on FROM task_dependencies "
+                                   f"WHERE workflow_id IN ({marks})", ids).fetchall()
+    else:
+        policies = [tuple(r) for r in await session.execute(_GRAPH_POLICIES, {"ids": ids, "failed": TaskState.FAILED})]
+        edges = [tuple(r) for r in await session.execute(_GRAPH_EDGES, {"ids": ids})]
     graphs: dict[str, StoredGraph] = {}
-    ids = {"ids": list(workflow_ids)}
-    for workflow_id, task_id, key, status, error, policy in await session.execute(_GRAPH_TASKS, ids):
+    for workflow_id, policy, failed_id, error in policies:
         stored = graphs.setdefault(workflow_id, StoredGraph(FailurePolicy(policy)))
-        stored.keys[task_id] = key or task_id
-        stored.edges[task_id] = []
-        if status == TaskState.FAILED and error is not None:
-            stored.errors[task_id] = error
-    for workflow_id, task_id, depends_on in await session.execute(_GRAPH_EDGES, ids):
-        graphs[workflow_id].edges[task_id].append(depends_on)
+        if failed_id is not None and error is not None:
+            stored.errors[failed_id] = error
+    for workflow_id, task_id, depends_on in edges:
+        graphs[workflow_id].edges.setdefault(task_id, []).append(depends_on)
     return graphs
+
+
+_DEPENDENCY = TASKS.alias("dependency")
 
 
 async def dependency_keys(session: AsyncSession, workflow_id: str) -> dict[str, list[str]]:
