@@ -38,6 +38,7 @@ from runtime.store.queue_rows import LeaseGrant, SqliteQueueRows, queue_rows
 from spec.decisions.liveness import lease_expired_by
 from spec.decisions.task_graph import interrupted_trigger, lease_end_trigger
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
+from spec.machines.task_lifecycle import TaskTrigger
 from spec.taxonomy import FailureCode
 
 TASK, WORKER, WORKFLOW = TASK_LIFECYCLE.name, WORKER_LIFECYCLE.name, WORKFLOW_LIFECYCLE.name
@@ -256,7 +257,7 @@ async def _requeue(
     """
     workflow = await session.get(WorkflowRow, task.workflow_id)
     active = workflow is None or workflow.status in WF_ACTIVE
-    trigger = interrupted_trigger(active) if trigger == "requeue" else lease_end_trigger(active)
+    trigger = interrupted_trigger(active) if trigger == TaskTrigger.REQUEUE else lease_end_trigger(active)
     requeued = TASK_LIFECYCLE.next_state(task.status, trigger) == QUEUED
     if not requeued and workflow is not None:
         reason = f"{reason}; its workflow is {workflow.status}"

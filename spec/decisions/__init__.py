@@ -19,6 +19,7 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
 | health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
 | leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
+| DAG workflows: accepted graphs, what each task outcome releases, skips or cancels | `spec.decisions.task_graph` |
 """
 
 from __future__ import annotations
