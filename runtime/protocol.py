@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from spec.decisions.task_graph import FailurePolicy
+from spec.policies import DEFAULT_POLICIES
 
 #: Capability names: lowercase words joined by '.', '-' or '_' (e.g. "python", "ai.codegen").
 CAPABILITY_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
@@ -193,7 +194,7 @@ class TaskInterrupted(LeaseReport):
 class WorkflowRequest(WireModel):
     type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     payload: dict[str, Any] = Field(default_factory=dict)
-    priority: JsonInt = Field(5, ge=0, le=10)
+    priority: JsonInt = Field(5, ge=0, le=DEFAULT_POLICIES.lease.max_priority)
     required_capabilities: list[Capability] = Field(default_factory=list, max_length=MAX_CAPABILITIES)
 
     @field_validator("required_capabilities")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,8 +21,10 @@ from spec.trace import TraceEvent, write_event
 class TraceWriter:
     """Writes transitions to a file, or drops them when no path is configured."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
+        """`clock` stamps each line (epoch seconds); the orchestrator passes its own, virtual in tests."""
         self.path = path
+        self.clock = clock
         self._lock = threading.Lock()
         self._stream: IO[str] | None = None
         if path is not None:
@@ -38,7 +41,7 @@ class TraceWriter:
     def record(self, record: TransitionRecord, component: str, data: dict[str, Any] | None = None) -> None:
         if self._stream is None:
             return
-        event = TraceEvent.from_record(record, time=time.time(), component=component, data=data)
+        event = TraceEvent.from_record(record, time=self.clock(), component=component, data=data)
         with self._lock:
             write_event(self._stream, event)
             self._stream.flush()

@@ -19,10 +19,11 @@ import simpy
 from sim.orchestrator import Orchestrator
 from sim.recorder import TracedMachine
 from spec.decisions.liveness import HEARTBEAT_GRACE
+from spec.decisions.shutdown import ORCHESTRATOR_DRAIN, ShutdownDrain
 from spec.decisions.startup import StartupBudgets
 from spec.machines import MACHINES
 from spec.machines.recovery import OrchestratorRecoveryTrigger
-from spec.machines.shutdown import OrchestratorShutdownTrigger
+from spec.machines.shutdown import OrchestratorShutdownTrigger as OT
 from spec.machines.startup import StartupTrigger
 from spec.trace import TraceKey
 
@@ -194,34 +195,29 @@ class Lifecycle:
     def _shutdown(self, incarnation: int, restart_after: float) -> Generator[simpy.Event, Any, None]:
         orch, policy, env = self.orch, self.world.policies.shutdown, self.env
         machine = self.world.recorder.bind("orchestrator_shutdown", self.world.unique("orchestrator_shutdown"))
-        machine.fire(OrchestratorShutdownTrigger.STOP)
+        machine.fire(OT.STOP)
         orch.leasing = False
         orch.accepting_submissions = False
-        for trigger in ("queue_paused", "http_draining", "websockets_refused", "workflows_settled"):
+        for trigger in (OT.QUEUE_PAUSED, OT.HTTP_DRAINING, OT.WEBSOCKETS_REFUSED, OT.WORKFLOWS_SETTLED):
             machine.fire(trigger)
-        began = env.now
-        while orch.leased:
-            if env.now - began >= policy.drain_deadline_s:
-                machine.fire(OrchestratorShutdownTrigger.DRAIN_DEADLINE_REACHED, {TraceKey.RUNNING: len(orch.leased)})
+        drain = ShutdownDrain(ORCHESTRATOR_DRAIN, policy, began=env.now)
+        while True:
+            decision = drain.observe(len(orch.leased), env.now)
+            if decision.trigger is not None:
+                machine.fire(decision.trigger, {TraceKey.RUNNING: len(orch.leased)})
+            if decision.cancel:
                 for task in list(orch.leased.values()):
                     if task.holder is not None:
                         orch.cancel_hook(task.holder, task.id, task.token)
-                grace_end = env.now + policy.cancel_grace_s
-                while orch.leased and env.now < grace_end:
-                    yield env.timeout(min(policy.check_interval_s, grace_end - env.now))
-                    if incarnation != orch.incarnation:
-                        return
+            if decision.take_back:
                 for task in list(orch.leased.values()):
                     orch.revoke(task, "cancel grace expired")
-                machine.fire(OrchestratorShutdownTrigger.TASKS_INTERRUPTED)
+            if decision.wake_at is None:
                 break
-            machine.fire(OrchestratorShutdownTrigger.TASKS_STILL_RUNNING, {TraceKey.RUNNING: len(orch.leased)})
-            yield env.timeout(policy.check_interval_s)
+            yield env.timeout(max(0.0, decision.wake_at - env.now))
             if incarnation != orch.incarnation:
                 return
-        else:
-            machine.fire(OrchestratorShutdownTrigger.TASKS_FINISHED)
-        for trigger in ("notify_clients", "websockets_closed", "http_stopped", "queue_stopped", "database_closed"):
+        for trigger in (OT.NOTIFY_CLIENTS, OT.WEBSOCKETS_CLOSED, OT.HTTP_STOPPED, OT.QUEUE_STOPPED, OT.DATABASE_CLOSED):
             machine.fire(trigger)
         orch.lose_memory()
 

@@ -56,3 +56,30 @@ FAULT_EFFECTS: Mapping[InjectedFault, str] = MappingProxyType({
 
 if set(FAULT_EFFECTS) != set(InjectedFault):  # pragma: no cover - a declaration error, caught on import
     raise RuntimeError("every InjectedFault needs an entry in FAULT_EFFECTS")
+
+
+class ProcessFault(StrEnum):
+    """A fault the runtime conformance suite applies to real processes (``tests/conformance``).
+
+    Real processes can be hurt in ways the model has no counterpart for, and the other way round,
+    so these are their own kinds; `SIMULATED_AS` says which simulator fault each one corresponds to.
+    """
+
+    WORKER_KILL = "worker_kill"
+    WORKER_SIGTERM = "worker_sigterm"
+    HEARTBEAT_LOSS = "heartbeat_loss"
+    ORCHESTRATOR_RESTART = "orchestrator_restart"
+
+
+#: The simulator's counterpart of each process fault, or None where the model has none.
+SIMULATED_AS: Mapping[ProcessFault, InjectedFault | None] = MappingProxyType({
+    ProcessFault.WORKER_KILL: InjectedFault.WORKER_CRASH,
+    # The model's workers do not stop gracefully on their own; its graceful shutdown is the orchestrator's.
+    ProcessFault.WORKER_SIGTERM: None,
+    # Only the heartbeats are lost, where the model's partition drops every message on the link.
+    ProcessFault.HEARTBEAT_LOSS: None,
+    ProcessFault.ORCHESTRATOR_RESTART: InjectedFault.ORCHESTRATOR_CRASH,
+})
+
+if set(SIMULATED_AS) != set(ProcessFault):  # pragma: no cover - a declaration error, caught on import
+    raise RuntimeError("every ProcessFault needs an entry in SIMULATED_AS")

@@ -201,7 +201,7 @@ class LeasePolicy(_Policy):
 
     lease_ttl_s: float = Field(60.0, gt=0, description="A lease not renewed for this long expires.")
     aging_interval_s: float = Field(30.0, gt=0, description="Waiting this long raises a task's priority by 1.")
-    max_priority: int = Field(10, ge=1, description="Highest priority; aging never goes beyond it.")
+    max_priority: int = Field(10, ge=1, description="Highest priority a submission may ask for.")
 
 
 class ShutdownPolicy(_Policy):

@@ -18,6 +18,7 @@ from typing import Protocol
 from spec.decisions.leadership import FailoverReplay
 from spec.decisions.liveness import HEARTBEAT_GRACE, LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay, Violation
+from spec.decisions.shutdown import ORCHESTRATOR_DRAIN, DrainReplay
 from spec.machines.circuit_breaker import CIRCUIT_BREAKER_MACHINE
 from spec.machines.leader_election import LEADER_ELECTION
 from spec.machines.rate_limit import RATE_LIMIT
@@ -129,6 +130,26 @@ class FailoverTiming:
         return self._replay.observe(event.component, event.trigger, event.time)
 
 
+class DrainTiming:
+    """The orchestrator's graceful shutdown cancels no running task before ``drain_deadline_s``,
+    declares the deadline when it comes, and is over by the end of ``cancel_grace_s``.
+
+    A worker's shutdown runs on the worker's own policies, which an orchestrator's trace does not
+    carry, so only the orchestrator's wait is checked here (the worker's is the same core)."""
+
+    machines = frozenset({ORCHESTRATOR_DRAIN.machine})
+
+    def __init__(self, policies: Policies, tolerance_s: float) -> None:
+        self._policies, self._tolerance_s = policies, tolerance_s
+        self._replays: dict[str, DrainReplay] = {}
+
+    def observe(self, event: TraceEvent) -> Violation | None:
+        replay = self._replays.setdefault(event.component,
+                                          DrainReplay(ORCHESTRATOR_DRAIN, self._policies.shutdown, self._tolerance_s))
+        found = replay.observe(event.trigger, event.time)
+        return Violation(*found) if found is not None else None
+
+
 #: The reference platform's timing rules, in the order the checker consults them.
 PLATFORM_TIMING_RULES: tuple[TimingRuleFactory, ...] = (RetryTiming, BreakerTiming, RateLimitTiming, LivenessTiming,
-                                                         FailoverTiming)
+                                                         FailoverTiming, DrainTiming)

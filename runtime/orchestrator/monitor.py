@@ -46,7 +46,7 @@ async def sweep_once(orch: Orchestrator) -> tuple[list[str], int]:
 async def run_health_monitor(orch: Orchestrator) -> None:
     interval = orch.policies.heartbeat.sweep_interval_s
     while True:
-        await asyncio.sleep(interval)
+        await orch.clock.sleep(interval)
         if not orch.leadership.leading:
             continue
         try:

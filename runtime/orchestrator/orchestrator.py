@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import signal
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -32,14 +31,18 @@ from runtime.escalation_config import build_escalator
 from runtime.monitoring.service import MonitoringService
 from runtime.orchestrator.config_watch import ConfigReloader
 from runtime.orchestrator.credentials import CredentialStore
+from runtime.orchestrator.db_recovery import run_database_recovery
 from runtime.orchestrator.dispatch import LeaseDispatcher
 from runtime.orchestrator.health import HealthChecker
 from runtime.orchestrator.health_watch import run_health_watch
 from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.leadership import Leadership
 from runtime.orchestrator.replica_feed import ReplicaFeed
+from runtime.orchestrator.shutdown import run_shutdown
+from runtime.orchestrator.startup import run_startup
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
+from runtime.resilience.clock import Clock, MonotonicClock
 from runtime.store.changes import ChangeLog
 from runtime.store.consistency import Finding
 from runtime.store.database import Database
@@ -60,9 +63,17 @@ SERVING = tuple(s.name for s in STARTUP.states if s.role is StateRole.RESTING an
 class Orchestrator:
     """One orchestrator: settings, store, queue dispatcher, WebSocket hub, HTTP server."""
 
-    def __init__(self, settings: OrchestratorSettings, source: ConfigSource | None = None) -> None:
-        """`source` (the file and flags `settings` came from) turns on hot reload of that file."""
+    def __init__(self, settings: OrchestratorSettings, source: ConfigSource | None = None, *,
+                 clock: Clock | None = None) -> None:
+        """`source` (the file and flags `settings` came from) turns on hot reload of that file.
+
+        `clock` is the time of every decision the orchestrator makes (heartbeat silence, lease
+        expiry, startup budgets, the shutdown drain) and of its trace; a test passes a
+        `runtime.resilience.clock.FakeClock` to run those on virtual time. Network waits (the HTTP
+        server, long polls) stay on real time.
+        """
         self.settings = settings
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.policies = settings.policies
         #: Distinguishes this process's machine instances in a trace shared across restarts.
         self.instance = uuid.uuid4().hex[:8]
@@ -157,9 +168,6 @@ class Orchestrator:
 
     async def start(self) -> None:
         """Drive `orchestrator_startup`; raise `StartupFailedError` (or `PortInUseError`) on failure."""
-        from runtime.orchestrator.db_recovery import run_database_recovery
-        from runtime.orchestrator.startup import run_startup
-
         await run_startup(self)
         self.db_recovery_task = self.supervisor.start("database-recovery", lambda: run_database_recovery(self))
         self.health_watch_task = self.supervisor.start("health-watch", lambda: run_health_watch(self))
@@ -176,8 +184,6 @@ class Orchestrator:
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
-        from runtime.orchestrator.shutdown import run_shutdown
-
         if self.shutdown is not None:
             await self._stopped.wait()
             return
@@ -247,7 +253,9 @@ class Orchestrator:
         return f"orchestrator-{self.instance}.{machine}"
 
     def now(self) -> float:
-        return time.time()
+        """Wall time in epoch seconds, as the store and the trace record it."""
+        return self.clock.wall_time().timestamp()
 
-    #: The clock of per-caller rates (progress gates, WebSocket subscription budgets); tests replace it.
-    monotonic: Callable[[], float] = staticmethod(time.monotonic)
+    def monotonic(self) -> float:
+        """Seconds for durations: budgets, deadlines, per-caller rates (progress gates, subscriptions)."""
+        return self.clock.now()

@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runtime.resilience.clock import sleep_until
 from runtime.store.changes import ChangeLog
 from runtime.store.models import TaskRow
-from runtime.store.queue import active_workflows, count_leased, request_cancellation, requeue_worker_tasks
+from runtime.store.queue import LEASED, active_workflows, count_leased, request_cancellation, requeue_worker_tasks
 from runtime.store.runs import end_run
-from spec.machine import MachineInstance
+from spec.decisions.shutdown import ORCHESTRATOR_DRAIN, ShutdownDrain
 from spec.machines import ORCHESTRATOR_SHUTDOWN
 from spec.machines.shutdown import OrchestratorShutdownTrigger
 
@@ -53,19 +54,23 @@ async def run_shutdown(orch: Orchestrator) -> None:
     log.info("shutdown: %d active workflow(s); their running tasks decide the wait", active)
     machine.fire(OrchestratorShutdownTrigger.WORKFLOWS_SETTLED)
 
-    deadline = time.monotonic() + policy.drain_deadline_s
+    drain: ShutdownDrain | None = None
     while True:
         async with orch.db.read() as session:
             running = await count_leased(session)
-        if running == 0:
-            machine.fire(OrchestratorShutdownTrigger.TASKS_FINISHED)
+        now = orch.monotonic()
+        if drain is None:  # the wait begins at its first look
+            drain = ShutdownDrain(ORCHESTRATOR_DRAIN, policy, began=now)
+        decision = drain.observe(running, now)
+        if decision.trigger is not None:
+            machine.fire(decision.trigger)
+        if decision.cancel:
+            await _request_cancellation(orch)
+        if decision.take_back:
+            await _take_back(orch)
+        if decision.wake_at is None:
             break
-        if time.monotonic() >= deadline:
-            machine.fire(OrchestratorShutdownTrigger.DRAIN_DEADLINE_REACHED)
-            await _cancel_tasks(orch, machine)
-            break
-        machine.fire(OrchestratorShutdownTrigger.TASKS_STILL_RUNNING)
-        await asyncio.sleep(min(policy.check_interval_s, max(0.0, deadline - time.monotonic())))
+        await sleep_until(orch.clock, decision.wake_at)
 
     machine.fire(OrchestratorShutdownTrigger.NOTIFY_CLIENTS)
     closed = await orch.hub.close_all()
@@ -97,27 +102,20 @@ async def run_shutdown(orch: Orchestrator) -> None:
     orch.trace.close()
 
 
-async def _cancel_tasks(orch: Orchestrator, machine: MachineInstance) -> None:
-    """Ask workers to interrupt (via heartbeats), wait ``cancel_grace_s``, re-queue what remains."""
-    policy = orch.policies.shutdown
+async def _request_cancellation(orch: Orchestrator) -> None:
+    """The drain deadline passed: heartbeat answers now carry ``cancelTaskIds``."""
 
     async def _flag(session: AsyncSession, _changes: ChangeLog) -> list[str]:
         return await request_cancellation(session)
 
     flagged = await orch.transact(_flag)
     log.warning("shutdown: drain deadline passed; cancellation requested for %d task(s)", len(flagged))
-    grace_end = time.monotonic() + policy.cancel_grace_s
-    while time.monotonic() < grace_end:
-        async with orch.db.read() as session:
-            if await count_leased(session) == 0:
-                break
-        await asyncio.sleep(min(policy.check_interval_s, max(0.0, grace_end - time.monotonic())))
+
+
+async def _take_back(orch: Orchestrator) -> None:
+    """The cancellation grace is over: re-queue whatever is still leased."""
 
     async def _requeue(session: AsyncSession, changes: ChangeLog) -> int:
-        from sqlalchemy import select
-
-        from runtime.store.queue import LEASED
-
         holders = set((await session.scalars(select(TaskRow.lease_worker).where(TaskRow.status.in_(LEASED)))).all())
         count = 0
         for worker_id in sorted(h for h in holders if h is not None):
@@ -128,4 +126,3 @@ async def _cancel_tasks(orch: Orchestrator, machine: MachineInstance) -> None:
     leftover = await orch.transact(_requeue)
     if leftover:
         log.warning("shutdown: %d task(s) re-queued after the cancellation grace period", leftover)
-    machine.fire(OrchestratorShutdownTrigger.TASKS_INTERRUPTED)

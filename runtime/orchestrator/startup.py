@@ -14,7 +14,6 @@ import contextlib
 import errno
 import logging
 import socket
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,11 +61,11 @@ class _Phases:
     def __init__(self, orch: Orchestrator, machine: MachineInstance) -> None:
         self.orch = orch
         self.machine = machine
-        self.budgets = StartupBudgets(orch.policies.startup, began=time.monotonic())
+        self.budgets = StartupBudgets(orch.policies.startup, began=orch.monotonic())
 
     async def run(self, work: Callable[[], Awaitable[Any]]) -> Any:
         state = self.machine.state
-        began = time.monotonic()
+        began = self.orch.monotonic()
         deadline = self.budgets.enter(state, began)
         try:
             return await asyncio.wait_for(work(), max(deadline - began, 0.0))
@@ -77,12 +76,12 @@ class _Phases:
                 f"capped by total_timeout_s): {deadline - began:.1f} s were left") from None
         finally:
             if self.machine.state == state:
-                self.budgets.leave(state, time.monotonic())
+                self.budgets.leave(state, self.orch.monotonic())
 
 
 async def run_startup(orch: Orchestrator) -> None:
     try:
-        orch.trace = TraceWriter(orch.settings.trace)
+        orch.trace = TraceWriter(orch.settings.trace, clock=orch.now)
     except RuntimeConfigError as exc:
         raise StartupFailedError(str(exc)) from None
     machine = STARTUP.bind(listener=orch.trace.listener(orch.component("startup")))
@@ -226,7 +225,7 @@ async def _open_database(orch: Orchestrator, machine: MachineInstance) -> None:
                     f"database {orch.settings.db}: {policy.database_attempts} attempts failed; last error: {exc}"
                 ) from exc
             machine.fire(StartupTrigger.DATABASE_ATTEMPT_FAILED)
-            await asyncio.sleep(delays[attempt - 1])
+            await orch.clock.sleep(delays[attempt - 1])
 
 
 async def _start_task_queue(orch: Orchestrator) -> None:

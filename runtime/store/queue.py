@@ -36,6 +36,7 @@ from runtime.store.models import (
 )
 from runtime.store.queue_rows import LeaseGrant, SqliteQueueRows, queue_rows
 from spec.decisions.liveness import lease_expired_by
+from spec.decisions.scheduling import lease_size, sort_key
 from spec.decisions.task_graph import interrupted_trigger, lease_end_trigger
 from spec.machines import TASK_LIFECYCLE, WORKER_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.machines.task_lifecycle import TaskTrigger
@@ -59,11 +60,6 @@ WF_PENDING = WORKFLOW_LIFECYCLE.next_state(WORKFLOW_LIFECYCLE.initial, "submit")
 WF_RUNNING = WORKFLOW_LIFECYCLE.next_state(WF_PENDING, "task_started")
 #: Workflows not yet settled: recovery resumes these.
 WF_ACTIVE = (WF_PENDING, WF_RUNNING)
-
-
-def sort_key(enqueued_at: float, priority: int, aging_interval_s: float) -> float:
-    """Virtual enqueue time: each priority level counts as `aging_interval_s` seconds of waiting."""
-    return enqueued_at - priority * aging_interval_s
 
 
 def _new_rows(
@@ -148,7 +144,7 @@ async def lease_next_tasks(
     if not found:
         raise unknown_worker(worker_id)
     (worker,) = found
-    wanted = min(max_tasks, worker.max_concurrency - worker.running)
+    wanted = lease_size(max_tasks, worker.max_concurrency, worker.running)
     if worker.status not in (W_IDLE, W_BUSY) or wanted <= 0:
         return Lease([], worker.status, worker.running / worker.max_concurrency)
     component = worker_component(worker.id, worker.incarnation)

@@ -24,7 +24,8 @@ from runtime.protocol import EventType
 from runtime.store.changes import ChangeLog, task_component, workflow_component
 from runtime.store.event_log import append_event
 from runtime.store.models import TASK_DEPENDENCIES, TASK_REQUIREMENTS, TASKS, WORKFLOWS, WorkflowRow
-from runtime.store.queue import WF_ACTIVE, get_workflow, sort_key, workflow_tasks
+from runtime.store.queue import WF_ACTIVE, get_workflow, workflow_tasks
+from spec.decisions.scheduling import sort_key
 from spec.decisions.task_graph import FailurePolicy, TaskGraph, stop, validate_graph
 from spec.machines import TASK_LIFECYCLE, WORKFLOW_LIFECYCLE
 from spec.machines.task_lifecycle import TaskState, TaskTrigger

@@ -64,6 +64,7 @@ from runtime.worker.task_slots import TaskSlots
 from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import WorkspaceRoot
+from spec.decisions.shutdown import WORKER_DRAIN, ShutdownDrain
 from spec.machine import MachineInstance
 from spec.machines.shutdown import WorkerShutdownTrigger
 from spec.machines.task_lifecycle import TaskState
@@ -427,17 +428,17 @@ class Worker:
         poller.cancel()  # a poll in flight is dropped: its lease, if any, is re-queued by the DELETE below
         slots, reports = self._slots, self._reports
         assert slots is not None and reports is not None
-        if not slots.running:
-            self.shutdown.fire(WorkerShutdownTrigger.NO_CURRENT_TASK)
-        else:
-            self.shutdown.fire(WorkerShutdownTrigger.TASK_IN_PROGRESS)
-            if await slots.settle(policy.worker_task_deadline_s):
-                self.shutdown.fire(WorkerShutdownTrigger.TASK_FINISHED)
-            else:
-                self.shutdown.fire(WorkerShutdownTrigger.TASK_DEADLINE_REACHED)
+        clock = asyncio.get_running_loop().time
+        drain = ShutdownDrain(WORKER_DRAIN, policy, began=clock())  # when to stop waiting: the spec's rule
+        while True:
+            decision = drain.observe(slots.running, clock())
+            if decision.trigger is not None:
+                self.shutdown.fire(decision.trigger)
+            if decision.cancel:
                 self._runner.interrupt_all()
-                await slots.settle(policy.cancel_grace_s)
-                self.shutdown.fire(WorkerShutdownTrigger.TASK_INTERRUPTED)
+            if decision.wake_at is None:
+                break  # what still runs is re-queued by the DELETE below
+            await slots.settle(max(0.0, decision.wake_at - clock()))
         # Outcomes still queued go out before the DELETE, which would re-queue their tasks.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from spec.machine import MachineSpec
 from spec.machines import MACHINES
+from spec.machines.pipeline import PipelineTrigger
 from spec.sequences.execution import EXECUTION_STORY
 from spec.story import Note
 
@@ -51,8 +52,9 @@ STEP_TITLES: dict[int, str] = {
 }
 STEPS = len(STEP_TITLES)
 
-for _trigger in ("issue_fetched", "analysis_ready", "code_chunk", "code_generated", "build_progress",
-                 "test_progress", "tests_passed", "branch_created", "committed", "pushed", "pull_request_opened"):
+_T = PipelineTrigger
+for _trigger in (_T.ISSUE_FETCHED, _T.ANALYSIS_READY, _T.CODE_CHUNK, _T.CODE_GENERATED, _T.BUILD_PROGRESS,
+                 _T.TEST_PROGRESS, _T.TESTS_PASSED, _T.BRANCH_CREATED, _T.COMMITTED, _T.PUSHED, _T.PULL_REQUEST_OPENED):
     if _trigger not in SEED_PROGRESS:  # pragma: no cover - guards against a change of the spec's labels
         raise LookupError(f"spec machine coding_pipeline: transition {_trigger!r} sends no "
                           "'sendProgress(workflowId, {step: N, ...})' message the workflow can read")

@@ -19,6 +19,8 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
 | health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
 | leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
+| graceful shutdown: drain deadline, cancellation grace (orchestrator and worker) | `spec.decisions.shutdown` |
+| which queued tasks a poll leases: capability, free slots, priority with aging | `spec.decisions.scheduling` |
 | DAG workflows: accepted graphs, what each task outcome releases, skips or cancels | `spec.decisions.task_graph` |
 """
 
@@ -33,14 +35,19 @@ from spec.decisions.health import HealthVerdict, HealthWatch
 from spec.decisions.leadership import FailoverReplay, LeadershipCore
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
+from spec.decisions.scheduling import QueuedTask, choose, lease_size, sort_key
+from spec.decisions.shutdown import ORCHESTRATOR_DRAIN, WORKER_DRAIN, DrainReplay, ShutdownDrain
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
 
 __all__ = [
     "NO_SPREAD",
+    "ORCHESTRATOR_DRAIN",
+    "WORKER_DRAIN",
     "Admission",
     "AlertRules",
     "BackoffSchedule",
     "BreakerCore",
+    "DrainReplay",
     "FailoverReplay",
     "FailureWindow",
     "HealthVerdict",
@@ -48,15 +55,20 @@ __all__ = [
     "LeadershipCore",
     "LimitDecision",
     "LivenessRules",
+    "QueuedTask",
     "RateLimitCore",
     "ReloadDecision",
     "ReloadRules",
     "RetryCore",
     "RetryDecision",
+    "ShutdownDrain",
     "StartupBudget",
     "StartupBudgets",
     "budget_of",
+    "choose",
     "decide_reload",
     "fleet_state",
     "fleet_states",
+    "lease_size",
+    "sort_key",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from runtime.store.locations import PostgresLocation
 from spec.conformance import check_trace
+from spec.injected_faults import ProcessFault
 from spec.policies import Policies
 from tests.conformance.properties import (
     completion_findings,
@@ -38,13 +39,13 @@ async def _apply(run: RuntimeUnderTest, schedule: Schedule, fault: Fault) -> Non
     policies = run.policies
     await asyncio.sleep(fault.after_s * SCALE)
     name = worker_name(fault.worker % len(schedule.workers))
-    if fault.kind == "worker_kill":
+    if fault.kind == ProcessFault.WORKER_KILL:
         await run.kill_worker(name)
-    elif fault.kind == "worker_sigterm":
+    elif fault.kind == ProcessFault.WORKER_SIGTERM:
         await run.sigterm_worker(name)
-    elif fault.kind == "heartbeat_loss":
+    elif fault.kind == ProcessFault.HEARTBEAT_LOSS:
         await run.lose_heartbeats(name, 2 * policies.heartbeat.timeout_s + policies.heartbeat.interval_s)
-    elif fault.kind == "orchestrator_restart":
+    elif fault.kind == ProcessFault.ORCHESTRATOR_RESTART:
         await run.restart_orchestrator()
     else:  # pragma: no cover - the strategy only draws known kinds
         raise ValueError(f"unknown fault kind {fault.kind!r}")

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from spec.injected_faults import ProcessFault
+
 #: Capabilities workers advertise and tasks may require.
 CAPABILITIES = ("python", "git", "gpu")
 #: Answers the fake AI provider gives, in order, before it answers normally.
 PROVIDER_OUTCOMES = ("ok", "503", "refused", "429", "429-retry-after-0")
-FAULT_KINDS = ("worker_kill", "worker_sigterm", "heartbeat_loss", "orchestrator_restart")
+#: The kinds are declared once, in `spec.injected_faults`.
+FAULT_KINDS = tuple(ProcessFault)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Fault:
     starts a new one on the same database and port, which runs ``orchestrator_recovery``.
     """
 
-    kind: str
+    kind: ProcessFault
     worker: int = 0
     after_s: float = 0.0
 
@@ -61,7 +64,7 @@ class Schedule:
         lines.append(f"provider answers: {list(self.provider) or 'all ok'}")
         lines.append("faults:" if self.faults else "faults: none")
         for f in self.faults:
-            target = f" worker {f.worker}" if f.kind != "orchestrator_restart" else ""
+            target = f" worker {f.worker}" if f.kind != ProcessFault.ORCHESTRATOR_RESTART else ""
             lines.append(f"  after {f.after_s:g} policy s: {f.kind}{target}")
         lines.append("then: a rescue worker with every capability, wait for every task, SIGTERM workers and "
                      "orchestrator")

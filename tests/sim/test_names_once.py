@@ -56,6 +56,8 @@ def typed_names(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and "fire" in _called(node.func):  # fire, can_fire, _fire_if_legal, ...
             found += [(node.lineno, v) for v in _literals(node.args[0])] if node.args else []
+        elif isinstance(node, ast.For) and _names_a_state(node.target):  # for trigger in ("a", "b"): fire(trigger)
+            found += [(node.lineno, v) for v in _literals(node.iter) if v in NAMES]
         elif isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
             if any(_names_a_state(side) for side in sides):
@@ -72,8 +74,10 @@ def test_the_simulator_uses_the_machines_enums_for_their_names(path: Path) -> No
 def test_the_scan_catches_a_typed_trigger_and_a_typed_state() -> None:
     source = ('machine.fire("heartbeat")\nif worker.machine.state == "busy": pass\n'
               'if kind in ("lease_lost", "x"): pass\n'
-              'if m.can_fire("poll"): self._fire_if_legal("a" if x else "idle")\n')
-    assert typed_names(source) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost"), (4, "poll"), (4, "a"), (4, "idle")]
+              'if m.can_fire("poll"): self._fire_if_legal("a" if x else "idle")\n'
+              'for trigger in ("queue_paused", "x"): m.fire(trigger)\n')
+    assert sorted(typed_names(source)) == [(1, "heartbeat"), (2, "busy"), (3, "lease_lost"), (4, "a"), (4, "idle"),
+                                           (4, "poll"), (5, "queue_paused")]
     assert typed_names("machine.fire(WorkerTrigger.HEARTBEAT)\nif state == WorkerState.BUSY: pass\n") == []
 
 

@@ -102,6 +102,19 @@ def test_heartbeat_detection_window() -> None:
     assert not check_trace(_run("worker_lifecycle", too_late)).ok
 
 
+def test_shutdown_drain_deadline() -> None:
+    """`DrainTiming`: the deadline of a graceful shutdown is declared on time, through the checker."""
+    sd = DEFAULT_POLICIES.shutdown
+    settle = [(0.0, t) for t in ("stop", "queue_paused", "http_draining", "websockets_refused", "workflows_settled")]
+    ok = [*settle, (0.0, "tasks_still_running"), (sd.drain_deadline_s, "drain_deadline_reached"),
+          (sd.deadline_s, "tasks_interrupted")]
+    assert check_trace(_run("orchestrator_shutdown", ok)).ok
+    early = [*ok[:-2], (sd.drain_deadline_s / 2, "drain_deadline_reached")]
+    assert "before its deadline" in str(check_trace(_run("orchestrator_shutdown", early)).divergence)
+    late = [*ok[:-2], (sd.drain_deadline_s + 2 * sd.check_interval_s, "drain_deadline_reached")]
+    assert "deadline late" in str(check_trace(_run("orchestrator_shutdown", late)).divergence)
+
+
 @pytest.mark.parametrize(("machine", "steps"), [
     ("orchestrator_startup", ["start", "config_loaded", "logger_ready", "database_ready", "task_queue_ready",
                               "worker_pool_ready"]),

@@ -13,26 +13,37 @@ import httpx
 import websockets
 
 from runtime.orchestrator import Orchestrator
+from runtime.resilience.clock import FakeClock
 from spec.policies import DEFAULT_POLICIES
-from tests.runtime.orchestrator.orch_helpers import AUTH, TOKEN, lease_body, make_settings, poll, register, submit
+from tests.runtime.orchestrator.orch_helpers import (
+    AUTH,
+    TOKEN,
+    lease_body,
+    make_settings,
+    poll,
+    register,
+    stop_on_virtual_time,
+    submit,
+)
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, settings: dict[str, Any] | None = None,
+async def running(tmp_path: Path, settings: dict[str, Any] | None = None, *, clock: FakeClock | None = None,
                   **policy_overrides: Any) -> AsyncIterator[tuple[Orchestrator, httpx.AsyncClient]]:
     """A started orchestrator (real HTTP on 127.0.0.1) and an authenticated client.
 
     Heartbeats use the spec's timings unless overridden: these tests send none, and the fast
-    test heartbeat would take a worker out of rotation on a loaded machine mid-test.
+    test heartbeat would take a worker out of rotation on a loaded machine mid-test. With `clock`
+    (a `FakeClock` that does not advance by itself) the orchestrator runs on virtual time.
     """
     base = make_settings(tmp_path, **{"heartbeat": DEFAULT_POLICIES.heartbeat, **policy_overrides})
-    orch = Orchestrator(base.model_copy(update=settings or {}))
+    orch = Orchestrator(base.model_copy(update=settings or {}), clock=clock)
     await orch.start()
     try:
         async with httpx.AsyncClient(base_url=orch.url, headers=AUTH, timeout=30) as client:
             yield orch, client
     finally:
-        await orch.stop()
+        await (orch.stop() if clock is None else stop_on_virtual_time(orch, clock))
 
 
 async def run_one_task(client: httpx.AsyncClient, worker_id: str = "w1", *, fail: bool = False) -> tuple[str, str]:

@@ -7,7 +7,6 @@ re-queues, and breaker fast-fails as their own outcome.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from pathlib import Path
 
@@ -91,11 +90,14 @@ async def test_task_outcomes_failure_codes_queue_wait_and_bounded_types(tmp_path
 
 
 async def test_an_expired_lease_counts_as_an_expiry_and_a_requeue(tmp_path: Path) -> None:
-    async with running(tmp_path, lease=LeasePolicy(lease_ttl_s=0.2)) as (orch, client):
+    clock = FakeClock(start=1_000.0, auto_advance=False)
+    async with running(tmp_path, clock=clock, lease=LeasePolicy(lease_ttl_s=0.2)) as (orch, client):
         await register(client, "w1", ["python"])
         await submit(client)
         assert (await poll(client, "w1")).status_code == 200
-        await asyncio.sleep(0.3)
+        await sweep_once(orch)  # virtual time has not moved: the lease is still valid
+        assert sample_value((await client.get("/metrics")).text, LEASE_EXPIRIES) == 0
+        await clock.advance(0.3)
         await sweep_once(orch)
         text = (await client.get("/metrics")).text
     assert sample_value(text, LEASE_EXPIRIES) == 1

@@ -11,13 +11,14 @@ from typing import Any
 import httpx
 
 from runtime.config import OrchestratorSettings
+from runtime.orchestrator import Orchestrator
+from runtime.resilience.clock import FakeClock
 from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, Policies, ProgressPolicy, ShutdownPolicy
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 #: For the tests about heartbeats: a worker that stays silent for 0.6 s leaves rotation.
-FAST_HEARTBEAT = HeartbeatPolicy(interval_s=0.2, timeout_s=0.6)
 #: For every other test: their workers never heartbeat, and on a loaded machine 0.6 s between
 #: registering and polling is not enough to keep them in rotation.
 PATIENT_HEARTBEAT = HeartbeatPolicy(interval_s=1.0, timeout_s=30.0)
@@ -33,6 +34,18 @@ async def until(condition: Callable[[], bool], what: str, timeout_s: float = 30.
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
         await asyncio.sleep(0.005)
+
+
+async def stop_on_virtual_time(orch: Orchestrator, clock: FakeClock) -> None:
+    """Stop an orchestrator whose clock is `clock`: its shutdown drain waits on that clock, so
+    time is moved on (one check interval at a time, bounded) until the shutdown is done."""
+    stopping = asyncio.create_task(orch.stop())
+    for _ in range(1_000):
+        if stopping.done():
+            break
+        await clock.advance(orch.policies.shutdown.check_interval_s)
+        await asyncio.sleep(0.01)
+    await stopping
 
 
 def make_settings(tmp_path: Path, **policy_overrides: Any) -> OrchestratorSettings:

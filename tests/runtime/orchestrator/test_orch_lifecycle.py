@@ -12,6 +12,7 @@ import pytest
 from runtime.errors import PortInUseError, StartupFailedError
 from runtime.orchestrator import Orchestrator
 from runtime.orchestrator import startup as startup_module
+from runtime.resilience.clock import FakeClock
 from spec.machines import ORCHESTRATOR_SHUTDOWN, STARTUP
 from spec.policies import BackoffPolicy, ShutdownPolicy, StartupPolicy
 from spec.trace import read_trace
@@ -23,6 +24,7 @@ from tests.runtime.orchestrator.orch_helpers import (
     poll,
     register,
     submit,
+    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -106,6 +108,51 @@ async def test_graceful_shutdown_waits_then_cancels_in_the_spec_order(tmp_path: 
     ]
     for state in states:
         assert state in ORCHESTRATOR_SHUTDOWN.state_names
+    assert_conforms(settings)
+
+
+async def test_the_drain_deadline_and_the_grace_hold_to_the_second_on_virtual_time(tmp_path: Path) -> None:
+    """Issue 11: the spec's own shutdown policy on a `FakeClock`: no cancellation one check before
+    ``drain_deadline_s``, cancellation at it, and an uninterrupted task taken back when
+    ``cancel_grace_s`` ends; the trace's stamps (the same clock) show both exactly."""
+    policy = ShutdownPolicy()
+    clock = FakeClock(start=5_000.0, auto_advance=False)
+    settings = make_settings(tmp_path, shutdown=policy)
+    orch = Orchestrator(settings, clock=clock)
+    await orch.start()
+    async with httpx.AsyncClient(base_url=orch.url, headers=AUTH, timeout=30) as client:
+        await register(client, "w1", ["python"])
+        _, task_id = await submit(client)
+        task = (await poll(client, "w1")).json()["tasks"][0]
+        await client.post("/api/v1/tasks/started", json=lease_body(task, "w1"))
+        sleepers = clock.pending_sleepers  # the health monitor's
+
+        stopping = asyncio.create_task(orch.stop())
+        await until(lambda: clock.pending_sleepers == sleepers + 1, "the drain's first look")
+        waited = 0.0
+        while waited + policy.check_interval_s < policy.drain_deadline_s:  # bounded: deadline / interval looks
+            await clock.advance(policy.check_interval_s)
+            waited += policy.check_interval_s
+            await until(lambda: clock.pending_sleepers == sleepers + 1, "the drain's next look")
+            beat = (await client.post("/api/v1/workers/heartbeat", json={"workerId": "w1"})).json()
+            assert beat["cancelTaskIds"] == [], f"cancelled after {waited:g} s of {policy.drain_deadline_s:g}"
+        await clock.advance(policy.drain_deadline_s - waited)
+        await until(lambda: clock.pending_sleepers == sleepers + 1, "the drain's look at the deadline")
+        beat = (await client.post("/api/v1/workers/heartbeat", json={"workerId": "w1"})).json()
+        assert beat["cancelTaskIds"] == [task_id]
+        await clock.advance(policy.cancel_grace_s)  # the worker never interrupts: the task is taken back
+        for _ in range(1_000):  # later stages sleep on real time; the monitor still wants its clock
+            if stopping.done():
+                break
+            await clock.advance(policy.check_interval_s)
+            await asyncio.sleep(0.01)
+        await stopping
+
+    events = [e for e in read_trace(settings.trace) if e.machine == "orchestrator_shutdown"]  # type: ignore[arg-type]
+    first_look = next(e.time for e in events if e.trigger == "tasks_still_running")
+    at = {e.trigger: e.time for e in events}
+    assert at["drain_deadline_reached"] - first_look == pytest.approx(policy.drain_deadline_s)
+    assert at["tasks_interrupted"] - at["drain_deadline_reached"] == pytest.approx(policy.cancel_grace_s)
     assert_conforms(settings)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -11,15 +10,18 @@ import pytest
 
 from runtime.config import OrchestratorSettings
 from runtime.orchestrator import Orchestrator
+from runtime.resilience.clock import FakeClock
+from spec.policies import HeartbeatPolicy
 from spec.trace import read_trace
 from tests.runtime.orchestrator.orch_helpers import (
-    FAST_HEARTBEAT,
     assert_conforms,
     lease_body,
     make_settings,
     poll,
     register,
+    stop_on_virtual_time,
     submit,
+    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -27,17 +29,31 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def settings(tmp_path: Path) -> OrchestratorSettings:
-    """These tests are about heartbeats: a silent worker leaves rotation after 0.6 s."""
-    return make_settings(tmp_path, heartbeat=FAST_HEARTBEAT)
+    """These tests are about heartbeats: the spec's own heartbeat policy, on virtual time."""
+    return make_settings(tmp_path, heartbeat=HeartbeatPolicy())
 
 
-async def wait_for_task_status(client: httpx.AsyncClient, task_id: str, status: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (await client.get(f"/api/v1/tasks/{task_id}")).json()["status"] == status:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"task {task_id} never reached {status!r}")
+@pytest.fixture
+def clock() -> FakeClock:
+    """The orchestrator's clock: it moves only when a test advances it, so silence is exact."""
+    return FakeClock(start=1_000.0, auto_advance=False)
+
+
+@pytest.fixture
+async def orch(settings: OrchestratorSettings, clock: FakeClock) -> AsyncIterator[Orchestrator]:
+    orchestrator = Orchestrator(settings, clock=clock)
+    await orchestrator.start()
+    await until(lambda: clock.pending_sleepers == 1, "the health monitor to wait for its first sweep")
+    try:
+        yield orchestrator
+    finally:
+        await stop_on_virtual_time(orchestrator, clock)
+
+
+async def sweep_after(clock: FakeClock, seconds: float) -> None:
+    """Move virtual time on by `seconds` (a multiple of the sweep interval) and let each sweep finish."""
+    await clock.advance(seconds)
+    await until(lambda: clock.pending_sleepers == 1, "the health monitor's sweep to finish")
 
 
 async def test_register_answers_the_spec_heartbeat_policy(orch: Orchestrator, client: httpx.AsyncClient) -> None:
@@ -50,37 +66,46 @@ async def test_register_answers_the_spec_heartbeat_policy(orch: Orchestrator, cl
 
 
 async def test_silent_worker_is_marked_unhealthy_and_its_task_requeued(
-    orch: Orchestrator, client: httpx.AsyncClient
+    orch: Orchestrator, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
+    """Detection on virtual time: a worker silent for less than ``timeout_s`` stays in rotation; the
+    first sweep after it has been silent for ``timeout_s`` takes it out and re-queues its task, and
+    the trace's stamps (the same clock) conform to the spec's detection window."""
+    heartbeat = orch.policies.heartbeat
     await register(client, "w1", ["python"])
     await register(client, "w2", ["python"])
     _, task_id = await submit(client)
     task = (await poll(client, "w1")).json()["tasks"][0]
     await client.post("/api/v1/tasks/started", json=lease_body(task, "w1"))
 
-    async def keep_w2_alive() -> None:
-        while True:
-            await client.post("/api/v1/workers/heartbeat", json={"workerId": "w2"})
-            await asyncio.sleep(orch.policies.heartbeat.interval_s / 2)
-
-    alive = asyncio.create_task(keep_w2_alive())
-    try:
-        await wait_for_task_status(client, task_id, "queued")
+    async def status(worker_id: str) -> str:
         workers = {w["workerId"]: w for w in (await client.get("/api/v1/workers")).json()["workers"]}
-        assert workers["w1"]["status"] == "unhealthy" and workers["w1"]["running"] == 0
-        assert workers["w2"]["status"] == "idle"
-        # w1 is out of rotation: it gets nothing; w2 takes the task over and completes it once.
-        assert (await poll(client, "w1")).status_code == 204
-        again = (await poll(client, "w2")).json()["tasks"][0]
-        assert again["taskId"] == task_id
-        await client.post("/api/v1/tasks/started", json=lease_body(again, "w2"))
-        assert (await client.post("/api/v1/tasks/completed", json=lease_body(again, "w2"))).status_code == 200
-        assert (await client.post("/api/v1/tasks/completed", json=lease_body(task, "w1"))).status_code == 409
-    finally:
-        alive.cancel()
-    triggers = [(e.component, e.trigger) for e in read_trace(orch.settings.trace)]  # type: ignore[arg-type]
-    assert ("worker:w1", "heartbeats_missed") in triggers
+        return str(workers[worker_id]["status"])
+
+    silent_for = 0.0
+    while silent_for + heartbeat.sweep_interval_s < heartbeat.timeout_s:  # bounded: timeout / interval steps
+        await sweep_after(clock, heartbeat.sweep_interval_s)
+        silent_for += heartbeat.sweep_interval_s
+        await client.post("/api/v1/workers/heartbeat", json={"workerId": "w2"})
+        assert await status("w1") == "busy", f"w1 taken out after only {silent_for:g} s of silence"
+        assert (await client.get(f"/api/v1/tasks/{task_id}")).json()["status"] == "running"
+    await sweep_after(clock, heartbeat.sweep_interval_s)
+    await sweep_after(clock, heartbeat.sweep_interval_s)  # the detection window: timeout + one interval
+    assert await status("w1") == "unhealthy"
+    assert await status("w2") == "idle"
+    assert (await client.get(f"/api/v1/tasks/{task_id}")).json()["status"] == "queued"
+    # w1 is out of rotation: it gets nothing; w2 takes the task over and completes it once.
+    assert (await poll(client, "w1")).status_code == 204
+    again = (await poll(client, "w2")).json()["tasks"][0]
+    assert again["taskId"] == task_id
+    await client.post("/api/v1/tasks/started", json=lease_body(again, "w2"))
+    assert (await client.post("/api/v1/tasks/completed", json=lease_body(again, "w2"))).status_code == 200
+    assert (await client.post("/api/v1/tasks/completed", json=lease_body(task, "w1"))).status_code == 409
+    events = read_trace(orch.settings.trace)  # type: ignore[arg-type]
+    triggers = [(e.component, e.trigger) for e in events]
     assert triggers.index(("worker:w1", "heartbeats_missed")) < triggers.index((f"task:{task_id}", "lease_lost"))
+    (missed,) = [e for e in events if (e.component, e.trigger) == ("worker:w1", "heartbeats_missed")]
+    assert heartbeat.timeout_s <= missed.data["silentFor"] <= heartbeat.timeout_s + heartbeat.sweep_interval_s
     assert_conforms(orch.settings)
 
 

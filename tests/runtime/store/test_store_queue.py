@@ -25,9 +25,10 @@ from runtime.protocol import (
 from runtime.store.database import Database
 from runtime.store.event_log import events_since
 from runtime.store.models import WorkerRow
-from runtime.store.queue import expire_stale_leases, get_task, lease_next_tasks, sort_key, submit_workflow
+from runtime.store.queue import expire_stale_leases, get_task, lease_next_tasks, submit_workflow
 from runtime.store.registry import get_worker, mark_silent_workers, record_heartbeat, register_worker
 from runtime.store.reports import apply_report
+from spec.decisions.scheduling import QueuedTask, choose, sort_key
 from spec.policies import DEFAULT_POLICIES
 from tests.runtime.store.store_helpers import by_admin, transact
 from tests.store_backends import StoreBackend
@@ -98,6 +99,29 @@ def test_leasing_respects_capabilities_and_effective_priority(
         # higher effective priority (priority + waiting time / aging interval) first
         keys = [sort_key(ids[t.task_id][2], ids[t.task_id][0], AGING) for t in leased]
         assert keys == sorted(keys)
+
+    asyncio.run(scenario())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(specs=task_specs, worker_caps=st.lists(st.sampled_from(CAPABILITIES), min_size=1, max_size=4, unique=True),
+       slots=st.integers(1, 8), asked=st.integers(1, 10))
+def test_the_leasing_query_is_the_spec_scheduling_rule(
+    store_backend: StoreBackend, specs: list[tuple[int, list[str], float]], worker_caps: list[str], slots: int,
+    asked: int,
+) -> None:
+    """Issue 11: the store's indexed query and `spec.decisions.scheduling.choose` lease the same
+    tasks in the same order, for any queue, capabilities, free slots and poll size."""
+    async def scenario() -> None:
+        db = await store_backend.open_fresh()
+        try:
+            await add_worker(db, "w", worker_caps, slots=slots)
+            queued = [QueuedTask(await add_task(db, p, caps, t), t, p, frozenset(caps)) for p, caps, t in specs]
+            leased = await lease(db, "w", now=4000.0, n=asked)
+        finally:
+            await db.close()
+        assert [t.task_id for t in leased] == choose(queued, worker_caps, asked, slots, running=0)
 
     asyncio.run(scenario())
 
