@@ -1,5 +1,5 @@
 """Policies of the platform's own operation: its database, leadership among replicas, supervised
-background services, scheduled cleanup and health checks while running.
+background services, scheduled cleanup, health checks while running and system errors.
 
 Part of `spec.policies` (which re-exports them and holds `Policies`); kept apart so each module
 stays readable. Every number here is a default, overridable like any policy.
@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from spec.policy_base import Policy as _Policy
 from spec.policy_base import capped_exponential
+from spec.system_resources import SystemResource
 
 
 class DatabasePolicy(_Policy):
@@ -129,3 +130,33 @@ class HealthPolicy(_Policy):
                                    "health URL, say) may take before it counts as failed.")
     failures_to_degrade: int = Field(2, ge=1, le=100, description="Consecutive failed rounds of one check "
                                      "that make the orchestrator degraded; one passing round restores it.")
+
+
+class SystemErrorPolicy(_Policy):
+    """System errors on a worker's own machine (seed 4.5 flowchart G, "System Error Handler"; decided by
+    `spec.decisions.system_errors`). Exhausting a critical resource is an emergency: the worker escalates
+    at the taxonomy's system-error level and shuts down, handing every task back with its saved state.
+    Any other exhausted resource gets a recovery attempt (clean up, measure again); a recovery that fails
+    or is needed too often degrades the worker: it reports itself unhealthy and leases nothing. The seed
+    names the branches without numbers; ours are documented."""
+
+    critical_resources: tuple[SystemResource, ...] = Field(
+        (SystemResource.DISK,), description="Resources whose exhaustion is critical: with the worker's own disk "
+        "full no task can run there, so it shuts down instead of failing every task it leases.")
+    emergency_task_deadline_s: float = Field(0.0, ge=0, le=3600, description="At an emergency shutdown, running "
+                                             "tasks get this long to finish before they are interrupted and "
+                                             "handed back with their saved state.")
+    recovered_below_percent: float = Field(90.0, gt=0, le=100, description="After a recovery attempt the resource "
+                                           "is measured again: below this use (percent) it has recovered.")
+    max_recoveries: int = Field(3, ge=0, le=1000, description="Recovery attempts allowed within window_s; one "
+                                "more non-critical system error degrades the worker without trying again.")
+    window_s: float = Field(600.0, gt=0, le=86400, description="The sliding window of max_recoveries.")
+    degraded_min_s: float = Field(60.0, ge=0, le=86400, description="A degraded worker stays out of rotation at "
+                                  "least this long; then it returns once each degraded resource measures below "
+                                  "recovered_below_percent.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.critical_resources)) != len(self.critical_resources):
+            raise ValueError("critical_resources names a resource twice")
+        return self

@@ -17,6 +17,7 @@ from spec.operations_policies import (
     HealthPolicy,
     LeadershipPolicy,
     SupervisionPolicy,
+    SystemErrorPolicy,
 )
 from spec.policy_base import Policy as _Policy
 from spec.policy_base import capped_exponential
@@ -317,6 +318,7 @@ class Policies(_Policy):
     supervision: SupervisionPolicy = SupervisionPolicy()
     cleanup: CleanupPolicy = CleanupPolicy()
     health: HealthPolicy = HealthPolicy()
+    system_errors: SystemErrorPolicy = SystemErrorPolicy()
 
 
 DEFAULT_POLICIES = Policies()
@@ -344,6 +346,7 @@ __all__ = [
     "ShutdownPolicy",
     "StartupPolicy",
     "SupervisionPolicy",
+    "SystemErrorPolicy",
     "WebSocketPolicy",
     "capped_exponential",
 ]
