@@ -1,5 +1,5 @@
 """Policies of the platform's own operation: its database, leadership among replicas, supervised
-background services, scheduled cleanup, health checks while running and system errors.
+background services, scheduled cleanup, event-log retention, health checks while running and system errors.
 
 Part of `spec.policies` (which re-exports them and holds `Policies`); kept apart so each module
 stays readable. Every number here is a default, overridable like any policy.
@@ -117,6 +117,28 @@ class CleanupPolicy(_Policy):
 
     workspace_interval_s: float = Field(60.0, gt=0, description="How often a worker looks for workspaces whose "
                                         "process died (another worker sharing its root) and hands their tasks back.")
+
+
+class RetentionPolicy(_Policy):
+    """Event-log retention (issue 14: "the event log grows without bound"). The events of a workflow that
+    finished ``finished_events_s`` ago are deleted by the leader every ``interval_s``; the workflow and its
+    tasks stay, so ``GET /api/v1/workflows/{id}`` still shows how it ended, and a WebSocket subscription to
+    it is told its events are gone (`expired`). The seed keeps events forever; ours are documented."""
+
+    finished_events_s: float = Field(7 * 86400.0, gt=0, description="The events of a workflow are kept this "
+                                     "long after it settled (a terminal state of workflow_lifecycle), then deleted.")
+    interval_s: float = Field(300.0, gt=0, le=86400, description="Time between two retention sweeps (on the "
+                              "leader replica only).")
+    batch_size: int = Field(1000, ge=1, le=100_000, description="Events deleted per write transaction; a sweep "
+                            "repeats batches until none is left, so a backlog never holds the write lock long.")
+
+    def cutoff(self, now: float) -> float:
+        """Workflows that finished before this time (epoch seconds) have had their events deleted."""
+        return now - self.finished_events_s
+
+    def expired(self, finished_at: float, now: float) -> bool:
+        """Whether the events of a workflow that finished at `finished_at` are past retention at `now`."""
+        return finished_at < self.cutoff(now)
 
 
 class HealthPolicy(_Policy):

@@ -16,6 +16,7 @@ from spec.operations_policies import (
     DatabasePolicy,
     HealthPolicy,
     LeadershipPolicy,
+    RetentionPolicy,
     SupervisionPolicy,
     SystemErrorPolicy,
 )
@@ -317,6 +318,7 @@ class Policies(_Policy):
     leadership: LeadershipPolicy = LeadershipPolicy()
     supervision: SupervisionPolicy = SupervisionPolicy()
     cleanup: CleanupPolicy = CleanupPolicy()
+    retention: RetentionPolicy = RetentionPolicy()
     health: HealthPolicy = HealthPolicy()
     system_errors: SystemErrorPolicy = SystemErrorPolicy()
 
@@ -342,6 +344,7 @@ __all__ = [
     "PollPolicy",
     "ProgressPolicy",
     "RateLimitPolicy",
+    "RetentionPolicy",
     "ResourceLimits",
     "ShutdownPolicy",
     "StartupPolicy",

@@ -38,6 +38,7 @@ from runtime.orchestrator.health_watch import run_health_watch
 from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.leadership import Leadership
 from runtime.orchestrator.replica_feed import ReplicaFeed
+from runtime.orchestrator.retention import run_event_retention
 from runtime.orchestrator.supervisor import Supervisor
 from runtime.resilience.circuit_breaker import BreakerRegistry
 from runtime.store.changes import ChangeLog
@@ -96,6 +97,8 @@ class Orchestrator:
         #: Hot reload of the configuration file (`runtime.orchestrator.config_watch`), when it came from one.
         self.config_reloader = ConfigReloader(self, source) if source is not None else None
         self.config_watch_task: asyncio.Task[None] | None = None
+        #: Deletes the events of long-finished workflows, on the leader (`runtime.orchestrator.retention`).
+        self.retention_task: asyncio.Task[None] | None = None
         #: Whether this replica runs the cluster-wide sweeps (`runtime.orchestrator.leadership`).
         self.leadership = Leadership(self)
         #: Tells the other replicas on the database what this one committed (`runtime.orchestrator.replica_feed`).
@@ -165,6 +168,7 @@ class Orchestrator:
         self.health_watch_task = self.supervisor.start("health-watch", lambda: run_health_watch(self))
         if self.config_reloader is not None:
             self.config_watch_task = self.supervisor.start("config-watch", self.config_reloader.watch)
+        self.retention_task = self.supervisor.start("event-retention", lambda: run_event_retention(self))
         self.leadership.start()  # the sweeps: at once on SQLite, once elected on PostgreSQL
         self.feed.start()
 
@@ -172,7 +176,8 @@ class Orchestrator:
     def _background_tasks(self) -> tuple[asyncio.Task[None] | None, ...]:
         """The supervised services `start` adds after startup (the monitor and the alert loop stop on their own;
         the consistency check is the leader's, `runtime.orchestrator.leadership`)."""
-        return self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task
+        return (self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task,
+                self.retention_task)
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""
