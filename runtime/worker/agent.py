@@ -58,6 +58,7 @@ from runtime.worker.errors import (
 )
 from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
 from runtime.worker.health import measure_health
+from runtime.worker.limits import check_sandbox
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.system_errors import SystemErrorResponder
@@ -106,6 +107,8 @@ class Worker:
         self.heartbeat_interval_s = policies.heartbeat.interval_s
         self.recorder = TraceRecorder(trace_path, keep=keep_trace)  # keep: events also in memory (tests)
         self.workspaces = WorkspaceRoot(workspace_root or default_workspace_root())
+        #: How task commands are isolated, said once at start; a sandbox without `bwrap` is refused here.
+        self.isolation = check_sandbox(policies.resources)
         self._url = orchestrator_url
         #: Re-reads the credential after a 401 (the CLI's token file or environment); `token` is the first value.
         self._token_source = token_source
@@ -195,6 +198,7 @@ class Worker:
     async def run(self) -> None:
         """Recover, register, heartbeat and poll until stopped; then shut down gracefully."""
         self._main = asyncio.current_task()
+        log.info("%s", self.isolation)
         self._client = OrchestratorClient(
             self._url, token=self._token, timeout_s=self.policies.heartbeat.timeout_s, transport=self._transport
         )
