@@ -141,6 +141,17 @@ class RetentionPolicy(_Policy):
         return finished_at < self.cutoff(now)
 
 
+class MemoryGrowthPolicy(_Policy):
+    """Memory-growth detection (issue 14: "no memory-growth detection"): each health round samples the
+    process's resident set size; the growth fitted over the last ``window_s`` (least squares, as a fraction
+    of the fitted size at the window's start) is the ``memory_growth`` metric, which the MemoryGrowth
+    alert rule compares with its threshold. The seed names leaks without numbers; ours are documented."""
+
+    window_s: float = Field(3600.0, gt=0, le=7 * 86400, description="The span the growth is fitted over.")
+    min_samples: int = Field(5, ge=3, le=10_000, description="Samples needed, and at least half the window "
+                             "covered, before a growth is reported at all.")
+
+
 class HealthPolicy(_Policy):
     """Health checks after startup (seed 4.1 ``startMonitoring()``, issue 14): every check of the startup
     health phase, and each configured external service, again every ``interval_s``. The seed gives no

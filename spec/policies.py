@@ -16,6 +16,7 @@ from spec.operations_policies import (
     DatabasePolicy,
     HealthPolicy,
     LeadershipPolicy,
+    MemoryGrowthPolicy,
     RetentionPolicy,
     SupervisionPolicy,
     SystemErrorPolicy,
@@ -268,6 +269,9 @@ def _default_rules() -> tuple[AlertRule, ...]:
                   summary="High task failure rate", escalation_level=2),
         AlertRule(name="WorkerDown", metric="workers_down", threshold=0.0, for_s=60.0,
                   summary="Worker missed its heartbeats", escalation_level=2),
+        # Not in the seed (issue 14): a process whose memory keeps growing (MemoryGrowthPolicy).
+        AlertRule(name="MemoryGrowth", metric="memory_growth", threshold=0.5, for_s=300.0,
+                  summary="Process memory keeps growing", escalation_level=3),
     )
 
 
@@ -329,6 +333,7 @@ class Policies(_Policy):
     cleanup: CleanupPolicy = CleanupPolicy()
     retention: RetentionPolicy = RetentionPolicy()
     health: HealthPolicy = HealthPolicy()
+    memory_growth: MemoryGrowthPolicy = MemoryGrowthPolicy()
     system_errors: SystemErrorPolicy = SystemErrorPolicy()
 
 
@@ -349,6 +354,7 @@ __all__ = [
     "HeartbeatPolicy",
     "LeadershipPolicy",
     "LeasePolicy",
+    "MemoryGrowthPolicy",
     "Policies",
     "PollPolicy",
     "ProgressPolicy",

@@ -46,6 +46,7 @@ from runtime.store.consistency import Finding
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
 from spec.decisions.health import HealthWatch
+from spec.decisions.memory_growth import MemoryGrowth
 from spec.machine import MachineInstance, StateRole
 from spec.machines import STARTUP
 from spec.machines.shutdown import OrchestratorShutdownTrigger
@@ -79,6 +80,8 @@ class Orchestrator:
         #: The verdict of the health checks that keep running after startup (`runtime.orchestrator.health_watch`).
         self.health_watch = HealthWatch(self.policies.health)
         self.health_watch_task: asyncio.Task[None] | None = None
+        #: Resident-set samples of this process, taken by the health rounds (`spec.decisions.memory_growth`).
+        self.memory_growth = MemoryGrowth(self.policies.memory_growth)
         #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
         self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast,
                                             escalator=build_escalator(settings.escalation, self.policies.alerts))

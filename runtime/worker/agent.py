@@ -59,6 +59,7 @@ from runtime.worker.errors import (
 from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
 from runtime.worker.health import measure_health
 from runtime.worker.limits import check_sandbox
+from runtime.worker.memory_watch import MemoryWatch
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.system_errors import SystemErrorResponder
@@ -142,6 +143,8 @@ class Worker:
         self.system_errors = SystemErrorResponder(
             policies.system_errors, self.escalator, worker_id=lambda: self.worker_id, workspaces=self.workspaces,
             clean_up=self._sweep_now, on_emergency=lambda _decision: self._stop_requested.set())
+        #: Resident-set growth, sampled each heartbeat, escalated past the MemoryGrowth rule's threshold.
+        self.memory = MemoryWatch(policies, self.escalator, lambda: self.worker_id)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -237,6 +240,7 @@ class Worker:
                                              "its tasks went back to the queue with their saved state")
         finally:
             self.system_errors.cancel()
+            self.memory.cancel()
             stop_waiter.cancel()
             for task in loops:
                 task.cancel()
@@ -309,6 +313,7 @@ class Worker:
             started = loop.time()
             await self._telemetry.wait_sending_urgent(started + self.heartbeat_interval_s)
             health = self.health()
+            self.memory.sample()
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
                     worker_id=self.worker_id, health=health, held_task_ids=sorted(self._runner.held)))

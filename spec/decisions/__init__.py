@@ -20,6 +20,7 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
 | leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
 | system errors: critical (emergency shutdown) or recovery, else degraded | `spec.decisions.system_errors` |
+| memory growth fitted over a window, one alarm per episode | `spec.decisions.memory_growth` |
 """
 
 from __future__ import annotations
