@@ -26,10 +26,15 @@ from runtime.token_files import read_single_token
 from runtime.worker.agent import Worker, default_workspace_root
 from runtime.worker.builtin_tasks import ShellTask, noop_task, parse_shell_commands, sleep_task
 from runtime.worker.capabilities import detect_capabilities
-from runtime.worker.errors import CapabilitiesRejectedError, OrchestratorError, WorkerConfigError
+from runtime.worker.errors import (
+    CapabilitiesRejectedError,
+    EmergencyShutdownError,
+    OrchestratorError,
+    WorkerConfigError,
+)
 from spec.policies import DEFAULT_POLICIES, Policies
 
-EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG, EXIT_REJECTED, EXIT_FORCED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG, EXIT_REJECTED, EXIT_FORCED, EXIT_EMERGENCY = 0, 1, 2, 3, 4, 5
 TOKEN_ENV = "RUNTIME_TOKEN"
 TOKEN_FILE_ENV = "RUNTIME_TOKEN_FILE"
 
@@ -214,6 +219,9 @@ def main(argv: list[str]) -> int:
     except OrchestratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except EmergencyShutdownError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_EMERGENCY
     return EXIT_FORCED if worker.forced else EXIT_OK
 
 
