@@ -139,7 +139,7 @@ class FailoverReplay:
             replica.confirmed_at = time
         elif trigger in STEP_DOWN_TRIGGERS:
             if (trigger == LeaderTrigger.LEASE_EXPIRED and replica.confirmed_at is not None
-                    and time - replica.confirmed_at < lease - self.tolerance_s):
+                    and time < replica.confirmed_at + lease - self.tolerance_s):  # the core's own sum
                 return Violation(f"step down no earlier than lease_s = {lease:g} s",
                                  f"{time - replica.confirmed_at:g} s", f"{component} gave up its lease early")
             replica.state, replica.confirmed_at, replica.waiting_since = LeaderState.STANDBY, None, None

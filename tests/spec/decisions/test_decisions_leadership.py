@@ -150,3 +150,13 @@ def test_the_platform_checker_applies_the_failover_rule() -> None:
     report = PLATFORM.check_trace(events)
     assert not report.ok and "took over from a late" in report.format()
     assert PLATFORM.check_trace(events[:2]).ok
+
+
+def test_a_lease_that_ends_exactly_at_its_deadline_is_not_early_in_floating_point() -> None:
+    """Regression: hypothesis found the replay computing ``time - confirmed_at`` (4.0009999999999994 -
+    2.001 = 1.9999999999999996 < lease_s = 2) where the core had compared ``now >= confirmed_at +
+    lease_s`` (equal): the replay now uses the core's own sum."""
+    policy = LeadershipPolicy(acquire_interval_s=0.5, renew_interval_s=1.0, lease_s=2.0)
+    replay = FailoverReplay(policy)
+    assert replay.observe("a", T.LOCK_ACQUIRED, 2.001) is None
+    assert replay.observe("a", T.LEASE_EXPIRED, 2.001 + 2.0) is None
