@@ -54,7 +54,7 @@ def available() -> str | None:
 
 def run(tasks: int, workers: int) -> tuple[int, float]:
     """Run `tasks` no-op tasks through Celery with `workers` prefork processes; (done, seconds)."""
-    import redis
+    import redis  # type: ignore[import-not-found, unused-ignore]
 
     with bench_redis.redis_server() as url:
         worker: subprocess.Popen[bytes] | None = None

@@ -39,7 +39,7 @@ PHASE_TIMEOUT_S = 600.0
 def available() -> str | None:
     """None when the yardstick can run, otherwise why not (one line for the bench output)."""
     try:
-        import dramatiq  # noqa: F401
+        import dramatiq  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError as exc:
         return f"{exc.name} is not installed (pip install 'dramatiq[redis]', or the bench extra)"
     return bench_redis.missing()
@@ -47,10 +47,10 @@ def available() -> str | None:
 
 def _make_broker(url: str) -> tuple[Any, Any]:
     """The Redis broker with the no-op actor declared on it, and the actor."""
-    import dramatiq
-    import redis
-    from dramatiq.brokers.redis import RedisBroker
-    from dramatiq.middleware import Middleware
+    import dramatiq  # type: ignore[import-not-found, unused-ignore]
+    import redis  # type: ignore[import-not-found, unused-ignore]
+    from dramatiq.brokers.redis import RedisBroker  # type: ignore[import-not-found, unused-ignore]
+    from dramatiq.middleware import Middleware  # type: ignore[import-not-found, unused-ignore]
 
     counter = redis.Redis.from_url(url)
 
@@ -64,7 +64,7 @@ def _make_broker(url: str) -> tuple[Any, Any]:
     broker.add_middleware(_CountBoots())
     dramatiq.set_broker(broker)
 
-    @dramatiq.actor(queue_name=QUEUE, broker=broker, max_retries=0)
+    @dramatiq.actor(queue_name=QUEUE, broker=broker, max_retries=0)  # type: ignore[untyped-decorator, unused-ignore]
     def noop() -> None:
         pipe = counter.pipeline()
         pipe.incr(DONE_KEY)
@@ -80,7 +80,7 @@ broker = _make_broker(os.environ[BROKER_ENV])[0] if BROKER_ENV in os.environ els
 
 def run(tasks: int, workers: int, threads: int = THREADS) -> tuple[int, float]:
     """Run `tasks` no-op messages through `workers` Dramatiq processes of `threads` threads; (done, seconds)."""
-    import redis
+    import redis  # type: ignore[import-not-found, unused-ignore]
 
     with bench_redis.redis_server() as url:
         worker: subprocess.Popen[bytes] | None = None

@@ -45,7 +45,7 @@ POLL_S = 0.05
 def available() -> str | None:
     """None when the yardstick can run, otherwise why not (one line for the bench output)."""
     try:
-        import pgqueuer  # noqa: F401
+        import pgqueuer  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError as exc:
         return f"{exc.name} is not installed (pip install pgqueuer, or the bench extra)"
     return None
@@ -57,13 +57,13 @@ async def _consume(dsn: str, batch: int) -> None:
     It prints `READY` once a NOTIFY round trip through its own listener succeeded (pgqueuer's
     ``listener_healthy``), so the parent starts the clock only when every consumer can be woken.
     """
-    from pgqueuer import Job, Queries, QueueManager
-    from pgqueuer.errors import FailingListenerError
+    from pgqueuer import Job, Queries, QueueManager  # type: ignore[import-not-found, unused-ignore]
+    from pgqueuer.errors import FailingListenerError  # type: ignore[import-not-found, unused-ignore]
 
     connection = await asyncpg.connect(dsn)
     manager = QueueManager(Queries.from_asyncpg_connection(connection))
 
-    @manager.entrypoint(ENTRYPOINT)
+    @manager.entrypoint(ENTRYPOINT)  # type: ignore[untyped-decorator, unused-ignore]
     async def noop(job: Job) -> None:
         return None
 
@@ -82,7 +82,7 @@ async def _consume(dsn: str, batch: int) -> None:
 
 
 async def _install(dsn: str) -> None:
-    from pgqueuer import Queries
+    from pgqueuer import Queries  # type: ignore[import-not-found, unused-ignore]
 
     connection = await asyncpg.connect(dsn)
     try:
@@ -92,7 +92,7 @@ async def _install(dsn: str) -> None:
 
 
 async def _enqueue(connection: asyncpg.Connection, tasks: int) -> None:
-    from pgqueuer import Queries
+    from pgqueuer import Queries  # type: ignore[import-not-found, unused-ignore]
 
     queries = Queries.from_asyncpg_connection(connection)
     for start in range(0, tasks, MAX_BATCH_WORKFLOWS):

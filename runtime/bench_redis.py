@@ -21,7 +21,7 @@ START_TIMEOUT_S = 30.0
 def missing() -> str | None:
     """None when ``redis-server`` and the ``redis`` client are installed, otherwise why not."""
     try:
-        import redis  # noqa: F401
+        import redis  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         return "redis is not installed (pip install redis, or the bench extra)"
     if shutil.which("redis-server") is None:
@@ -48,7 +48,7 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None
 @contextmanager
 def redis_server() -> Iterator[str]:
     """A running server for the block; its URL (``redis://127.0.0.1:PORT/0``)."""
-    import redis
+    import redis  # type: ignore[import-not-found, unused-ignore]
 
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp:
         port = free_port()
