@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import nox
@@ -56,13 +55,15 @@ def simulate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Performance figures (printed, never asserted): simulator, runtime, and Celery + Redis as the yardstick."""
+    """Performance figures (printed, never asserted): simulator, then runtime.bench's table (SQLite, PostgreSQL,
+    bulk submission) with Celery, Dramatiq and pgqueuer as yardsticks.
+
+    Arguments go to runtime.bench, e.g. ``nox -s bench -- --part postgresql`` for the PostgreSQL part alone.
+    """
     session.install("-e", ".[all,bench]")
-    session.run("python", "-m", "sim", "bench")
-    if shutil.which("redis-server") is None:
-        session.log("redis-server is not installed (apt-get install -y redis-server): the Celery yardstick is skipped")
+    if not session.posargs:
+        session.run("python", "-m", "sim", "bench")
     session.run("python", "-m", "runtime.bench", *session.posargs)
-    session.run("python", "-m", "runtime.bench_submit")
 
 
 @nox.session(python=PYTHON)

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres_server import PostgresServer, start_postgres_server
+from tests.postgres_server import NO_POSTGRES, PostgresServer, start_postgres_server
 from tests.store_backends import BACKENDS, StoreBackend
-
-#: Why PostgreSQL parameters skip: only when the server's binaries are not installed (CI installs them).
-NO_POSTGRES = ("PostgreSQL binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin or on PATH: "
-               "apt-get install postgresql (.ci/run does)")
 
 
 @pytest.fixture(scope="session")
