@@ -162,6 +162,9 @@ def test_two_replicas_run_2000_tasks_and_the_survivor_takes_over_when_the_leader
     worker_events = [e for worker in workers for e in worker.events()]
     by_workers = _trace_completions(worker_events)
     assert set(by_workers) <= set(task_ids) and set(by_workers.values()) <= {1}, "no task completed twice (workers)"
+    failed_over = workers[1]  # a2: registered with the dead replica, its token must work on the survivor
+    assert _trace_completions([e for e in failed_over.events() if e.time > killed]), \
+        "the worker that knows both replicas kept completing tasks on the survivor"
     events = sorted([*read_trace(leader.trace), *read_trace(survivor.trace)], key=lambda e: e.time)
     by_orchestrators = _trace_completions(events)
     assert set(by_orchestrators) == set(task_ids), "every acknowledged task completed (orchestrators' traces)"
