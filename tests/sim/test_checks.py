@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from sim import RunResult, catalogue, evaluate, run_checks, run_scenario, scenario_from_mapping
 from sim.catalogue import CHECK_SEEDS
-from sim.fuzz import DEFAULT_BASE
 from sim.checks import (
     check_breaker,
     check_exactly_once,
@@ -22,6 +21,7 @@ from sim.checks import (
     check_startup_timeouts,
     recovery_bounds,
 )
+from sim.fuzz import DEFAULT_BASE
 from sim.recorder import Entry
 from spec.policies import DEFAULT_POLICIES
 from spec.trace import TraceKey
