@@ -124,6 +124,7 @@ def test_two_replicas_run_2000_tasks_and_the_survivor_takes_over_when_the_leader
         both_from_a, both_from_b = f"{leader.url},{survivor.url}", f"{survivor.url},{leader.url}"
         slots = ("--tasks-per-poll", str(SLOTS))
         stranded = Worker(leader, "a1", *slots)  # knows only the replica that dies
+        # A second --orchestrator overrides the harness's one (argparse keeps the last): both URLs, own first.
         workers += [stranded, Worker(leader, "a2", "--orchestrator", both_from_a, *slots)]
         workers += [Worker(survivor, f"b{n}", "--orchestrator", both_from_b, *slots) for n in (1, 2)]
         for worker in workers:
