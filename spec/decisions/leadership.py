@@ -7,11 +7,14 @@ confirmed) with its ``now``, fires the trigger it answers, and sleeps until
 keeps leading only while it confirms its lock within ``lease_s``, steps down on expiry no
 earlier than ``lease_s`` after its last confirmation, and when a leader's session ends, a
 replica that was standing by leads within ``failover_bound_s`` of that leader's last
-confirmation (or of its own first attempt, if it started later).
+confirmation (or of its own first attempt, if it started later). No replica can take a lock the
+database does not answer for, so when it is down the bound counts from its return
+(`takeover_due`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from spec.decisions.replay import Violation
@@ -94,6 +97,18 @@ class LeadershipCore:
         if self.state not in allowed:
             raise ValueError(f"a replica in {self.state} cannot {doing}; it must be in "
                              f"{' or '.join(str(s) for s in allowed)}")
+
+
+def takeover_due(policy: LeadershipPolicy, ended_at: float, outages: Iterable[tuple[float, float]]) -> float:
+    """By when another replica must lead after the leader's session ended at `ended_at`:
+    ``failover_bound_s`` later, or that long after the database answers again when it does not
+    answer before then. `outages`: ``(start, end)`` windows in which the database does not answer.
+    """
+    due = ended_at + policy.failover_bound_s
+    for start, end in sorted(outages):  # by start: an outage extends `due` only if it began before it
+        if start < due and end > ended_at:
+            due = max(due, end + policy.failover_bound_s)
+    return due
 
 
 @dataclass
