@@ -65,6 +65,18 @@ def test_a_handler_that_breaks_a_transition_fails_the_users_test_naming_it(
     assert "wrong destination state; expected destination 'declined', got 'paid'" in result.stdout.str()
 
 
+def test_checking_in_the_test_body_fails_the_test_itself(
+    users_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``spec_platform.finish()`` in the test: a divergence is the test's failure, and teardown checks nothing more."""
+    test = users_project.path / "test_payment_service.py"
+    test.write_text(test.read_text(encoding="utf-8").rstrip() + "\n    spec_platform.finish()\n", encoding="utf-8")
+    monkeypatch.setenv("PAYMENTS_BUG", "1")
+    result = _run(users_project)
+    result.assert_outcomes(failed=1)
+    assert "wrong destination state; expected destination 'declined', got 'paid'" in result.stdout.str()
+
+
 def test_the_fixtures_are_opt_in_and_named_apart_from_this_projects(pytester: pytest.Pytester) -> None:
     """Loaded into a suite that does not use them, the plugin changes nothing (and starts no process)."""
     pytester.makepyfile(test_plain="def test_plain(tmp_path):\n    assert tmp_path.is_dir()\n")
