@@ -11,6 +11,11 @@ import pytest
 from tests.postgres_server import NO_POSTGRES, PostgresServer, start_postgres_server
 from tests.store_backends import BACKENDS, StoreBackend
 
+#: The test kit's plugin (its `spec_catalogue` marker and fixtures), loaded whether or not this
+#: checkout's install registered its pytest11 entry point: the docs import the tutorial's platform
+#: test (`runtime.examples.test_payment_service`), whose marker must be known.
+pytest_plugins = ["runtime.testing.plugin"]
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
