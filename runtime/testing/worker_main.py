@@ -11,22 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Mapping
 
-from runtime.errors import RuntimeServiceError
 from runtime.worker import Worker
-from runtime.worker.cli import (
-    EXIT_CONFIG,
-    EXIT_FORCED,
-    EXIT_OK,
-    EXIT_REJECTED,
-    EXIT_UNREACHABLE,
-    build_parser,
-    build_worker,
-)
-from runtime.worker.errors import CapabilitiesRejectedError, OrchestratorError, WorkerConfigError
+from runtime.worker.cli import build_parser, run
+from runtime.worker.errors import WorkerConfigError
 
 #: The attribute a handler module names its task types in.
 HANDLERS_ATTRIBUTE = "HANDLERS"
@@ -54,24 +44,12 @@ def main(argv: list[str]) -> int:
     handler_parser = argparse.ArgumentParser(add_help=False)
     handler_parser.add_argument("--handlers", action="append", default=[], metavar="MODULE")
     known, rest = handler_parser.parse_known_args(argv)
-    args = build_parser().parse_args(rest)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        worker = build_worker(args)
+
+    def add_handlers(worker: Worker) -> None:
         for module_name in known.handlers:
             add_module_handlers(worker, module_name)
-    except (WorkerConfigError, RuntimeServiceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        worker.run_forever()
-    except CapabilitiesRejectedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REJECTED
-    except OrchestratorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    return EXIT_FORCED if worker.forced else EXIT_OK
+
+    return run(build_parser().parse_args(rest), add_handlers)
 
 
 if __name__ == "__main__":  # pragma: no cover
