@@ -70,6 +70,18 @@ def _write_secret(path: Path, text: str) -> Path:
     return path
 
 
+def terminate(process: subprocess.Popen[Any]) -> int:
+    """SIGTERM and wait for the graceful shutdown; SIGKILL only after `DEADLINE_S`. The exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 @dataclass(frozen=True)
 class Tokens:
     """The three roles' bearer tokens: admin (the test's own API calls), client, worker."""
@@ -173,13 +185,7 @@ class OrchestratorProcess:
     def stop(self) -> None:
         """SIGTERM (a graceful stop, recorded in the trace); SIGKILL only after `DEADLINE_S`."""
         self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.log.close()
 
 
@@ -237,14 +243,7 @@ class WorkerProcess:
 
     def terminate(self) -> int:
         """SIGTERM and wait for the graceful shutdown (recorded in the trace); SIGKILL after `DEADLINE_S`."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return terminate(self.process)
 
     def stop(self) -> None:
         """SIGKILL (nothing recorded: a crash), if still running."""
