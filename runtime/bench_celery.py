@@ -1,8 +1,7 @@
 """The Celery + Redis yardstick for `runtime.bench` (issue 3 "Performance").
 
 The same no-op workload through what users would otherwise reach for: a local
-``redis-server`` (started here on 127.0.0.1, a free port, a temporary directory; never as a
-system service) as broker and result backend, and ``celery worker --pool prefork
+``redis-server`` (`runtime.bench_redis`) as broker and result backend, and ``celery worker --pool prefork
 --concurrency N``. Tasks are published while the worker consumes nothing, then the worker is
 told to consume; the clock runs from there until every task's result is stored, mirroring the
 pre-filled queue of `runtime.bench`. Acknowledgement is late (after the task ran), the closest
@@ -14,14 +13,13 @@ Prints figures; asserts nothing. Needs ``pip install celery redis`` and ``redis-
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from runtime import bench_redis
 
 QUEUE = "runtime-bench"
 BROKER_ENV = "RUNTIME_BENCH_CELERY_BROKER"
@@ -49,79 +47,46 @@ def available() -> str | None:
     """None when the yardstick can run, otherwise why not (one line for the bench output)."""
     try:
         import celery  # noqa: F401
-        import redis  # noqa: F401
     except ImportError as exc:
-        return f"{exc.name} is not installed (pip install celery redis)"
-    if shutil.which("redis-server") is None:
-        return "redis-server is not installed (apt-get install -y redis-server)"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_for(predicate: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        return f"{exc.name} is not installed (pip install celery redis, or the bench extra)"
+    return bench_redis.missing()
 
 
 def run(tasks: int, workers: int) -> tuple[int, float]:
     """Run `tasks` no-op tasks through Celery with `workers` prefork processes; (done, seconds)."""
-    import redis
+    import redis  # type: ignore[import-not-found, unused-ignore]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        server = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", tmp, "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-        )
+    with bench_redis.redis_server() as url:
         worker: subprocess.Popen[bytes] | None = None
         try:
-            url = f"redis://127.0.0.1:{port}/0"
             client = redis.Redis.from_url(url)
-
-            def _pong() -> bool:
-                try:
-                    return bool(client.ping())
-                except redis.ConnectionError:
-                    return False
-
-            _wait_for(_pong, 30, "redis-server")
             env = {**os.environ, BROKER_ENV: url, "PYTHONPATH": str(Path(__file__).parents[1])}
             celery = _make_app(url)
             # Start consuming a queue nobody publishes to; switch to the real one once it is full.
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "runtime.bench_celery", "worker", "--pool", "prefork",
                  "--concurrency", str(workers), "--queues", "idle", "--loglevel", "WARNING", "--without-gossip",
-                 "--without-mingle", "--without-heartbeat", "--hostname", f"bench{port}@localhost"],
+                 "--without-mingle", "--without-heartbeat", "--hostname", f"bench{os.getpid()}@localhost"],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
-            _wait_for(lambda: bool(celery.control.ping(timeout=0.5)), 120, "the celery worker")
+            bench_redis.wait_for(lambda: bool(celery.control.ping(timeout=0.5)), 120, "the celery worker")
             noop = celery.tasks["runtime_bench.noop"]
             for _ in range(tasks):
                 noop.delay()
             start = time.perf_counter()
-            celery.control.add_consumer(QUEUE, reply=True, timeout=10)
+            # limit=1: the one worker's reply ends the broadcast; without it the call waits out its whole
+            # timeout for replies that never come, and that wait was inside the clock.
+            celery.control.add_consumer(QUEUE, reply=True, timeout=10, limit=1)
 
             def _finished() -> int:
                 return sum(1 for _ in client.scan_iter("celery-task-meta-*", count=1000))
 
-            _wait_for(lambda: _finished() >= tasks, 600, "the celery results")
+            bench_redis.wait_for(lambda: _finished() >= tasks, 600, "the celery results")
             return _finished(), time.perf_counter() - start
         finally:
             if worker is not None:
                 worker.terminate()
                 worker.wait(60)
-            server.terminate()
-            server.wait(30)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,14 +23,27 @@ def write_token_file(path: Path, line: str) -> Path:
     return path
 
 
-def start_orchestrator(db: Path, trace: bool = False) -> tuple[subprocess.Popen[str], str]:
-    """The orchestrator on `db` (SQLite) and a free port; its URL from the ready line it prints."""
-    tokens = write_token_file(db.with_name(db.stem + "-tokens"), f"{ADMIN_TOKEN}\nworker {WORKER_TOKEN}")
-    trace_args = ["--trace", str(db.with_suffix(".jsonl"))] if trace else []
+def start_orchestrator(db: Path | str, trace: bool = False, *, scratch: Path | None = None,
+                       name: str | None = None, password: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    """The orchestrator on `db` and a free port; its URL from the ready line it prints.
+
+    `db` is a SQLite file (its token file and trace go beside it) or a PostgreSQL URL without a
+    password: then its files go to `scratch` under `name` (one per replica), and `password`
+    reaches it as ``PGPASSWORD``, never on the command line.
+    """
+    if isinstance(db, Path):
+        scratch, name = scratch or db.parent, name or db.stem
+    elif scratch is None or name is None:
+        raise ValueError("an orchestrator on a database URL needs a scratch directory and a name for its files")
+    tokens = write_token_file(scratch / f"{name}-tokens", f"{ADMIN_TOKEN}\nworker {WORKER_TOKEN}")
+    trace_args = ["--trace", str(scratch / f"{name}.jsonl")] if trace else []
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    if password is not None:
+        env["PGPASSWORD"] = password
     proc = subprocess.Popen(
         [sys.executable, "-m", "runtime", "orchestrator", "--db", str(db), "--port", "0",
          "--token-file", str(tokens), "--log-level", "WARNING", *trace_args],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        stdout=subprocess.PIPE, text=True, env=env,
     )
     assert proc.stdout is not None
     for line in proc.stdout:

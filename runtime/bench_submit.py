@@ -59,6 +59,16 @@ async def measure(url: str, tasks: int, batch: int, concurrency: int, single: in
             "bulk_tasks": chunks * batch}
 
 
+def run(tasks: int, batch: int, concurrency: int, single: int, trace: bool = False) -> dict[str, float]:
+    """`measure` against a fresh orchestrator on a fresh SQLite file."""
+    with tempfile.TemporaryDirectory(prefix="bench-submit-") as scratch:
+        proc, url = start_orchestrator(Path(scratch) / "bench.db", trace)
+        try:
+            return asyncio.run(measure(url, tasks, batch, concurrency, single))
+        finally:
+            stop(proc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.bench_submit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=50_000, help="workflows submitted in bulk")
@@ -69,12 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= MAX_BATCH_WORKFLOWS:
         parser.error(f"--batch must be between 1 and {MAX_BATCH_WORKFLOWS} (runtime.protocol.MAX_BATCH_WORKFLOWS)")
-    with tempfile.TemporaryDirectory(prefix="bench-submit-") as scratch:
-        proc, url = start_orchestrator(Path(scratch) / "bench.db", args.trace)
-        try:
-            figures = asyncio.run(measure(url, args.tasks, args.batch, args.concurrency, args.single))
-        finally:
-            stop(proc)
+    figures = run(args.tasks, args.batch, args.concurrency, args.single, args.trace)
     print(f"bulk submission: {figures['bulk_tasks']:.0f} tasks in batches of {args.batch}, "
           f"{args.concurrency} in flight: {figures['bulk_tasks_per_s']:,.0f} tasks/s")
     print(f"single submission: {args.single} requests, {args.concurrency} in flight: "

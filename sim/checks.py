@@ -20,9 +20,10 @@ from sim.lifecycle_checks import (
 )
 from sim.model import RunResult
 from sim.recorder import Entry
-from spec.decisions.liveness import LivenessRules
+from sim.scenario import ReplicaCrash
+from spec.decisions.liveness import HEARTBEAT_GRACE, LivenessRules
 from spec.decisions.replay import BreakerReplay, RateLimitReplay, RetryReplay
-from spec.machines.leader_election import LEADER_ELECTION, LeaderTrigger
+from spec.machines.leader_election import LEADER_ELECTION, STEP_DOWN_TRIGGERS, LeaderState
 from spec.machines.shutdown import OrchestratorShutdownTrigger
 from spec.machines.task_lifecycle import ATTEMPT_ENDING_TRIGGERS, SETTLING_TRIGGERS, TaskState, TaskTrigger
 from spec.machines.worker_lifecycle import LIVE_STATES, LIVENESS_TRIGGERS, WorkerTrigger
@@ -106,8 +107,31 @@ def check_rate_limit_wait(run: RunResult) -> CheckResult:
 
 
 
-#: States in which a (re)started orchestrator serves again and gives every worker a fresh timeout.
-_SERVING = frozenset({"running", "degraded", "recovered"})
+def _grace_times(entries: list[Entry]) -> list[float]:
+    """When sweeping (re)started with a fresh timeout for every worker (`HEARTBEAT_GRACE`), in order."""
+    return [e.time for e in entries if (e.machine, e.trigger) in HEARTBEAT_GRACE]
+
+
+def _sweep_stops(run: RunResult) -> list[float]:
+    """When sweeping stopped, in order: the orchestrator crashed or was stopped, the leader replica
+    stepped down, or the leader replica crashed (a standby's crash stops nothing)."""
+    stops = list(run.ledger.orchestrator_crashes)
+    leading: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for e in run.entries:
+        if e.machine == "orchestrator_shutdown" and e.trigger == OrchestratorShutdownTrigger.STOP:
+            stops.append(e.time)
+        elif e.machine == LEADER_ELECTION.name:
+            if e.trigger in STEP_DOWN_TRIGGERS:
+                stops.append(e.time)
+            replica = int(e.component.removeprefix("replica-").split("#", 1)[0])
+            leading[replica].append((e.time, e.dest == LeaderState.LEADING))
+    for fault in run.scenario.faults:
+        if isinstance(fault, ReplicaCrash):
+            before = [led for at, led in leading.get(fault.replica, []) if at <= fault.at]
+            if before and before[-1]:
+                stops.append(fault.at)
+    return sorted(stops)
+
 
 def _holders_at_detection(entries: list[Entry]) -> tuple[list[tuple[Entry, list[str]]], set[tuple[float, str]]]:
     holder: dict[str, str] = {}
@@ -128,22 +152,22 @@ def _holders_at_detection(entries: list[Entry]) -> tuple[list[tuple[Entry, list[
 
 
 def check_heartbeat_detection(run: RunResult) -> CheckResult:
+    """Every detection inside the window, every crashed worker detected by when the spec says it is
+    due (`LivenessRules.detection_due`: from its last heartbeat or the grace of a later restart,
+    and not while nothing sweeps), and its tasks re-queued at the detection."""
     hb = run.scenario.policies.heartbeat
     rules = LivenessRules(hb, run.scenario.policies.lease)
     low, high = hb.detection_window_s()
     violations: list[str] = []
     last_live: dict[str, float] = {}
-    resets: list[float] = []
+    graces = _grace_times(run.entries)
+    stops = _sweep_stops(run)
     gaps: list[float] = []
     for e in run.entries:
         if e.machine == "worker_lifecycle" and e.trigger in LIVENESS_TRIGGERS:
             last_live[e.component] = e.time
-        elif e.dest in _SERVING and e.machine in ("orchestrator_recovery", "orchestrator_startup"):
-            resets.append(e.time)
-        elif e.machine == LEADER_ELECTION.name and e.trigger == LeaderTrigger.LOCK_ACQUIRED:
-            resets.append(e.time)  # a takeover grants a fresh timeout too (`HEARTBEAT_GRACE`)
         elif e.machine == "worker_lifecycle" and e.trigger == WorkerTrigger.HEARTBEATS_MISSED:
-            last = max([last_live.get(e.component, 0.0)] + [r for r in resets if r <= e.time])
+            last = max([last_live.get(e.component, 0.0)] + [g for g in graces if g <= e.time])
             gap = e.time - last
             gaps.append(gap)
             if not rules.detected_in_time(gap, EPS):
@@ -157,25 +181,18 @@ def check_heartbeat_detection(run: RunResult) -> CheckResult:
     detected_at: dict[str, list[float]] = defaultdict(list)
     for e, _ in detections:
         detected_at[e.component.removeprefix("worker:")].append(e.time)
-    disturbances = run.ledger.orchestrator_crashes + [
-        e.time for e in run.entries
-        if e.machine == "orchestrator_shutdown" and e.trigger == OrchestratorShutdownTrigger.STOP]
     for worker, downs in run.ledger.worker_down.items():
         for start, end in downs:
             before = [e for e in run.entries if e.component == f"worker:{worker}" and e.time <= start]
-            live = bool(before) and before[-1].dest in LIVE_STATES
-            # Detection is due `high` after the later of its last heartbeat and any restart of the
-            # orchestrator that gave every worker a fresh timeout before then.
-            base = max([e.time for e in before if e.trigger in LIVENESS_TRIGGERS], default=start)
-            while (later := max([base] + [r for r in resets if r <= base + high])) != base:
-                base = later
-            limit = base + high
-            stays_down = end is None or end > limit
-            if not (stays_down and live) or limit > run.sim_time_s or any(
-                    start - high <= d <= limit for d in disturbances):
+            if not before or before[-1].dest not in LIVE_STATES:
                 continue
-            if not any(start <= t <= limit + EPS for t in detected_at.get(worker, [])):
-                violations.append(f"{worker}: crashed at {start:.3f}, not detected within {high:g} s")
+            last_seen = max([e.time for e in before if e.trigger in LIVENESS_TRIGGERS], default=start)
+            due = rules.detection_due(last_seen, graces, stops)
+            if due is None or due > run.sim_time_s or (end is not None and end <= due):
+                continue  # nothing sweeps again, the run ends first, or the worker is back in time
+            if not any(start <= t <= due + EPS for t in detected_at.get(worker, [])):
+                violations.append(f"{worker}: crashed at {start:.3f}, not detected by {due:.3f} "
+                                  f"({high:g} s after its last heartbeat or the restart's grace)")
     measured = f"{len(gaps)} detections; gaps {min(gaps):.3f}..{max(gaps):.3f} s" if gaps else "no detections"
     return result("heartbeat_detection", len(gaps), measured,
                    f"detected in [{low:g}, {high:g}] s after the last heartbeat; its tasks re-queued", violations)

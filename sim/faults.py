@@ -14,7 +14,7 @@ import simpy
 
 from sim.orchestrator_lifecycle import Lifecycle
 from sim.replicas import ReplicaSet
-from sim.scenario import GracefulShutdown, OrchestratorCrash, ReplicaCrash, WorkerCrash
+from sim.scenario import GracefulShutdown, OrchestratorCrash, ReplicaCrash, WorkerCrash, WorkerShutdown
 from sim.worker import Worker
 from sim.world import World
 
@@ -32,6 +32,8 @@ def schedule_faults(world: World, lifecycle: Lifecycle, workers: Sequence[Worker
             _at(env, fault.at, worker.crash)
             if fault.restart_after is not None:
                 _at(env, fault.at + fault.restart_after, worker.restart)
+        elif isinstance(fault, WorkerShutdown):
+            _at(env, fault.at, workers[fault.worker - 1].stop_gracefully)
         elif isinstance(fault, OrchestratorCrash):
             _at(env, fault.at, lifecycle.crash)
             _at(env, fault.at + fault.restart_after, lifecycle.recover)

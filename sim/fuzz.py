@@ -46,6 +46,7 @@ def fault_strategies(workers: int, horizon_s: float,
     links = st.sampled_from([tuple(sorted(pair)) for pair in MODELLED_LINKS])
     fields: dict[InjectedFault, dict[str, st.SearchStrategy[Any]]] = {
         InjectedFault.WORKER_CRASH: {"worker": worker, "restart_after": durations},
+        InjectedFault.WORKER_SHUTDOWN: {"worker": worker},
         InjectedFault.ORCHESTRATOR_CRASH: {"restart_after": _rounded(1, 120)},
         InjectedFault.GRACEFUL_SHUTDOWN: {"restart_after": _rounded(1, 60)},
         InjectedFault.NETWORK_PARTITION: {"duration": durations, "between": links},

@@ -263,6 +263,17 @@ class Orchestrator:
         worker.last_seen = self.env.now
         return Reply.OK, None
 
+    def deregister(self, worker_id: str) -> Generator[simpy.Event, Any, tuple[Reply, Any]]:
+        """A worker leaves for good (``deregister``); whatever it still holds goes back to the queue."""
+        if not (yield from self.db()):
+            return Reply.UNAVAILABLE, None
+        worker = self.workers.pop(worker_id, None)
+        if worker is None:
+            return Reply.CONFLICT, None
+        worker.machine.fire(WorkerTrigger.DEREGISTER)
+        self.revoke_all(worker, "worker deregistered")
+        return Reply.OK, None
+
     def settle_worker(self, worker: WorkerEntry) -> None:
         """Bring a worker whose earlier request was cut short back to idle."""
         state = worker.machine.state

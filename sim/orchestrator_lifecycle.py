@@ -165,6 +165,7 @@ class Lifecycle:
             return
         if not ok:
             machine.fire(OrchestratorRecoveryTrigger.RECOVERY_ERROR, {TraceKey.REASON: "database unreachable"})
+            self._recovering = None  # this recovery is over: the supervisor's restart must not be refused
             self._supervise(incarnation, self.recover)
             return
         machine.fire(OrchestratorRecoveryTrigger.DATABASE_RESTORED)

@@ -100,6 +100,11 @@ class WorkerCrash(_Fault):
     restart_after: float | None = Field(None, gt=0, description="Restart delay; omitted = never restarts.")
 
 
+class WorkerShutdown(_Fault):
+    kind: Literal[InjectedFault.WORKER_SHUTDOWN]
+    worker: int = Field(1, ge=1, description="1-based worker index; it stops gracefully and does not come back.")
+
+
 class OrchestratorCrash(_Fault):
     kind: Literal[InjectedFault.ORCHESTRATOR_CRASH]
     restart_after: float = Field(gt=0)
@@ -191,6 +196,7 @@ class ResourceExhaustion(_Windowed):
 
 Fault = Annotated[
     WorkerCrash
+    | WorkerShutdown
     | OrchestratorCrash
     | GracefulShutdown
     | NetworkPartition

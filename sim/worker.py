@@ -19,7 +19,9 @@ from sim.resilience import ServiceCaller, SharedService
 from sim.retrying import Verdict, retrying
 from sim.rpc import Handler, request
 from sim.world import AI_ID, GIT_ID, ORCH_ID, WORKER_ID, Reply, World
+from spec.decisions.shutdown import WORKER_DRAIN, ShutdownDrain
 from spec.machines.recovery import WorkerRecoveryTrigger
+from spec.machines.shutdown import WorkerShutdownTrigger
 from spec.machines.task_lifecycle import TaskTrigger
 from spec.taxonomy import FailureCode
 from spec.trace import TraceKey
@@ -41,6 +43,10 @@ class Worker:
         self.cancel: simpy.Event | None = None
         self.abandoned = False
         self.caller = ServiceCaller(world, self.id, index, breakers)
+        #: Set by a graceful stop: take no new work.
+        self.stopping = False
+        #: Succeeds when the task in hand ends (for a graceful stop's wait).
+        self.task_ended: simpy.Event | None = None
 
     # -- process control -------------------------------------------------------------------
 
@@ -65,12 +71,51 @@ class Worker:
         self.procs = []
 
     def restart(self) -> None:
-        if self.alive:
+        if self.alive or self.stopping:  # a worker that stopped gracefully has left for good
             return
         self.alive = True
         down = self.world.ledger.worker_down[self.id]
         down[-1] = (down[-1][0], self.env.now)
         self._spawn(self._main(self.incarnation, recovering=True))
+
+    def stop_gracefully(self) -> None:
+        """SIGTERM: `worker_shutdown`, with the spec's drain rule (`spec.decisions.shutdown`)."""
+        if not self.alive or self.stopping:
+            return
+        self.stopping = True
+        self._spawn(self._graceful_shutdown(self.incarnation))
+
+    def _graceful_shutdown(self, incarnation: int) -> Generator[simpy.Event, Any, None]:
+        world, env = self.world, self.env
+        machine = world.recorder.bind("worker_shutdown", world.unique(f"worker_shutdown:{self.id}"))
+        machine.fire(WorkerShutdownTrigger.STOP)
+        drain = ShutdownDrain(WORKER_DRAIN, world.policies.shutdown, began=env.now)
+        try:
+            while True:
+                decision = drain.observe(0 if self.current is None else 1, env.now)
+                if decision.trigger is not None:
+                    machine.fire(decision.trigger)
+                if decision.cancel and self.cancel is not None and not self.cancel.triggered:
+                    self.cancel.succeed()
+                if decision.wake_at is None:
+                    break
+                ended = self.task_ended if self.task_ended is not None else env.event()
+                yield env.timeout(max(0.0, decision.wake_at - env.now)) | ended
+            reply, _ = yield from self._rpc(lambda: self.orch.deregister(self.id))
+        except simpy.Interrupt:  # crashed while stopping
+            return
+        if incarnation != self.incarnation:
+            return
+        for trigger in (WorkerShutdownTrigger.DEREGISTERED, WorkerShutdownTrigger.CLEANED,
+                        WorkerShutdownTrigger.SERVICES_STOPPED):
+            machine.fire(trigger, {TraceKey.REPLY: reply.value} if trigger is WorkerShutdownTrigger.DEREGISTERED
+                         else None)
+        self.alive = False
+        self.incarnation += 1  # ends the heartbeat chain; the stopped worker never comes back
+        for proc in self.procs:
+            if proc.is_alive and proc is not env.active_process and not isinstance(proc.target, Initialize):
+                proc.interrupt("stopped")
+        self.procs = []
 
     # -- requests --------------------------------------------------------------------------
 
@@ -183,8 +228,10 @@ class Worker:
     def _work_loop(self) -> Generator[simpy.Event, Any, None]:
         poll = self.world.policies.poll
         empty = 0
-        while True:
+        while not self.stopping:
             reply, payload = yield from self._rpc(lambda: self.orch.poll(self.id), poll.long_poll_s)
+            if self.stopping:
+                return  # a lease in flight goes back to the queue with the deregistration
             if reply is Reply.OK:
                 empty = 0
                 yield from self._execute(*payload)
@@ -202,11 +249,14 @@ class Worker:
 
     def _execute(self, task_id: str, token: int, work_s: float) -> Generator[simpy.Event, Any, None]:
         self.current = (task_id, token)
+        self.task_ended = self.env.event()
         try:
             yield from self._run_task(task_id, token, work_s)
         finally:
             if self.current == (task_id, token) and self.alive:
                 self.current = None
+            if not self.task_ended.triggered:
+                self.task_ended.succeed()
 
     def _run_task(self, task_id: str, token: int, work_s: float) -> Generator[simpy.Event, Any, None]:
         world, env = self.world, self.env

@@ -27,14 +27,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from spec.system_resources import RESOURCE_OF_ERRNO
 from spec.taxonomy import ErrorClass
 
 #: OS error numbers meaning the machine ran out of something: no retry, clean up (seed "System Errors").
-RESOURCE_ERRNOS = frozenset(
-    code
-    for code in (getattr(errno, name, None) for name in ("ENOSPC", "ENOMEM", "EDQUOT", "EMFILE", "ENFILE", "ENOBUFS"))
-    if code is not None
-)
+RESOURCE_ERRNOS = frozenset(RESOURCE_OF_ERRNO)
 
 #: OS error numbers of a failed network path: retry with backoff (seed "Network Errors").
 NETWORK_ERRNOS = frozenset(

@@ -18,6 +18,7 @@ class InjectedFault(StrEnum):
     """One kind of injected fault; the value is the ``kind`` written in scenario files."""
 
     WORKER_CRASH = "worker_crash"
+    WORKER_SHUTDOWN = "worker_shutdown"
     ORCHESTRATOR_CRASH = "orchestrator_crash"
     GRACEFUL_SHUTDOWN = "graceful_shutdown"
     NETWORK_PARTITION = "network_partition"
@@ -35,6 +36,9 @@ class InjectedFault(StrEnum):
 #: What each fault does to the platform, as the docs' fault table says it.
 FAULT_EFFECTS: Mapping[InjectedFault, str] = MappingProxyType({
     InjectedFault.WORKER_CRASH: "Every process of the worker stops; a restart runs `worker_recovery`.",
+    InjectedFault.WORKER_SHUTDOWN:
+        "The worker stops gracefully and for good (`worker_shutdown`): no new work, its task finished or "
+        "interrupted by `worker_task_deadline_s`, then it deregisters.",
     InjectedFault.ORCHESTRATOR_CRASH:
         "Memory lost (waiting polls, heartbeat times); a restart runs `orchestrator_recovery`.",
     InjectedFault.GRACEFUL_SHUTDOWN: "Runs `orchestrator_shutdown`, then a fresh startup.",
@@ -74,8 +78,7 @@ class ProcessFault(StrEnum):
 #: The simulator's counterpart of each process fault, or None where the model has none.
 SIMULATED_AS: Mapping[ProcessFault, InjectedFault | None] = MappingProxyType({
     ProcessFault.WORKER_KILL: InjectedFault.WORKER_CRASH,
-    # The model's workers do not stop gracefully on their own; its graceful shutdown is the orchestrator's.
-    ProcessFault.WORKER_SIGTERM: None,
+    ProcessFault.WORKER_SIGTERM: InjectedFault.WORKER_SHUTDOWN,
     # Only the heartbeats are lost, where the model's partition drops every message on the link.
     ProcessFault.HEARTBEAT_LOSS: None,
     ProcessFault.ORCHESTRATOR_RESTART: InjectedFault.ORCHESTRATOR_CRASH,

@@ -33,6 +33,7 @@ QUEUE_DEPTH = "orchestration_queue_depth"
 WORKERS = "orchestration_workers"
 TASK_DURATION = "orchestration_task_duration_seconds"
 RESOURCE_UTILISATION = "orchestration_resource_utilisation_ratio"
+MEMORY_GROWTH = "orchestration_memory_growth_ratio"
 HTTP_REQUESTS = "orchestration_http_requests_total"
 HTTP_REQUEST_DURATION = "orchestration_http_request_duration_seconds"
 ALERTS_FIRING = "orchestration_alerts_firing"
@@ -164,6 +165,12 @@ METRICS: Mapping[str, PrometheusMetric] = {
             "Fraction (0-1) of a worker's cpu, memory or disk in use.",
         ),
         PrometheusMetric(
+            MEMORY_GROWTH,
+            "gauge",
+            ("process",),
+            "Resident-set growth fitted over MemoryGrowthPolicy.window_s, as a fraction of the size at its start.",
+        ),
+        PrometheusMetric(
             HTTP_REQUESTS,
             "counter",
             ("method", "route", "status"),
@@ -228,6 +235,7 @@ __all__ = [
     "wait_buckets",
     "HTTP_REQUESTS",
     "HTTP_REQUEST_DURATION",
+    "MEMORY_GROWTH",
     "METRICS",
     "QUEUE_DEPTH",
     "RATE_WINDOW_S",

@@ -1,5 +1,5 @@
 """Policies of the platform's own operation: its database, leadership among replicas, supervised
-background services, scheduled cleanup and health checks while running.
+background services, scheduled cleanup, event-log retention, health checks while running and system errors.
 
 Part of `spec.policies` (which re-exports them and holds `Policies`); kept apart so each module
 stays readable. Every number here is a default, overridable like any policy.
@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from spec.policy_base import Policy as _Policy
 from spec.policy_base import capped_exponential
+from spec.system_resources import SystemResource
 
 
 class DatabasePolicy(_Policy):
@@ -118,6 +119,39 @@ class CleanupPolicy(_Policy):
                                         "process died (another worker sharing its root) and hands their tasks back.")
 
 
+class RetentionPolicy(_Policy):
+    """Event-log retention (issue 14: "the event log grows without bound"). The events of a workflow that
+    finished ``finished_events_s`` ago are deleted by the leader every ``interval_s``; the workflow and its
+    tasks stay, so ``GET /api/v1/workflows/{id}`` still shows how it ended, and a WebSocket subscription to
+    it is told its events are gone (`expired`). The seed keeps events forever; ours are documented."""
+
+    finished_events_s: float = Field(7 * 86400.0, gt=0, description="The events of a workflow are kept this "
+                                     "long after it settled (a terminal state of workflow_lifecycle), then deleted.")
+    interval_s: float = Field(300.0, gt=0, le=86400, description="Time between two retention sweeps (on the "
+                              "leader replica only).")
+    batch_size: int = Field(1000, ge=1, le=100_000, description="Events deleted per write transaction; a sweep "
+                            "repeats batches until none is left, so a backlog never holds the write lock long.")
+
+    def cutoff(self, now: float) -> float:
+        """Workflows that finished before this time (epoch seconds) have had their events deleted."""
+        return now - self.finished_events_s
+
+    def expired(self, finished_at: float, now: float) -> bool:
+        """Whether the events of a workflow that finished at `finished_at` are past retention at `now`."""
+        return finished_at < self.cutoff(now)
+
+
+class MemoryGrowthPolicy(_Policy):
+    """Memory-growth detection (issue 14: "no memory-growth detection"): each health round samples the
+    process's resident set size; the growth fitted over the last ``window_s`` (least squares, as a fraction
+    of the fitted size at the window's start) is the ``memory_growth`` metric, which the MemoryGrowth
+    alert rule compares with its threshold. The seed names leaks without numbers; ours are documented."""
+
+    window_s: float = Field(3600.0, gt=0, le=7 * 86400, description="The span the growth is fitted over.")
+    min_samples: int = Field(5, ge=3, le=10_000, description="Samples needed, and at least half the window "
+                             "covered, before a growth is reported at all.")
+
+
 class HealthPolicy(_Policy):
     """Health checks after startup (seed 4.1 ``startMonitoring()``, issue 14): every check of the startup
     health phase, and each configured external service, again every ``interval_s``. The seed gives no
@@ -129,3 +163,33 @@ class HealthPolicy(_Policy):
                                    "health URL, say) may take before it counts as failed.")
     failures_to_degrade: int = Field(2, ge=1, le=100, description="Consecutive failed rounds of one check "
                                      "that make the orchestrator degraded; one passing round restores it.")
+
+
+class SystemErrorPolicy(_Policy):
+    """System errors on a worker's own machine (seed 4.5 flowchart G, "System Error Handler"; decided by
+    `spec.decisions.system_errors`). Exhausting a critical resource is an emergency: the worker escalates
+    at the taxonomy's system-error level and shuts down, handing every task back with its saved state.
+    Any other exhausted resource gets a recovery attempt (clean up, measure again); a recovery that fails
+    or is needed too often degrades the worker: it reports itself unhealthy and leases nothing. The seed
+    names the branches without numbers; ours are documented."""
+
+    critical_resources: tuple[SystemResource, ...] = Field(
+        (SystemResource.DISK,), description="Resources whose exhaustion is critical: with the worker's own disk "
+        "full no task can run there, so it shuts down instead of failing every task it leases.")
+    emergency_task_deadline_s: float = Field(0.0, ge=0, le=3600, description="At an emergency shutdown, running "
+                                             "tasks get this long to finish before they are interrupted and "
+                                             "handed back with their saved state.")
+    recovered_below_percent: float = Field(90.0, gt=0, le=100, description="After a recovery attempt the resource "
+                                           "is measured again: below this use (percent) it has recovered.")
+    max_recoveries: int = Field(3, ge=0, le=1000, description="Recovery attempts allowed within window_s; one "
+                                "more non-critical system error degrades the worker without trying again.")
+    window_s: float = Field(600.0, gt=0, le=86400, description="The sliding window of max_recoveries.")
+    degraded_min_s: float = Field(60.0, ge=0, le=86400, description="A degraded worker stays out of rotation at "
+                                  "least this long; then it returns once each degraded resource measures below "
+                                  "recovered_below_percent.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.critical_resources)) != len(self.critical_resources):
+            raise ValueError("critical_resources names a resource twice")
+        return self

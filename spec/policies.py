@@ -16,7 +16,10 @@ from spec.operations_policies import (
     DatabasePolicy,
     HealthPolicy,
     LeadershipPolicy,
+    MemoryGrowthPolicy,
+    RetentionPolicy,
     SupervisionPolicy,
+    SystemErrorPolicy,
 )
 from spec.policy_base import Policy as _Policy
 from spec.policy_base import capped_exponential
@@ -129,11 +132,20 @@ class ProgressPolicy(_Policy):
 class ResourceLimits(_Policy):
     """Per-task limits (seed "Task Execution Workflow")."""
 
-    memory_bytes: int = Field(4 * GIB, gt=0, description="Address space of a task's processes.")
-    cpu_cores: float = Field(2.0, gt=0, description="CPU a task may use.")
-    disk_bytes: int = Field(10 * GIB, gt=0, description="Temporary workspace space per task.")
-    network_bits_per_s: int = Field(1_000_000_000, gt=0, description="Bandwidth per task.")
+    memory_bytes: int = Field(4 * GIB, gt=0, description="Address space of each command a task runs "
+                              "(RLIMIT_AS); a handler's own Python code shares the worker's process.")
+    cpu_cores: float = Field(2.0, gt=0, description="Cores a task's commands may run on, rounded up (CPU "
+                             "affinity where the OS has it), and their CPU time: cores x the time limit (RLIMIT_CPU).")
+    disk_bytes: int = Field(10 * GIB, gt=0, description="Largest file a command may write (RLIMIT_FSIZE), and "
+                            "the workspace's total while a command runs: over it, the command is killed.")
+    disk_check_interval_s: float = Field(1.0, gt=0, le=60, description="How often the workspace's total size "
+                                         "is measured while a command runs.")
+    network_bits_per_s: int = Field(1_000_000_000, gt=0, description="Bandwidth per task: not enforced "
+                                    "(docs/departures.md).")
     max_duration_s: float = Field(1800.0, gt=0, description="Longest execution time of a task.")
+    sandbox: bool = Field(False, description="Run each command in a bubblewrap sandbox: the filesystem read-only "
+                          "except the task's workspace, its own /tmp, processes and IPC; a worker without `bwrap` "
+                          "refuses to start. Off: commands run with the worker's user's rights.")
 
 
 class HeartbeatPolicy(_Policy):
@@ -264,6 +276,9 @@ def _default_rules() -> tuple[AlertRule, ...]:
                   summary="High task failure rate", escalation_level=2),
         AlertRule(name="WorkerDown", metric="workers_down", threshold=0.0, for_s=60.0,
                   summary="Worker missed its heartbeats", escalation_level=2),
+        # Not in the seed (issue 14): a process whose memory keeps growing (MemoryGrowthPolicy).
+        AlertRule(name="MemoryGrowth", metric="memory_growth", threshold=0.5, for_s=300.0,
+                  summary="Process memory keeps growing", escalation_level=3),
     )
 
 
@@ -324,7 +339,10 @@ class Policies(_Policy):
     leadership: LeadershipPolicy = LeadershipPolicy()
     supervision: SupervisionPolicy = SupervisionPolicy()
     cleanup: CleanupPolicy = CleanupPolicy()
+    retention: RetentionPolicy = RetentionPolicy()
     health: HealthPolicy = HealthPolicy()
+    memory_growth: MemoryGrowthPolicy = MemoryGrowthPolicy()
+    system_errors: SystemErrorPolicy = SystemErrorPolicy()
 
 
 DEFAULT_POLICIES = Policies()
@@ -344,14 +362,17 @@ __all__ = [
     "HeartbeatPolicy",
     "LeadershipPolicy",
     "LeasePolicy",
+    "MemoryGrowthPolicy",
     "Policies",
     "PollPolicy",
     "ProgressPolicy",
     "RateLimitPolicy",
+    "RetentionPolicy",
     "ResourceLimits",
     "ShutdownPolicy",
     "StartupPolicy",
     "SupervisionPolicy",
+    "SystemErrorPolicy",
     "WebSocketPolicy",
     "WorkflowPolicy",
     "capped_exponential",

@@ -116,7 +116,9 @@ TAXONOMY: tuple[ErrorCategory, ...] = (
         policy=None,
         resolution="Clean up resources immediately; restart the service if it is critical.",
         escalation="Critical alert, immediate administrator notification (level 4).",
-        handling=("Clean up resources", "Attempt recovery or graceful degradation", "Alert administrators"),
+        # Flowchart G of the seed, drawn with SystemErrorPolicy's numbers (spec.render.flowchart).
+        handling=("Clean up resources", "Initiate emergency shutdown", "Attempt recovery", "Graceful degradation",
+                  "Log recovery failure"),
         escalation_level=4,
         counts_against_breaker=False,
     ),

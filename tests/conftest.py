@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres_server import PostgresServer, start_postgres_server
+from tests.postgres_server import NO_POSTGRES, PostgresServer, start_postgres_server
 from tests.store_backends import BACKENDS, StoreBackend
 
-#: Why PostgreSQL parameters skip: only when the server's binaries are not installed (CI installs them).
-NO_POSTGRES = ("PostgreSQL binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin or on PATH: "
-               "apt-get install postgresql (.ci/run does)")
+#: The test kit's plugin (its `spec_catalogue` marker and fixtures), loaded whether or not this
+#: checkout's install registered its pytest11 entry point: the docs import the tutorial's platform
+#: test (`runtime.examples.test_payment_service`), whose marker must be known.
+pytest_plugins = ["runtime.testing.plugin"]
 
 
 @pytest.fixture(scope="session")

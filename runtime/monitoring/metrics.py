@@ -42,6 +42,7 @@ from spec.metrics import (
     KNOWN_CALLS,
     KNOWN_TASK_TYPES,
     LEASE_EXPIRIES,
+    MEMORY_GROWTH,
     METRICS,
     OTHER_TASK_TYPE,
     QUEUE_DEPTH,
@@ -127,6 +128,7 @@ class OrchestratorMetrics:
         self.workers = Gauge(*_declared(WORKERS, "gauge"), registry=r)
         self.task_duration = Histogram(*_declared(TASK_DURATION, "histogram"), registry=r, buckets=TASK_BUCKETS)
         self.resource = Gauge(*_declared(RESOURCE_UTILISATION, "gauge"), registry=r)
+        self.memory_growth = Gauge(*_declared(MEMORY_GROWTH, "gauge"), registry=r)
         self.http_requests = Counter(*_declared(HTTP_REQUESTS, "counter"), registry=r)
         self.http_duration = Histogram(*_declared(HTTP_REQUEST_DURATION, "histogram"), registry=r)
         self.alerts_firing = Gauge(*_declared(ALERTS_FIRING, "gauge"), registry=r)

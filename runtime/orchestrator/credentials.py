@@ -67,9 +67,10 @@ def new_worker_token() -> str:
 class CredentialStore:
     """Configured tokens by role, plus the live per-worker tokens (by digest).
 
-    The orchestrator is the only writer of the store's workers table, so this map is kept in step
-    with it: loaded at startup (:meth:`load_workers`), updated after each committed registration
-    or deregistration.
+    Kept in step with the store's workers table: loaded at startup (:meth:`load_workers`), updated
+    after each committed registration or deregistration, and, with several replicas on one
+    database, after the other replicas' too (`runtime.orchestrator.replica_feed` reads the tokens
+    of the workers their notices name).
     """
 
     def __init__(self, admin: Iterable[str] = (), client: Iterable[str] = (), worker: Iterable[str] = ()) -> None:

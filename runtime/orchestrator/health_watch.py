@@ -6,6 +6,10 @@ configured external service's health URL (``OrchestratorSettings.external_servic
 ``check_timeout_s`` passes). `spec.decisions.health.HealthWatch` turns the rounds into a verdict;
 ``/health/ready`` reports ``degraded`` with the failing checks and their reasons, and a recovered
 check restores it. The startup round is the startup machine's own health phase.
+
+Each round also samples the orchestrator's resident set size into `spec.decisions.memory_growth`;
+the growth it fits is the ``memory_growth`` gauge (``process="orchestrator"``) the MemoryGrowth
+alert rule reads.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import httpx
+import psutil
 
 from spec.decisions.health import HealthVerdict
 
@@ -51,7 +56,16 @@ async def health_round(orch: Orchestrator, http: httpx.AsyncClient, *, startup: 
     results.update(await external_results(orch, http))
     verdict = orch.health_watch.observe(results, orch.now(), startup=startup)
     _log_changes(verdict, results)
+    sample_memory(orch)
     return verdict
+
+
+def sample_memory(orch: Orchestrator) -> float | None:
+    """Feed this process's resident set size to its growth detector; export the growth once there is one."""
+    growth = orch.memory_growth.observe(psutil.Process().memory_info().rss, orch.monotonic())
+    if growth is not None:
+        orch.monitoring.metrics.memory_growth.labels(process="orchestrator").set(growth)
+    return growth
 
 
 def _log_changes(verdict: HealthVerdict, results: Mapping[str, str | None]) -> None:

@@ -38,6 +38,7 @@ from runtime.orchestrator.health_watch import run_health_watch
 from runtime.orchestrator.hub import Hub
 from runtime.orchestrator.leadership import Leadership
 from runtime.orchestrator.replica_feed import ReplicaFeed
+from runtime.orchestrator.retention import run_event_retention
 from runtime.orchestrator.shutdown import run_shutdown
 from runtime.orchestrator.startup import run_startup
 from runtime.orchestrator.supervisor import Supervisor
@@ -48,6 +49,7 @@ from runtime.store.consistency import Finding
 from runtime.store.database import Database
 from runtime.tracing import TraceWriter
 from spec.decisions.health import HealthWatch
+from spec.decisions.memory_growth import MemoryGrowth
 from spec.machine import MachineInstance, StateRole
 from spec.machines import STARTUP
 from spec.machines.shutdown import OrchestratorShutdownTrigger
@@ -89,6 +91,8 @@ class Orchestrator:
         #: The verdict of the health checks that keep running after startup (`runtime.orchestrator.health_watch`).
         self.health_watch = HealthWatch(self.policies.health)
         self.health_watch_task: asyncio.Task[None] | None = None
+        #: Resident-set samples of this process, taken by the health rounds (`spec.decisions.memory_growth`).
+        self.memory_growth = MemoryGrowth(self.policies.memory_growth)
         #: Metrics, breakers and alert rules (issue 4 §2); alerts go to every WebSocket client.
         self.monitoring = MonitoringService(self.policies, publish=self.hub.broadcast,
                                             escalator=build_escalator(settings.escalation, self.policies.alerts))
@@ -107,6 +111,8 @@ class Orchestrator:
         #: Hot reload of the configuration file (`runtime.orchestrator.config_watch`), when it came from one.
         self.config_reloader = ConfigReloader(self, source) if source is not None else None
         self.config_watch_task: asyncio.Task[None] | None = None
+        #: Deletes the events of long-finished workflows, on the leader (`runtime.orchestrator.retention`).
+        self.retention_task: asyncio.Task[None] | None = None
         #: Whether this replica runs the cluster-wide sweeps (`runtime.orchestrator.leadership`).
         self.leadership = Leadership(self)
         #: Tells the other replicas on the database what this one committed (`runtime.orchestrator.replica_feed`).
@@ -173,6 +179,7 @@ class Orchestrator:
         self.health_watch_task = self.supervisor.start("health-watch", lambda: run_health_watch(self))
         if self.config_reloader is not None:
             self.config_watch_task = self.supervisor.start("config-watch", self.config_reloader.watch)
+        self.retention_task = self.supervisor.start("event-retention", lambda: run_event_retention(self))
         self.leadership.start()  # the sweeps: at once on SQLite, once elected on PostgreSQL
         self.feed.start()
 
@@ -180,7 +187,8 @@ class Orchestrator:
     def _background_tasks(self) -> tuple[asyncio.Task[None] | None, ...]:
         """The supervised services `start` adds after startup (the monitor and the alert loop stop on their own;
         the consistency check is the leader's, `runtime.orchestrator.leadership`)."""
-        return self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task
+        return (self.db_recovery_task, self.consistency_task, self.config_watch_task, self.health_watch_task,
+                self.retention_task)
 
     async def stop(self) -> None:
         """Drive `orchestrator_shutdown` to ``stopped`` (idempotent)."""

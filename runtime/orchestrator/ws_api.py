@@ -12,6 +12,7 @@ times at once, then ``subscribes_per_s`` (each one a replay from the store), to 
 ``max_subscriptions`` workflows; a repeated subscription to a workflow already streaming reads
 nothing. Bad messages — binary frames, malformed or non-strict JSON, invalid fields, too many
 subscriptions — get ``{"type": "error", "error": {"field", "reason"}}`` and the connection stays open.
+A workflow whose events retention deleted (``RetentionPolicy``) is refused the same way, saying so.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from runtime.orchestrator.orchestrator import Orchestrator
 from runtime.protocol import Event, SubscribeMessage
 from runtime.store.event_log import events_since
 from runtime.store.queue import get_workflow
+from runtime.store.retention import SETTLED
 from spec.machines import WEBSOCKET_SESSION
 from spec.machines.websocket_session import SessionTrigger
 from spec.rate_gates import TokenBucket
@@ -123,9 +125,15 @@ async def _handle(orch: Orchestrator, subscriber: Subscriber, budget: TokenBucke
         return
     try:
         async with orch.db.read() as session:
-            await get_workflow(session, workflow_id)
+            workflow = await get_workflow(session, workflow_id)
     except NotFoundError as exc:
         await subscriber.send_json(_error(exc.field, exc.reason))
+        return
+    if workflow.status in SETTLED and orch.policies.retention.expired(workflow.updated_at, orch.now()):
+        await subscriber.send_json(_error("lastEventId" if message.last_event_id is not None else "workflowId", (
+            f"the events of workflow {workflow_id} were deleted: it ended ({workflow.status}) more than "
+            f"RetentionPolicy.finished_events_s = {orch.policies.retention.finished_events_s:g} s ago; "
+            f"GET /api/v1/workflows/{workflow_id} shows how it ended")))
         return
     trigger = "resume" if message.last_event_id is not None else "subscribe"
     if not subscriber.session.can_fire(trigger):

@@ -1,15 +1,19 @@
 """What one replica's transactions tell the others through PostgreSQL ``LISTEN``/``NOTIFY`` (issue 16).
 
-A transaction that queued tasks or appended events sends one `ChangeNotice` on `CHANNEL` with
-``pg_notify``; the server delivers it when (and only if) the transaction commits, in commit order.
-Every replica listens on a connection of its own (`ChangeListener`): a notice from another replica
-wakes its long-polling workers and tells it which event ids to read from the event log for its
-WebSocket subscribers. Because the replicas' writes are serialised (`runtime.store.cluster_writes`),
-the events of one transaction have consecutive ids, so a notice carries the first and the last.
+A transaction that queued tasks, appended events or (re-/de-)registered workers sends one
+`ChangeNotice` on `CHANNEL` with ``pg_notify``; the server delivers it when (and only if) the
+transaction commits, in commit order. Every replica listens on a connection of its own
+(`ChangeListener`): a notice from another replica wakes its long-polling workers, tells it which
+event ids to read from the event log for its WebSocket subscribers, and which workers' tokens to
+read again (a worker's own token is issued by the replica it registered with; without the notice the
+others would refuse it after a failover, and keep honouring a token a re-registration replaced).
+Because the replicas' writes are serialised (`runtime.store.cluster_writes`), the events of one
+transaction have consecutive ids, so a notice carries the first and the last.
 
 A notice is a hint, never the data: a listener that was disconnected misses notices, so on every
-(re)connection it wakes its workers anyway, and WebSocket clients that missed events get them by
-resuming from their last event id, which reads the event log on any replica.
+(re)connection it wakes its workers anyway and reads every worker's token again, and WebSocket
+clients that missed events get them by resuming from their last event id, which reads the event
+log on any replica.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from spec.policies import DatabasePolicy
 log = logging.getLogger("runtime.store.change_feed")
 
 CHANNEL = "orchestrator_changes"
+#: A notice names at most this many workers: PostgreSQL refuses a payload of 8000 bytes or more
+#: (and with it the transaction), and a worker id is up to 128 characters.
+MAX_NAMED_WORKERS = 32
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
@@ -46,9 +53,13 @@ class ChangeNotice:
     tasks_queued: bool
     #: The first and last event id the transaction appended, or None.
     events: tuple[int, int] | None
+    #: Workers whose token the transaction issued or withdrew (registration, deregistration): ids
+    #: only; None when they were too many to name (`MAX_NAMED_WORKERS`): read every worker's.
+    workers: tuple[str, ...] | None = ()
 
     def to_payload(self) -> str:
-        return json.dumps({"r": self.replica, "q": self.tasks_queued, "e": self.events}, separators=(",", ":"))
+        return json.dumps({"r": self.replica, "q": self.tasks_queued, "e": self.events, "w": self.workers},
+                          separators=(",", ":"))
 
     @classmethod
     def from_payload(cls, payload: str) -> ChangeNotice:
@@ -56,9 +67,12 @@ class ChangeNotice:
         try:
             raw = json.loads(payload)
             events = raw["e"]
-            return cls(str(raw["r"]), bool(raw["q"]),
-                       None if events is None else (int(events[0]), int(events[1])))
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            workers = raw.get("w", [])
+            if workers is not None and (not isinstance(workers, list) or not all(isinstance(w, str) for w in workers)):
+                raise TypeError("'w' is neither null nor a list of worker ids")
+            return cls(str(raw["r"]), bool(raw["q"]), None if events is None else (int(events[0]), int(events[1])),
+                       None if workers is None else tuple(workers))
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ValueError(f"not a change notice on {CHANNEL!r}: {payload[:200]!r} ({exc})") from None
 
 

@@ -9,7 +9,7 @@ leased tasks back to the queue through `runtime.store.queue.requeue_worker_tasks
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -157,11 +157,15 @@ async def deregister_worker(session: AsyncSession, changes: ChangeLog, worker_id
     await requeue_worker_tasks(session, changes, row.id, now, reason="worker deregistered")
 
 
-async def worker_token_digests(session: AsyncSession) -> list[tuple[str, str]]:
-    """``(worker_id, token_digest)`` of every worker not deregistered: the tokens that still work."""
-    rows = await session.execute(
-        select(WorkerRow.id, WorkerRow.token_digest)
-        .where(WorkerRow.status != GONE, WorkerRow.token_digest.is_not(None)))
+async def worker_token_digests(session: AsyncSession,
+                               worker_ids: Collection[str] | None = None) -> list[tuple[str, str]]:
+    """``(worker_id, token_digest)`` of every worker not deregistered (or of those of `worker_ids`):
+    the tokens that still work."""
+    query = select(WorkerRow.id, WorkerRow.token_digest).where(WorkerRow.status != GONE,
+                                                               WorkerRow.token_digest.is_not(None))
+    if worker_ids is not None:
+        query = query.where(WorkerRow.id.in_(list(worker_ids)))
+    rows = await session.execute(query)
     return [(worker_id, digest) for worker_id, digest in rows.all() if digest is not None]
 
 

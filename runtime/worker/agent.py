@@ -44,12 +44,13 @@ from runtime.protocol import (
     WorkerHealth,
 )
 from runtime.worker.capabilities import detect_capabilities, validate_capabilities
-from runtime.worker.cleanup import clean_periodically
+from runtime.worker.cleanup import clean_periodically, sweep_leftovers
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason
 from runtime.worker.errors import (
     AuthenticationError,
     CapabilitiesRejectedError,
+    EmergencyShutdownError,
     LeaseLostError,
     NotFoundError,
     OrchestratorError,
@@ -57,8 +58,11 @@ from runtime.worker.errors import (
 )
 from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
 from runtime.worker.health import measure_health
+from runtime.worker.limits import check_sandbox
+from runtime.worker.memory_watch import MemoryWatch
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
+from runtime.worker.system_errors import SystemErrorResponder
 from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
 from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
@@ -105,6 +109,8 @@ class Worker:
         self.heartbeat_interval_s = policies.heartbeat.interval_s
         self.recorder = TraceRecorder(trace_path, keep=keep_trace)  # keep: events also in memory (tests)
         self.workspaces = WorkspaceRoot(workspace_root or default_workspace_root())
+        #: How task commands are isolated, said once at start; a sandbox without `bwrap` is refused here.
+        self.isolation = check_sandbox(policies.resources)
         self._url = orchestrator_url
         #: Re-reads the credential after a 401 (the CLI's token file or environment); `token` is the first value.
         self._token_source = token_source
@@ -134,6 +140,12 @@ class Worker:
         self.escalator = worker_escalator(escalation or WorkerEscalationRoutes(), policies.alerts,
                                           client=lambda: self._client, worker_id=lambda: self.worker_id)
         self._task_errors = TaskErrorEscalation(self.escalator, lambda: self.worker_id)
+        #: Seed 4.5 flowchart G: a critical system error shuts the worker down, others degrade it.
+        self.system_errors = SystemErrorResponder(
+            policies.system_errors, self.escalator, worker_id=lambda: self.worker_id, workspaces=self.workspaces,
+            clean_up=self._sweep_now, on_emergency=lambda _decision: self._stop_requested.set())
+        #: Resident-set growth, sampled each heartbeat, escalated past the MemoryGrowth rule's threshold.
+        self.memory = MemoryWatch(policies, self.escalator, lambda: self.worker_id)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -190,6 +202,7 @@ class Worker:
     async def run(self) -> None:
         """Recover, register, heartbeat and poll until stopped; then shut down gracefully."""
         self._main = asyncio.current_task()
+        log.info("%s", self.isolation)
         self._client = OrchestratorClient(
             self._url, token=self._token, timeout_s=self.policies.heartbeat.timeout_s, transport=self._transport
         )
@@ -199,7 +212,7 @@ class Worker:
         self._runner = TaskRunner(
             client=self._client, worker_id=lambda: self.worker_id, handlers=self.handlers,
             policies=self.policies, workspaces=self.workspaces, recorder=self.recorder, reports=self._reports,
-            before_outcome=self._telemetry.send_task_calls,
+            before_outcome=self._telemetry.send_task_calls, system_error=self.system_errors.task_failed,
         )
         self._slots = slots = TaskSlots(self.tasks_per_poll, self._runner.execute, lifecycle=lambda: self.lifecycle,
                                         may_lease=self._may_lease, on_finished=self._count_outcome,
@@ -223,7 +236,12 @@ class Worker:
                 if loop.done() and not loop.cancelled() and (error := loop.exception()) is not None:
                     raise error
             await self._graceful_shutdown(loops)
+            if (emergency := self.system_errors.emergency) is not None:
+                raise EmergencyShutdownError(f"emergency shutdown of worker {self.worker_id}: {emergency.reason}; "
+                                             "its tasks went back to the queue with their saved state")
         finally:
+            self.system_errors.cancel()
+            self.memory.cancel()
             stop_waiter.cancel()
             for task in loops:
                 task.cancel()
@@ -279,10 +297,15 @@ class Worker:
         self.lifecycle.fire(WorkerTrigger.CAPABILITIES_ACCEPTED)
         log.info("registered as %s with %s", self.worker_id, ", ".join(self.capabilities))
 
+    async def _sweep_now(self) -> int:
+        """A system error's recovery attempt cleans up what dead processes left (their tasks handed back)."""
+        return await sweep_leftovers(self.workspaces, self._runner, self.worker_id) if self._runner else 0
+
     # -- heartbeat (seed 4.2 Heartbeat Loop, Health Check Loop) ---------------------------------
 
     def health(self) -> WorkerHealth:
-        return measure_health(self.workspaces.path, len(self._runner.running) if self._runner else 0)
+        measured = measure_health(self.workspaces.path, len(self._runner.running) if self._runner else 0)
+        return self.system_errors.apply(measured)  # unhealthy while degraded by a system error
 
     async def _heartbeat_loop(self) -> None:
         assert self._client is not None and self._runner is not None
@@ -291,6 +314,7 @@ class Worker:
             started = loop.time()
             await self._telemetry.wait_sending_urgent(started + self.heartbeat_interval_s)
             health = self.health()
+            self.memory.sample()
             try:
                 response = await self._client.heartbeat(HeartbeatRequest(
                     worker_id=self.worker_id, health=health, held_task_ids=sorted(self._runner.held)))
@@ -334,7 +358,8 @@ class Worker:
     def _may_lease(self) -> bool:
         """Healthy, in rotation, not stopping, and the orchestrator is not draining."""
         return (not self._stopping and not self._needs_registration and not self._orchestrator_draining
-                and self._reported_status == "healthy" and self.lifecycle.state in (WorkerState.IDLE, WorkerState.BUSY))
+                and self._reported_status == "healthy" and self.system_errors.may_lease
+                and self.lifecycle.state in (WorkerState.IDLE, WorkerState.BUSY))
 
     async def _poll_loop(self) -> None:
         assert self._client is not None and self._slots is not None
@@ -421,6 +446,9 @@ class Worker:
         heartbeat, poller, cleaner = loops
         cleaner.cancel()  # a sweep's hand-backs would race the DELETE below
         policy = self.policies.shutdown
+        if self.system_errors.emergency is not None:  # a critical error: the emergency deadline instead
+            policy = policy.model_copy(
+                update={"worker_task_deadline_s": self.policies.system_errors.emergency_task_deadline_s})
         self.shutdown.fire(WorkerShutdownTrigger.STOP)
         self._stopping = True
         assert self._slots is not None
@@ -443,6 +471,7 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reports.flush(), timeout=policy.cancel_grace_s)
         await self._task_errors.settle(policy.cancel_grace_s)  # escalations still in flight, while the token works
+        await self.system_errors.settle(policy.cancel_grace_s)
         await self._telemetry.send()  # the last calls and breaker states, while the token still works
         try:
             await self._client.deregister(self.worker_id)

@@ -26,10 +26,15 @@ from runtime.token_files import read_single_token
 from runtime.worker.agent import Worker, default_workspace_root
 from runtime.worker.builtin_tasks import ShellTask, noop_task, parse_shell_commands, sleep_task
 from runtime.worker.capabilities import detect_capabilities
-from runtime.worker.errors import CapabilitiesRejectedError, OrchestratorError, WorkerConfigError
+from runtime.worker.errors import (
+    CapabilitiesRejectedError,
+    EmergencyShutdownError,
+    OrchestratorError,
+    WorkerConfigError,
+)
 from spec.policies import DEFAULT_POLICIES, Policies
 
-EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG, EXIT_REJECTED, EXIT_FORCED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_UNREACHABLE, EXIT_CONFIG, EXIT_REJECTED, EXIT_FORCED, EXIT_EMERGENCY = 0, 1, 2, 3, 4, 5
 TOKEN_ENV = "RUNTIME_TOKEN"
 TOKEN_FILE_ENV = "RUNTIME_TOKEN_FILE"
 
@@ -192,8 +197,13 @@ def build_worker(args: argparse.Namespace) -> Worker:
     return worker
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace, prepare: Callable[[Worker], None] | None = None) -> int:
+    """Build the worker from parsed `args`, let `prepare` add to it, run it; the process's exit code.
+
+    `prepare` is how a variant of this command adds to the worker before it starts (the test kit's
+    ``python -m runtime.testing.worker_main`` adds a user's handlers); a `WorkerConfigError` it
+    raises is a configuration error like any other.
+    """
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "DEBUG":  # one line per request/transition drowns the worker's own messages
         for noisy in ("httpx", "transitions"):
@@ -203,6 +213,8 @@ def main(argv: list[str]) -> int:
         return EXIT_CONFIG
     try:
         worker = build_worker(args)
+        if prepare is not None:
+            prepare(worker)
     except (WorkerConfigError, RuntimeServiceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -214,7 +226,14 @@ def main(argv: list[str]) -> int:
     except OrchestratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except EmergencyShutdownError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_EMERGENCY
     return EXIT_FORCED if worker.forced else EXIT_OK
+
+
+def main(argv: list[str]) -> int:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -80,6 +80,11 @@ class CapabilitiesRejectedError(WorkerError):
     """The orchestrator refused the registration because of the capability list."""
 
 
+class EmergencyShutdownError(WorkerError):
+    """The worker shut itself down after a critical system error (seed 4.5 flowchart G), its tasks handed
+    back with their saved state: fix the cause the message names (free the disk), then start it again."""
+
+
 class TaskFailure(WorkerError):
     """Raised by a task handler to fail its task with a classified error (seed 4.5)."""
 

@@ -61,8 +61,9 @@ def command_failure(result: CommandResult, code: FailureCode = FailureCode.TASK_
     """The failure for a command that exited non-zero; resource limits become RESOURCE_EXHAUSTED."""
     tail = (result.stderr or result.stdout)[-1500:].strip()
     what = f"command {' '.join(result.argv)[:200]!r} exited with {result.returncode}"
-    if result.hit_cpu_limit or result.hit_memory_limit or result.hit_file_size_limit:
-        limit = "CPU" if result.hit_cpu_limit else "memory" if result.hit_memory_limit else "file size"
+    if result.hit_cpu_limit or result.hit_memory_limit or result.hit_file_size_limit or result.hit_disk_quota:
+        limit = ("workspace disk quota" if result.hit_disk_quota else "CPU" if result.hit_cpu_limit
+                 else "memory" if result.hit_memory_limit else "file size")
         return TaskFailure(
             f"{what}: {limit} limit exceeded\n{tail}",
             code=FailureCode.RESOURCE_EXHAUSTED,

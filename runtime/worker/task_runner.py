@@ -84,8 +84,12 @@ class TaskRunner:
         recorder: TraceRecorder,
         reports: ReportBatcher | None = None,
         before_outcome: Callable[[], Awaitable[None]] | None = None,
+        system_error: Callable[[str, BaseException], str | None] | None = None,
     ) -> None:
         self._client = client
+        #: Sees every exception a handler raised; a reason back means the machine, not the task, is at
+        #: fault (a critical system error): the task goes back interrupted with its saved state.
+        self._system_error = system_error
         #: Runs before a task's outcome is reported (the worker sends the task's external calls first,
         #: so the orchestrator's metrics hold them by the time the outcome is visible); never raises.
         self._before_outcome = before_outcome
@@ -258,6 +262,10 @@ class TaskRunner:
             error = task_error(FailureCode.TASK_ERROR, ErrorClass.UNKNOWN, "the handler was cancelled unexpectedly")
             return await self._finish(machine, "fail", TaskFailed(**lease, error=error), error=error)
         exc = handler_task.exception()
+        handed_back = self._system_error(task_id, exc) if exc is not None and self._system_error else None
+        if handed_back is not None:
+            state = {**ctx.saved_state, "progress": _progress_state(reporter.latest), "reason": handed_back}
+            return await self._finish(machine, "interrupt", TaskInterrupted(**lease, state=state))
         if exc is not None:
             error = classify_exception(exc)
             log.info("task %s failed: %s", task_id, error.message)

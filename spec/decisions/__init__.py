@@ -21,6 +21,8 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
 | graceful shutdown: drain deadline, cancellation grace (orchestrator and worker) | `spec.decisions.shutdown` |
 | which queued tasks a poll leases: capability, free slots, priority with aging | `spec.decisions.scheduling` |
+| system errors: critical (emergency shutdown) or recovery, else degraded | `spec.decisions.system_errors` |
+| memory growth fitted over a window, one alarm per episode | `spec.decisions.memory_growth` |
 | DAG workflows: accepted graphs, what each task outcome releases, skips or cancels | `spec.decisions.task_graph` |
 """
 
@@ -38,6 +40,7 @@ from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.scheduling import QueuedTask, choose, lease_size, sort_key
 from spec.decisions.shutdown import ORCHESTRATOR_DRAIN, WORKER_DRAIN, DrainReplay, ShutdownDrain
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
+from spec.decisions.system_errors import SystemErrorAction, SystemErrorDecision, SystemErrorHandler
 
 __all__ = [
     "NO_SPREAD",
@@ -64,6 +67,9 @@ __all__ = [
     "ShutdownDrain",
     "StartupBudget",
     "StartupBudgets",
+    "SystemErrorAction",
+    "SystemErrorDecision",
+    "SystemErrorHandler",
     "budget_of",
     "choose",
     "decide_reload",

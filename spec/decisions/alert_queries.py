@@ -15,6 +15,7 @@ generated rules see the same series with the same values. The expressions, side 
 ``task_failure_rate``       ``sum by (task_type) (rate(tasks_finished{outcome!="complete"}[w]))
                             / sum by (task_type) (rate(tasks_finished[w]))``
 ``workers_down``            ``sum(workers{state="unhealthy"})``
+``memory_growth``           ``max by (process) (memory_growth)``
 ==========================  =================================================================
 """
 
@@ -41,6 +42,7 @@ from spec.metrics import (
     CALLS,
     ERROR,
     FAST_FAIL,
+    MEMORY_GROWTH,
     RESOURCE_UTILISATION,
     TASKS_FINISHED,
     WORKERS,
@@ -106,6 +108,10 @@ def task_failure_rate(store: ScrapedSeries, now: float, window_s: float) -> Vect
     return divide(failed, sum_by(rates, ("task_type",)))
 
 
+def memory_growth(store: ScrapedSeries, now: float, window_s: float) -> Vector:
+    return max_by(store.latest(MEMORY_GROWTH, now), ("process",))
+
+
 def workers_down(store: ScrapedSeries, now: float, window_s: float) -> Vector:
     down = matching(store.latest(WORKERS, now), state=WORKER_DOWN)
     return sum_by(down, ()) if down else {}
@@ -117,6 +123,7 @@ _QUERIES: dict[str, Callable[[ScrapedSeries, float, float], Vector]] = {
     "resource_utilisation": resource_utilisation,
     "task_failure_rate": task_failure_rate,
     "workers_down": workers_down,
+    "memory_growth": memory_growth,
 }
 
 
@@ -138,7 +145,8 @@ def rule_vectors(policy: AlertPolicy, store: ScrapedSeries, now: float) -> dict[
 
 
 #: Scraped series the queries read (histograms by their ``_bucket`` samples).
-SCRAPED = (CALLS, CALL_DURATION + "_bucket", BREAKER_STATE, RESOURCE_UTILISATION, TASKS_FINISHED, WORKERS)
+SCRAPED = (CALLS, CALL_DURATION + "_bucket", BREAKER_STATE, RESOURCE_UTILISATION, TASKS_FINISHED, WORKERS,
+           MEMORY_GROWTH)
 
 __all__ = [
     "BREAKER_OPEN",

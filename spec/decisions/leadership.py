@@ -7,11 +7,14 @@ confirmed) with its ``now``, fires the trigger it answers, and sleeps until
 keeps leading only while it confirms its lock within ``lease_s``, steps down on expiry no
 earlier than ``lease_s`` after its last confirmation, and when a leader's session ends, a
 replica that was standing by leads within ``failover_bound_s`` of that leader's last
-confirmation (or of its own first attempt, if it started later).
+confirmation (or of its own first attempt, if it started later). No replica can take a lock the
+database does not answer for, so when it is down the bound counts from its return
+(`takeover_due`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from spec.decisions.replay import Violation
@@ -96,6 +99,18 @@ class LeadershipCore:
                              f"{' or '.join(str(s) for s in allowed)}")
 
 
+def takeover_due(policy: LeadershipPolicy, ended_at: float, outages: Iterable[tuple[float, float]]) -> float:
+    """By when another replica must lead after the leader's session ended at `ended_at`:
+    ``failover_bound_s`` later, or that long after the database answers again when it does not
+    answer before then. `outages`: ``(start, end)`` windows in which the database does not answer.
+    """
+    due = ended_at + policy.failover_bound_s
+    for start, end in sorted(outages):  # by start: an outage extends `due` only if it began before it
+        if start < due and end > ended_at:
+            due = max(due, end + policy.failover_bound_s)
+    return due
+
+
 @dataclass
 class _Replica:
     state: LeaderState = LeaderState.STANDBY
@@ -139,7 +154,7 @@ class FailoverReplay:
             replica.confirmed_at = time
         elif trigger in STEP_DOWN_TRIGGERS:
             if (trigger == LeaderTrigger.LEASE_EXPIRED and replica.confirmed_at is not None
-                    and time - replica.confirmed_at < lease - self.tolerance_s):
+                    and time < replica.confirmed_at + lease - self.tolerance_s):  # the core's own sum
                 return Violation(f"step down no earlier than lease_s = {lease:g} s",
                                  f"{time - replica.confirmed_at:g} s", f"{component} gave up its lease early")
             replica.state, replica.confirmed_at, replica.waiting_since = LeaderState.STANDBY, None, None

@@ -4,10 +4,18 @@ A worker is silent once ``timeout_s`` has passed since its last heartbeat (exact
 ``timeout_s`` counts); a monitor that sweeps every ``sweep_interval_s`` therefore detects it
 within ``[timeout_s, timeout_s + sweep_interval_s]`` of that heartbeat, which is what a checker
 accepts. A lease not renewed for ``lease_ttl_s`` (exactly counts) has expired.
+
+Only a monitor that sweeps can detect anything: while the orchestrator is down (or, with
+replicas, while none leads) the window does not close, and a worker that went silent then is
+due ``timeout_s + sweep_interval_s`` after sweeping resumed with its grace (`HEARTBEAT_GRACE`),
+never before — `LivenessRules.detection_due`.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
 from typing import Any
 
 from spec.policies import DEFAULT_POLICIES, HeartbeatPolicy, LeasePolicy
@@ -65,3 +73,29 @@ class LivenessRules:
         """Whether a detection `silence_s` after the last heartbeat lies in the detection window."""
         low, high = self.heartbeat.detection_window_s()
         return low - tolerance_s <= silence_s <= high + tolerance_s
+
+    def detection_due(self, last_seen: float, graces: Sequence[float], stops: Sequence[float]) -> float | None:
+        """By when a sweeping monitor must have declared silent a worker last heard from at `last_seen`;
+        None when it never has to (sweeping stopped and did not resume).
+
+        `graces`: sorted times of `HEARTBEAT_GRACE` events (sweeping resumes, and every worker's
+        timeout restarts); `stops`: sorted times sweeping stopped (the orchestrator crashed or was
+        stopped, the leader replica died or stepped down). The window of `detected_in_time` closes
+        ``detection_window_s()[1]`` after the later of `last_seen` and the latest grace inside it;
+        if sweeping is stopped when it would close, it reopens at the next grace.
+        """
+        high = self.heartbeat.detection_window_s()[1]
+        base = last_seen
+        while True:  # ends: `base` only ever moves to a later grace, and there are finitely many
+            due = base + high
+            inside = bisect_right(graces, due)
+            last_grace = graces[inside - 1] if inside else -math.inf
+            if last_grace > base:
+                base = last_grace
+                continue
+            stopped = bisect_right(stops, due)
+            if not stopped or stops[stopped - 1] <= last_grace:  # a grace at a stop's time resumes it
+                return due
+            if inside == len(graces):
+                return None
+            base = graces[inside]

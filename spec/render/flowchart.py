@@ -13,6 +13,10 @@ Each handler's shape follows its class's retry strategy:
   remaining steps, and "Succeeded?" looping back; exhausted retries escalate. Rate limits
   escalate only after the policy's escalation period, as the seed's "Rate Limit Persisted?";
 * re-authentication: the handling steps, "New credentials provided?", one retry;
+* system errors (the seed's flowchart G, `spec.decisions.system_errors`): clean up, then "Critical
+  resource exhausted?" with ``SystemErrorPolicy.critical_resources``: yes, emergency shutdown and the
+  escalation; no, a recovery attempt within the policy's budget, "Recovered?" with its threshold,
+  else graceful degradation;
 * no retry: the handling steps, then the escalation.
 """
 
@@ -21,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-from spec.policies import DEFAULT_POLICIES, BackoffPolicy, Policies, RateLimitPolicy
+from spec.policies import DEFAULT_POLICIES, BackoffPolicy, Policies, RateLimitPolicy, SystemErrorPolicy
 from spec.render.mermaid_text import FLOWCHART_UNSAFE, escape_text
-from spec.taxonomy import TAXONOMY, ErrorCategory, RetryStrategy
+from spec.taxonomy import TAXONOMY, ErrorCategory, ErrorClass, RetryStrategy
 
 INDENT = "    "
 _P = TypeVar("_P", BackoffPolicy, RateLimitPolicy)
@@ -108,6 +112,8 @@ def render_error_flowchart(
             _retry_loop(chart, row, handler, escalate, limit.max_retries, rate_limit_wait_label(limit), persisted)
         elif row.strategy is RetryStrategy.REAUTHENTICATE:
             _reauthenticate(chart, row, handler, escalate)
+        elif row.error_class is ErrorClass.SYSTEM:
+            _system_error(chart, row, handler, escalate, policies.system_errors)
         else:
             chart.edge(chart.chain(handler, prefix, row.handling), escalate)
     return "\n".join(chart.lines) + "\n"
@@ -174,3 +180,43 @@ def _reauthenticate(chart: _Chart, row: ErrorCategory, handler: str, escalate: s
     chart.edge(retried, succeeded)
     chart.edge(succeeded, chart.rounded(f"{prefix}_continue", "Continue operation"), "Yes")
     chart.edge(succeeded, escalate, "No")
+
+
+#: The handling steps a system-error row names, in this order, for `_system_error` to draw.
+SYSTEM_ERROR_STEPS = 5
+
+
+def _system_error(chart: _Chart, row: ErrorCategory, handler: str, escalate: str, policy: SystemErrorPolicy) -> None:
+    prefix = row.error_class.value
+    if len(row.handling) != SYSTEM_ERROR_STEPS:
+        raise ValueError(f"taxonomy row {prefix!r}: a system error names {SYSTEM_ERROR_STEPS} handling steps (clean "
+                         "up, emergency shutdown, recovery, degradation, logging the failure), got "
+                         f"{len(row.handling)}")
+    clean_up, shutdown, recovery, degradation, log_failure = row.handling
+    critical_names = ", ".join(r.value.replace("_", " ") for r in policy.critical_resources) or "none"
+    critical = chart.decision(f"{prefix}_critical", "Critical resource exhausted?", f"({critical_names})")
+    chart.edge(chart.box(f"{prefix}_step_1", clean_up), critical)
+    chart.edge(handler, f"{prefix}_step_1")
+    deadline = format_seconds(policy.emergency_task_deadline_s)
+    stop = chart.box(f"{prefix}_step_2", shutdown)
+    chart.edge(critical, stop, "Yes")
+    hand_back = chart.box(f"{prefix}_hand_back", f"Running tasks get {deadline}", "then go back with their saved state")
+    chart.edge(stop, hand_back)
+    chart.edge(hand_back, escalate)
+    budget = chart.decision(f"{prefix}_budget", f"Fewer than {policy.max_recoveries} recoveries",
+                            f"in {format_seconds(policy.window_s)}?")
+    chart.edge(critical, budget, "No")
+    attempt = chart.box(f"{prefix}_step_3", recovery)
+    chart.edge(budget, attempt, "Yes")
+    threshold = f"{policy.recovered_below_percent:g} %"
+    recovered = chart.decision(f"{prefix}_recovered", f"Below {threshold} in use?")
+    chart.edge(attempt, recovered, "clean up, measure again")
+    chart.edge(recovered, chart.rounded(f"{prefix}_continue", "Continue operation"), "Yes")
+    degrade = chart.box(f"{prefix}_step_4", degradation)
+    chart.edge(recovered, degrade, "No")
+    chart.edge(budget, degrade, "No")
+    held = chart.box(f"{prefix}_degraded", f"Unhealthy for at least {format_seconds(policy.degraded_min_s)}",
+                     f"back once below {threshold}")
+    chart.edge(degrade, held)
+    degrade = held
+    chart.edge(degrade, chart.box(f"{prefix}_step_5", log_failure))

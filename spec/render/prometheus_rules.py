@@ -24,6 +24,7 @@ from spec.metrics import (
     CALLS,
     ERROR,
     FAST_FAIL,
+    MEMORY_GROWTH,
     METRICS,
     RATE_WINDOW_S,
     RESOURCE_UTILISATION,
@@ -74,9 +75,12 @@ def rule_query(metric: str, window: str = "1m") -> str:
         )
     if metric == "workers_down":
         return f'sum({WORKERS}{{state="{WORKER_DOWN}"}})'
+    if metric == "memory_growth":
+        return f"max by (process) ({MEMORY_GROWTH})"
     raise PrometheusRulesError(
         f"alert rule metric {metric!r} has no PromQL expression; known metrics: error_rate, "
-        "latency_pNN_seconds, circuit_breaker_open, resource_utilisation, task_failure_rate, workers_down"
+        "latency_pNN_seconds, circuit_breaker_open, resource_utilisation, task_failure_rate, workers_down, "
+        "memory_growth"
     )
 
 

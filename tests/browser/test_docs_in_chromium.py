@@ -27,6 +27,7 @@ from tests.browser.chromium import (
     serve_directory,
 )
 from tests.browser.legibility import COLOURS, DiagramMeasure, contrast_ratio, measure_diagrams, parse_rgb
+from tests.declared_entry_points import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -90,7 +91,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=environment(tmp_path_factory.mktemp("entry-points")),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return site

@@ -1,7 +1,7 @@
-"""Shared set-up for the docs tests: make the hook's generator importable, build a site copy.
+"""Shared set-up for the docs tests: this checkout's packages first on ``sys.path``, a site copy to build.
 
-The generator lives in ``docs/hooks`` (MkDocs loads it from there, it is not an installed
-package), so these tests put that folder on ``sys.path`` the way the hook itself does.
+The page generator is the `spec_docs` package (the orchestration-spec mkdocs plugin); the tests
+import it, and `spec`, from this checkout rather than from whichever checkout is installed.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HOOKS = ROOT / "docs" / "hooks"
-
-for _path in (str(ROOT), str(HOOKS)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def copy_project(destination: Path) -> Path:
-    """A copy of what the docs build reads: mkdocs.yml, docs/ (without the Mermaid copy), spec/, sim/, runtime/.
+    """A copy of what the docs build reads: mkdocs.yml, docs/ (no Mermaid copy), spec/, spec_docs/, sim/, runtime/.
 
     runtime/ is copied too: the HTTP page reads its routes, and without a copy Python would
     import whatever ``runtime`` is installed (another checkout's) instead of this one.
@@ -30,6 +27,7 @@ def copy_project(destination: Path) -> Path:
     shutil.copy2(ROOT / "mkdocs.yml", destination / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", destination / "docs", ignore=ignore)
     shutil.copytree(ROOT / "spec", destination / "spec", ignore=ignore)
+    shutil.copytree(ROOT / "spec_docs", destination / "spec_docs", ignore=ignore)  # the plugin and its directives
     shutil.copytree(ROOT / "sim", destination / "sim", ignore=ignore)  # the docs build draws its plots
     shutil.copytree(ROOT / "runtime", destination / "runtime", ignore=ignore)
     return destination

@@ -1,13 +1,13 @@
-"""Real ``mkdocs build --strict`` runs of the site (mkdocs.yml + docs/hooks/spec_pages.py).
+"""Real ``mkdocs build --strict`` runs of the site (mkdocs.yml + the orchestration-spec plugin, spec_docs/plugin.py).
 
 Each build runs in a subprocess on a copy of the project (`project` fixture), so a test can
 edit `spec/` or a page without touching the checkout. Mermaid's JavaScript is a stand-in file
-named by ``MERMAID_JS``: the hook's job is to copy it, not to run it.
+named by ``MERMAID_JS``: the plugin's job is to copy it, not to run it. The plugin is found by
+the entry point pyproject.toml declares (`tests.declared_entry_points`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +18,7 @@ import pytest
 
 from spec.sequences import STORIES
 from spec.story_parts import story_parts
+from tests.declared_entry_points import environment
 
 for _module in ("mkdocs", "material", "mermaid2"):
     pytest.importorskip(_module, reason=f"{_module} is not installed: pip install -e '.[docs]' to build the docs")
@@ -27,7 +28,7 @@ BUILD_TIMEOUT_S = 300
 
 
 def _environment(project: Path, mermaid: bool = True) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MERMAID_JS", "MERMAID_JS_URL")}
+    env = {k: v for k, v in environment(project / "entry-points").items() if k not in ("MERMAID_JS", "MERMAID_JS_URL")}
     if mermaid:
         stand_in = project / "mermaid-stand-in.js"
         stand_in.write_bytes(STAND_IN)
@@ -56,7 +57,6 @@ def test_strict_build_generates_every_page_from_spec(project: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     site = project / "site"
     assert (site / "js" / "mermaid.min.js").read_bytes() == STAND_IN
-    assert not (site / "hooks").exists(), "the hook's sources must not be published"
     for path in ["", "seed/startup", "seed/registration", "seed/execution", "seed/shutdown-recovery", "seed/errors",
                  "workflows/startup", "workflows/task-execution", "workflows/error-recovery", "heartbeats",
                  "policies", "metrics", "departures", "testing", "contributing", "getting-started", "glossary",

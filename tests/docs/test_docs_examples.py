@@ -9,6 +9,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+import runtime.graph_protocol as graph_protocol  # noqa: E402
+import runtime.protocol as protocol  # noqa: E402
+import runtime.stream_protocol as stream_protocol  # noqa: E402
+import runtime.telemetry_protocol as telemetry_protocol  # noqa: E402
+from runtime.orchestrator.asyncapi import asyncapi_document  # noqa: E402
 from spec_docs.asyncapi_docs import check_payload_keys, message_example  # noqa: E402
 from spec_docs.examples import (  # noqa: E402
     event_payload_keys,
@@ -17,12 +22,6 @@ from spec_docs.examples import (  # noqa: E402
     response_example,
 )
 from spec_docs.openapi import build_app  # noqa: E402
-
-import runtime.graph_protocol as graph_protocol  # noqa: E402
-import runtime.protocol as protocol  # noqa: E402
-import runtime.stream_protocol as stream_protocol  # noqa: E402
-import runtime.telemetry_protocol as telemetry_protocol  # noqa: E402
-from runtime.orchestrator.asyncapi import asyncapi_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The modules the HTTP API's request and response models are declared in.

@@ -1,16 +1,16 @@
-"""Directive expansion (docs/hooks/spec_docs/expand.py): parsing, errors that name the page, escaping."""
+"""Directive expansion (spec_docs/expand.py): parsing, errors that name the page, escaping."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from spec_docs import DIRECTIVES, DirectiveError, expand, parse
-from spec_docs.expand import escape_mermaid_fences
 
 from spec.policies import DEFAULT_POLICIES
 from spec.sequences import STORIES
 from spec.story_parts import story_parts
+from spec_docs.expand import escape_mermaid_fences, expand, parse
+from spec_docs.registry import DIRECTIVES, DirectiveError
 
 
 def test_value_directive_is_replaced_by_the_policy_value() -> None:

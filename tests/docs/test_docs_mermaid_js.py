@@ -1,10 +1,11 @@
-"""Serving Mermaid from the site (docs/hooks/spec_docs/mermaid_js.py)."""
+"""Serving Mermaid from the site (spec_docs/mermaid_js.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
 from spec_docs.mermaid_js import NPM_COPY, MermaidAssetError, install
 
 

@@ -1,4 +1,4 @@
-"""Spec vs actual (docs/hooks/spec_docs/recorded.py): differences between a story and a recorded run."""
+"""Spec vs actual (spec_docs/recorded.py): differences between a story and a recorded run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from spec_docs import DirectiveError, expand
+
+from spec.machines import MACHINES
+from spec.sequences import STORIES
+from spec.story import Story, iter_steps, steps
+from spec.trace import TraceEvent
+from spec_docs.expand import expand
 from spec_docs.recorded import (
     DIVERGENCE,
     EXPECTED,
@@ -20,11 +25,7 @@ from spec_docs.recorded import (
     recording_tool,
     verdict_rows,
 )
-
-from spec.machines import MACHINES
-from spec.sequences import STORIES
-from spec.story import Story, iter_steps, steps
-from spec.trace import TraceEvent
+from spec_docs.registry import DirectiveError
 
 STORY = Story(
     name="hand_made", title="Hand-made", seed_section="4.2", description="for tests",

@@ -1,4 +1,4 @@
-"""Reference pages: the ``api_reference`` and ``openapi`` directives (docs/hooks/spec_docs)."""
+"""Reference pages: the ``api_reference`` and ``openapi`` directives (spec_docs)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import importlib
 from typing import Any
 
 import pytest
-from spec_docs import DirectiveError, expand
+
 from spec_docs.api_reference import public_api
+from spec_docs.expand import expand
 from spec_docs.openapi import build_app, render_openapi, token_protected, type_text
+from spec_docs.registry import DirectiveError
 
 
 @pytest.mark.parametrize("package", ["spec", "runtime", "sim"])

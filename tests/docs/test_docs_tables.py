@@ -1,4 +1,4 @@
-"""Generated tables, values and figures (docs/hooks/spec_docs/{tables,values,formatting}.py).
+"""Generated tables, values and figures (spec_docs/{tables,values,formatting}.py).
 
 The point of the generator is that pages follow the spec: these tests change policy values
 (monkeypatching ``spec.policies.DEFAULT_POLICIES``) and check that the generated text changes.
@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from spec_docs import DirectiveError, expand
-from spec_docs.formatting import bit_rate, number, percent, seconds, size_bytes, table, with_unit
 
 from spec import policies
 from spec.injected_faults import InjectedFault
 from spec.machine import SAME
 from spec.machines import MACHINES
 from spec.policies import DEFAULT_POLICIES, BackoffPolicy, HeartbeatPolicy, Policies
+from spec_docs.expand import expand
+from spec_docs.formatting import bit_rate, number, percent, seconds, size_bytes, table, with_unit
+from spec_docs.registry import DirectiveError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

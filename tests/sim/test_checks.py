@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sim import RunResult, catalogue, evaluate, run_checks
+from sim import RunResult, catalogue, evaluate, run_checks, run_scenario, scenario_from_mapping
 from sim.catalogue import CHECK_SEEDS
 from sim.checks import (
     check_breaker,
@@ -19,6 +21,7 @@ from sim.checks import (
     check_startup_timeouts,
     recovery_bounds,
 )
+from sim.fuzz import DEFAULT_BASE
 from sim.recorder import Entry
 from spec.policies import DEFAULT_POLICIES
 from spec.trace import TraceKey
@@ -176,7 +179,7 @@ def test_expected_transitions_that_never_fire_fail_the_run(runs: dict[str, RunRe
 
 
 def test_backoff_jitter_stays_within_the_policy_spread() -> None:
-    from sim import resolve, run_scenario
+    from sim import resolve
 
     base = resolve("database_outage")
     backoff = base.policies.backoff.model_copy(update={"jitter": 0.5})
@@ -187,3 +190,63 @@ def test_backoff_jitter_stays_within_the_policy_spread() -> None:
     delays = [(e.data or {}).get(TraceKey.DELAY_S) for e in run.entries if e.trigger == "fail_retryable"]
     assert len(set(delays)) > 3  # jittered, not the bare 1/2/4
     assert run_scenario(scenario).digest == run.digest  # jitter comes from the seeded stream
+
+
+# -- a worker that crashes while the orchestrator is down (regression: python -m sim fuzz) ---------
+
+def _worker_crash(at: float, down_s: float | None) -> dict[str, object]:
+    fault: dict[str, object] = {"at": at, "kind": "worker_crash", "worker": 1}
+    return fault if down_s is None else {**fault, "restart_after": down_s}
+
+
+def _fuzz_run(faults: list[dict[str, object]], replicas: int = 1) -> RunResult:
+    return run_scenario(scenario_from_mapping(
+        {**DEFAULT_BASE, "topology": {"workers": 3, "replicas": replicas}, "faults": faults}, source="<test>"))
+
+
+def _orchestrator_down_run(worker_down_s: float | None, replicas: int = 1) -> RunResult:
+    """The schedule ``python -m sim fuzz`` shrank: the orchestrator is down from 121 to 241 s and
+    worker-1 crashes at 177 s, for `worker_down_s` (None: for good)."""
+    return _fuzz_run([_worker_crash(0.0, 1.0), {"at": 121.0, "kind": "orchestrator_crash", "restart_after": 120.0},
+                      _worker_crash(177.0, worker_down_s)], replicas)
+
+
+def test_a_worker_back_before_the_orchestrator_is_not_expected_to_be_detected() -> None:
+    """Worker-1's last heartbeat reached the orchestrator at 111 s, before it crashed at 121 s; the
+    check used to expect a detection at 151 s — before the worker even crashed, and while nothing
+    swept. The window starts again at the recovery's grace (241.1 s), and the worker is back at 238 s."""
+    for replicas in (1, 2):
+        checked = check_heartbeat_detection(_orchestrator_down_run(61.0, replicas=replicas))
+        assert not checked.failed, checked.violations
+
+
+def test_a_worker_still_down_after_the_restart_is_detected_one_window_after_the_grace() -> None:
+    """The restarted orchestrator sweeps with a fresh timeout for every worker: a worker that stays
+    down is detected within the window of the recovery's ``workflows_resumed``, and the check holds
+    the simulator to it."""
+    run = _orchestrator_down_run(None)
+    checked = check_heartbeat_detection(run)
+    assert checked.status == "pass" and "1 detections" in checked.measured, checked.violations
+    resumed = next(e.time for e in run.entries if e.trigger == "workflows_resumed" and e.time > 121.0)
+    detected = next(e.time for e in run.entries if e.trigger == "heartbeats_missed")
+    assert DEFAULT_POLICIES.heartbeat.detection_window_s()[0] <= detected - resumed
+    undetected = replace(run, entries=[e for e in run.entries if e.trigger != "heartbeats_missed"])
+    due = resumed + DEFAULT_POLICIES.heartbeat.detection_window_s()[1]
+    assert check_heartbeat_detection(undetected).violations == [
+        f"worker-1: crashed at 177.000, not detected by {due:.3f} (40 s after its last heartbeat or the "
+        "restart's grace)"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(orchestrator_at=st.floats(5, 400).map(lambda t: round(t, 1)),
+       orchestrator_down=st.floats(1, 150).map(lambda t: round(t, 1)),
+       worker_at=st.floats(5, 450).map(lambda t: round(t, 1)),
+       worker_down=st.one_of(st.none(), st.floats(1, 200).map(lambda t: round(t, 1))))
+def test_heartbeat_detection_holds_whenever_a_worker_and_the_orchestrator_crash(
+        orchestrator_at: float, orchestrator_down: float, worker_at: float, worker_down: float | None) -> None:
+    """Any crash of worker-1 against any orchestrator outage on one replica: the simulator detects
+    what the spec says is due (`LivenessRules.detection_due`), never earlier than the window."""
+    checked = check_heartbeat_detection(_fuzz_run([
+        {"at": orchestrator_at, "kind": "orchestrator_crash", "restart_after": orchestrator_down},
+        _worker_crash(worker_at, worker_down)]))
+    assert not checked.failed, checked.violations

@@ -83,3 +83,20 @@ def test_a_leader_cut_off_from_the_database_steps_down_when_its_lease_ends() -> 
     assert check_failover(run).status != "fail"
     report = dataclasses.replace(PLATFORM, policies=run.scenario.policies).check_trace(run.recorder.events())
     assert report.ok, report.format()
+
+
+def test_a_leader_that_crashes_while_the_database_is_down_is_replaced_once_it_answers() -> None:
+    """Regression (``python -m sim fuzz --seed 10``): the database is down from 59.1 to 117.9 s and the
+    leader crashes at 62.3 s, still within its lease; nobody can take the lock before 117.9 s, and the
+    check used to call the takeover at 118 s late. The bound counts from the database's return
+    (`spec.decisions.leadership.takeover_due`)."""
+    run = run_scenario(scenario_from_mapping({
+        "name": "outage_then_leader_crash", "description": "the leader crashes during a database outage",
+        "duration_s": 600, "topology": {"workers": 3, "replicas": 2},
+        "workload": {"tasks": 30, "rate_per_s": 0.1, "mean_service_s": 20},
+        "faults": [{"kind": "database_outage", "at": 59.1, "duration": 58.8},
+                   {"kind": "replica_crash", "replica": 1, "at": 62.3, "restart_after": 163.1}]}, source="<test>"))
+    checked = check_failover(run)
+    assert checked.status == "pass", checked.violations
+    takeover = _takeover(run).time
+    assert 117.9 <= takeover <= 117.9 + run.scenario.policies.leadership.failover_bound_s

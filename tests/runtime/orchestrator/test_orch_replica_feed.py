@@ -1,7 +1,8 @@
 """Two replicas on one PostgreSQL database tell each other what they committed (LISTEN/NOTIFY,
 runtime.orchestrator.replica_feed): a worker long-polling one replica is woken by a submit on the
 other, and a WebSocket subscriber on one replica receives the events of work done on the other;
-resuming from a last event id works on either."""
+resuming from a last event id works on either; a worker's own token, issued by one replica, works
+on the other, and a token a re-registration or a deregistration withdrew stops working on both."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tests.runtime.orchestrator.orch_helpers import (
 pytestmark = pytest.mark.anyio
 
 LONG_POLL_S = 20.0
+WORKER_ROLE_TOKEN = "worker-role-token"
 
 
 @pytest.fixture
@@ -40,12 +42,15 @@ async def replicas(tmp_path: Path, postgres_server: PostgresServer) -> AsyncIter
     try:
         for name in ("a", "b"):
             settings = make_settings(tmp_path).model_copy(
-                update={"db": postgres_server.location(database), "trace": tmp_path / f"{name}.jsonl"})
+                update={"db": postgres_server.location(database), "trace": tmp_path / f"{name}.jsonl",
+                        "worker_tokens": (WORKER_ROLE_TOKEN,)})
             orch = Orchestrator(settings)
             await orch.start()
             started.append(orch)
+        # A listener's last statement is its LISTEN, then, from `retry_s` on, its keepalive (SELECT 1):
+        # waiting for two LISTENs at once missed a replica that had already moved on to its keepalive.
         listening = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'orchestrator-change-feed' "
-                     "AND query LIKE 'LISTEN%'")
+                     "AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')")
         await until(lambda: postgres_server.sql(listening, database=database) == "2", "both replicas to listen", 60)
         yield started[0], started[1]
     finally:
@@ -99,3 +104,45 @@ async def test_a_subscriber_on_one_replica_receives_the_events_of_work_on_the_ot
                 resumed.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
         assert all(int(str(e["id"])) > int(str(started["id"])) for e in resumed if "id" in e and "type" in e
                    and str(e["type"]).startswith("TASK_")), resumed
+
+
+async def _heartbeat_status(orch: Orchestrator, token: str, worker_id: str) -> int:
+    async with httpx.AsyncClient(base_url=orch.url, timeout=30) as http:
+        response = await http.post("/api/v1/workers/heartbeat", headers={"Authorization": f"Bearer {token}"},
+                                   json={"workerId": worker_id})
+    return response.status_code
+
+
+async def _until_heartbeat_answers(orch: Orchestrator, token: str, worker_id: str, status: int) -> None:
+    """Wait, in bounded steps, until a heartbeat with `token` on `orch` answers `status`."""
+    deadline = time.monotonic() + 30
+    while (answered := await _heartbeat_status(orch, token, worker_id)) != status:
+        assert time.monotonic() < deadline, f"a heartbeat on {orch.url} still answers {answered}, not {status}"
+        await asyncio.sleep(0.02)
+
+
+async def _register(orch: Orchestrator, token: str, worker_id: str) -> str:
+    async with httpx.AsyncClient(base_url=orch.url, timeout=30) as http:
+        response = await http.post("/api/v1/workers/register", headers={"Authorization": f"Bearer {token}"},
+                                   json={"workerId": worker_id, "capabilities": ["python"]})
+    assert response.status_code == 200, response.text
+    worker_token: str = response.json()["workerToken"]
+    return worker_token
+
+
+async def test_a_workers_own_token_works_on_every_replica_until_it_is_withdrawn(
+    replicas: tuple[Orchestrator, Orchestrator],
+) -> None:
+    """Regression (the 2,000-task failover e2e): a worker that registered with replica a and failed
+    over to b got 401 there — b knew only the tokens of workers registered when it started — and,
+    registering again, 409 (its id was live under the token b did not know), so it exited."""
+    a, b = replicas
+    first = await _register(a, WORKER_ROLE_TOKEN, "w1")
+    await _until_heartbeat_answers(b, first, "w1", 200)
+    second = await _register(b, first, "w1")  # a new process of w1 registers again, on the other replica
+    await _until_heartbeat_answers(a, first, "w1", 401)  # the replaced token stops working on a too
+    assert await _heartbeat_status(a, second, "w1") == 200
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
+        gone = await http.delete("/api/v1/workers/w1", headers={"Authorization": f"Bearer {second}"})
+    assert gone.status_code == 204
+    await _until_heartbeat_answers(b, second, "w1", 401)

@@ -89,6 +89,6 @@ async def test_the_orchestrator_supervises_its_background_services_and_reports_t
         assert ready["status"] == "ready"
         assert {name: s["state"] for name, s in ready["services"].items()} == {
             "alert-evaluation": "running", "consistency-check": "running", "database-recovery": "running",
-            "health-monitor": "running", "health-watch": "running"}
+            "event-retention": "running", "health-monitor": "running", "health-watch": "running"}
         assert orch.monitor_task is orch.supervisor.tasks["health-monitor"]
     assert all(s is ServiceState.STOPPED for s in orch.supervisor.states.values())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from spec.decisions.leadership import FailoverReplay, LeadershipCore
+from spec.decisions.leadership import FailoverReplay, LeadershipCore, takeover_due
 from spec.machines.leader_election import LEADER_ELECTION, LeaderState, LeaderTrigger
 from spec.policies import LeadershipPolicy
 from spec.trace import TraceEvent
@@ -150,3 +152,40 @@ def test_the_platform_checker_applies_the_failover_rule() -> None:
     report = PLATFORM.check_trace(events)
     assert not report.ok and "took over from a late" in report.format()
     assert PLATFORM.check_trace(events[:2]).ok
+
+
+def test_a_lease_that_ends_exactly_at_its_deadline_is_not_early_in_floating_point() -> None:
+    """Regression: hypothesis found the replay computing ``time - confirmed_at`` (4.0009999999999994 -
+    2.001 = 1.9999999999999996 < lease_s = 2) where the core had compared ``now >= confirmed_at +
+    lease_s`` (equal): the replay now uses the core's own sum."""
+    policy = LeadershipPolicy(acquire_interval_s=0.5, renew_interval_s=1.0, lease_s=2.0)
+    replay = FailoverReplay(policy)
+    assert replay.observe("a", T.LOCK_ACQUIRED, 2.001) is None
+    assert replay.observe("a", T.LEASE_EXPIRED, 2.001 + 2.0) is None
+
+
+def test_a_takeover_is_due_one_bound_after_the_leader_or_after_the_database_returns() -> None:
+    """No replica can take a lock the database does not answer for (regression: ``python -m sim fuzz
+    --seed 10``, a leader that crashed during a database outage was "taken over late")."""
+    policy = LeadershipPolicy()
+    bound = policy.failover_bound_s
+    assert takeover_due(policy, 62.3, []) == 62.3 + bound
+    assert takeover_due(policy, 62.3, [(59.1, 117.9)]) == 117.9 + bound  # down when the leader died
+    assert takeover_due(policy, 62.3, [(65.0, 70.0)]) == 70.0 + bound  # down before the takeover was due
+    assert takeover_due(policy, 62.3, [(10.0, 20.0), (62.3 + bound, 200.0)]) == 62.3 + bound  # outside it
+    assert takeover_due(policy, 62.3, [(70.0 + bound - 1, 90.0), (65.0, 70.0)]) == 90.0 + bound  # one after another
+
+
+_outages = st.lists(st.tuples(st.floats(0, 300), st.floats(0, 60)).map(lambda w: (w[0], w[0] + w[1])), max_size=5)
+
+
+@given(st.floats(0, 300), _outages)
+def test_a_takeover_is_due_a_full_bound_after_every_outage_that_held_it_up(
+        ended_at: float, outages: list[tuple[float, float]]) -> None:
+    policy = LeadershipPolicy()
+    due = takeover_due(policy, ended_at, outages)
+    # The bound runs from the leader's end or from an outage's end, and no outage cuts into it.
+    start = next((t for t in [ended_at, *(end for _, end in outages)]
+                  if t >= ended_at and math.isclose(t + policy.failover_bound_s, due)), None)
+    assert start is not None, "the bound starts at the leader's end or when the database answers again"
+    assert not any(s < due and e > start + 1e-9 for s, e in outages), "an outage cuts into the bound"

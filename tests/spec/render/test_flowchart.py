@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.policies import DEFAULT_POLICIES, BackoffPolicy, Policies, RateLimitPolicy
+from spec.policies import DEFAULT_POLICIES, BackoffPolicy, Policies, RateLimitPolicy, SystemErrorPolicy
 from spec.render import render_error_flowchart
 from spec.render.flowchart import format_seconds
 from spec.render.mermaid_text import unescape_text
@@ -121,3 +121,29 @@ def test_any_taxonomy_text_is_escaped(steps: list[str], strategy: RetryStrategy)
     flat = [" ".join(re.split("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]", s)) for s in steps]
     for text in flat:
         assert text in nodes.values() or any(text in label for label in nodes.values())
+
+
+def test_the_system_error_branch_of_the_seed_is_drawn_from_its_policy() -> None:
+    """Seed 4.5 flowchart G: critical -> emergency shutdown -> alert; else recovery, else degradation."""
+    nodes, edges = check_flowchart(render_error_flowchart())
+    policy = DEFAULT_POLICIES.system_errors
+    assert nodes["system_critical"] == "Critical resource exhausted?<br/>(disk)"
+    assert ("system_critical", "Yes", "system_step_2") in edges
+    assert nodes["system_step_2"] == "Initiate emergency shutdown"
+    assert ("system_hand_back", None, "system_escalate") in edges and "level 4" in nodes["system_escalate"]
+    assert ("system_critical", "No", "system_budget") in edges
+    assert nodes["system_budget"] == f"Fewer than {policy.max_recoveries} recoveries<br/>in 10 min?"
+    assert ("system_recovered", "Yes", "system_continue") in edges
+    assert ("system_recovered", "No", "system_step_4") in edges and ("system_budget", "No", "system_step_4") in edges
+    assert nodes["system_degraded"] == "Unhealthy for at least 60 s<br/>back once below 90 %"
+    changed = Policies(system_errors=SystemErrorPolicy(critical_resources=(), max_recoveries=7))
+    other, _ = check_flowchart(render_error_flowchart(policies=changed))
+    assert other["system_critical"] == "Critical resource exhausted?<br/>(none)"
+    assert other["system_budget"].startswith("Fewer than 7 recoveries")
+
+
+def test_a_system_error_row_without_the_branch_steps_is_refused() -> None:
+    short = ErrorCategory(ErrorClass.SYSTEM, "System error", ("x",), False, RetryStrategy.NONE, None, "r", "e",
+                          ("clean up",))
+    with pytest.raises(ValueError, match="'system'.*5 handling steps"):
+        render_error_flowchart((short,))

@@ -22,8 +22,9 @@ from spec_docs.diagrams import _story, mermaid, spec_module
 from spec_docs.formatting import code, table
 from spec_docs.registry import directive
 
-#: docs/recorded, next to the pages (this file is docs/hooks/spec_docs/recorded.py).
-RECORDED_DIR = Path(__file__).resolve().parents[2] / "recorded"
+#: Where the recordings are: this checkout's docs/recorded until the plugin names the site's own
+#: (``docs_dir/recorded``, `use_recordings`).
+RECORDED_DIR = Path(__file__).resolve().parents[1] / "docs" / "recorded"
 RECORD_COMMAND = "nox -s record (tools/record_reference_run.py, record_resilience_run.py, record_recovery_run.py)"
 
 Transition = tuple[str, str]
@@ -71,6 +72,12 @@ def compare(story: Story, events: Sequence[TraceEvent]) -> Differences:
         only_in_recording=tuple(p for p in recorded if p not in expected_set),
         out_of_order=tuple(out_of_order),
     )
+
+
+def use_recordings(directory: Path) -> None:
+    """Read recordings from `directory` from now on (the plugin passes the site's ``docs_dir/recorded``)."""
+    global RECORDED_DIR
+    RECORDED_DIR = directory
 
 
 def recording(story: str, directory: Path | None = None) -> list[TraceEvent]:
