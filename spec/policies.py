@@ -20,6 +20,7 @@ from spec.operations_policies import (
 )
 from spec.policy_base import Policy as _Policy
 from spec.policy_base import capped_exponential
+from spec.task_policies import MAX_TASK_ATTEMPTS, TaskRetryPolicy
 
 GIB = 1024**3
 #: A worker may lose this many heartbeats in a row before it is declared lost (timeout >= N x interval).
@@ -317,6 +318,7 @@ class Policies(_Policy):
     supervision: SupervisionPolicy = SupervisionPolicy()
     cleanup: CleanupPolicy = CleanupPolicy()
     health: HealthPolicy = HealthPolicy()
+    task_retry: TaskRetryPolicy = TaskRetryPolicy()
 
 
 DEFAULT_POLICIES = Policies()
@@ -336,6 +338,7 @@ __all__ = [
     "HeartbeatPolicy",
     "LeadershipPolicy",
     "LeasePolicy",
+    "MAX_TASK_ATTEMPTS",
     "Policies",
     "PollPolicy",
     "ProgressPolicy",
@@ -344,6 +347,7 @@ __all__ = [
     "ShutdownPolicy",
     "StartupPolicy",
     "SupervisionPolicy",
+    "TaskRetryPolicy",
     "WebSocketPolicy",
     "capped_exponential",
 ]

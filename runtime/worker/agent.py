@@ -255,8 +255,10 @@ class Worker:
         if self.lifecycle.state != WorkerState.OFFLINE:
             self.lifecycle = self._bind_lifecycle()
         self.lifecycle.fire(WorkerTrigger.REGISTER)
+        # Routing by type: the orchestrator leases this worker only the types it has handlers for.
         request = RegisterRequest(worker_id=self.worker_id, capabilities=self.capabilities,
-                                  max_concurrency=self.tasks_per_poll, hostname=socket.gethostname()[:255])
+                                  max_concurrency=self.tasks_per_poll, hostname=socket.gethostname()[:255],
+                                  task_types=sorted(self.handlers) or None)
         retries = 0
         while True:
             try:

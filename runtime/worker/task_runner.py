@@ -323,7 +323,11 @@ class TaskRunner:
                                 fencing_token=report.fencing_token, error=error)
             return await self._finish(machine, "fail", failed, error=error)
         if delivered:
-            machine.fire(trigger)
+            # The orchestrator may answer a failure by queueing the task again (its retry policy):
+            # this worker's view of the attempt ends there too, not in ``failed``.
+            retried = isinstance(report, TaskFailed) and report.task_id in self.reports.retried
+            self.reports.retried.discard(report.task_id)
+            machine.fire(TaskTrigger.RETRY if retried else trigger)
         else:
             log.error("task %s: outcome %r never reached the orchestrator; its lease will expire (heartbeats no "
                       "longer claim it) and the task will run again", report.task_id, trigger)
@@ -361,14 +365,26 @@ def _progress_state(update: ProgressUpdate | None) -> dict[str, Any]:
     return {"percentage": update.percentage, "step": update.step, "details": update.details}
 
 
+class HandlerExit(RuntimeError):
+    """A handler raised ``SystemExit`` or ``KeyboardInterrupt``: its task fails, the worker does not stop.
+
+    asyncio re-raises those two out of the event loop, so one ``sys.exit()`` in a handler would
+    otherwise end the whole worker and leave its other tasks to expire.
+    """
+
+
 async def _invoke(handler: TaskHandler, ctx: TaskContext) -> Any:
     """Run `handler` on the event loop if it is a coroutine function, else in a thread."""
-    if inspect.iscoroutinefunction(handler):
-        return await handler(ctx)
-    result = await asyncio.to_thread(handler, ctx)
-    if inspect.isawaitable(result):  # an object whose __call__ is async
-        return await result
-    return result
+    try:
+        if inspect.iscoroutinefunction(handler):
+            return await handler(ctx)
+        result = await asyncio.to_thread(handler, ctx)
+        if inspect.isawaitable(result):  # an object whose __call__ is async
+            return await result
+        return result
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise HandlerExit(f"the handler for {ctx.type!r} raised {type(exc).__name__}({exc}); "
+                          "a handler must return a dict or raise an Exception") from None
 
 
 async def _unknown_type(task_type: str, known: list[str]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | configuration reload: what changed, reloadable or refused | `spec.decisions.config_reload` |
 | health checks after startup: when a failing check degrades, when it is restored | `spec.decisions.health` |
 | leader lease, renewal, step-down, failover bound | `spec.decisions.leadership` |
+| a failed task: retried (not before when) or failed | `spec.decisions.task_retry` |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from spec.decisions.leadership import FailoverReplay, LeadershipCore
 from spec.decisions.liveness import LivenessRules
 from spec.decisions.rate_limit import LimitDecision, RateLimitCore
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
+from spec.decisions.task_retry import TaskRetryDecision, TaskRetryRules
 
 __all__ = [
     "NO_SPREAD",
@@ -54,6 +56,8 @@ __all__ = [
     "RetryDecision",
     "StartupBudget",
     "StartupBudgets",
+    "TaskRetryDecision",
+    "TaskRetryRules",
     "budget_of",
     "decide_reload",
     "fleet_state",
