@@ -40,6 +40,8 @@ class Orchestrator:
         self.refuse: set[str] = set()
         self.unavailable_first = 0
         self.batches = 0
+        #: Answer failure reports as the orchestrator does when its retry policy queues the task again.
+        self.retry_failures = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         kind = request.url.path.rsplit("/", 1)[-1]
@@ -61,7 +63,8 @@ class Orchestrator:
             return {"taskId": report["taskId"], "code": 409,
                     "error": {"field": "fencingToken", "reason": "stale lease"}}
         self.reports.append((kind, report))
-        return {"taskId": report["taskId"], "code": 200, "status": kind, "fencingToken": report["fencingToken"]}
+        status = "queued" if kind == "failed" and self.retry_failures else kind
+        return {"taskId": report["taskId"], "code": 200, "status": status, "fencingToken": report["fencingToken"]}
 
     def kinds(self) -> list[str]:
         return [k for k, _ in self.reports if k != "progress"]
@@ -368,3 +371,80 @@ async def test_a_plain_def_handler_that_raises_fails_with_a_classified_error(tmp
     runner, _ = _runner(tmp_path, orch, {"t": handler})
     assert (await runner.execute(_assignment("t"))).state == "failed"
     assert orch.last("failed")["error"]["errorClass"] == "validation"
+
+
+# -- handlers of every shape (issue 12): garbage and exits fail the task, never the worker -------------
+
+
+def _returns(value: object) -> TaskHandler:
+    def handler(ctx: TaskContext) -> Any:
+        return value
+
+    return handler
+
+
+def _exits(ctx: TaskContext) -> dict[str, Any]:
+    raise SystemExit(3)
+
+
+def _interrupts(ctx: TaskContext) -> dict[str, Any]:
+    raise KeyboardInterrupt
+
+
+async def _async_exits(ctx: TaskContext) -> dict[str, Any]:
+    raise SystemExit("bye")
+
+
+async def _async_returns_list(ctx: TaskContext) -> Any:
+    return [1, 2]
+
+
+@pytest.mark.parametrize(("handler", "error_class", "words"), [
+    (_returns(None), "validation", "returned NoneType, expected a dict"),
+    (_returns(["a"]), "validation", "returned list, expected a dict"),
+    (_returns("text"), "validation", "returned str, expected a dict"),
+    (_returns({"when": object()}), "validation", "not JSON"),
+    (_returns({1: "a"}), "validation", "not JSON"),
+    (_returns({"nan": float("nan")}), None, None),
+    (_async_returns_list, "validation", "returned list, expected a dict"),
+    (_exits, "unknown", "raised SystemExit(3)"),
+    (_interrupts, "unknown", "raised KeyboardInterrupt"),
+    (_async_exits, "unknown", "raised SystemExit(bye)"),
+], ids=["none", "list", "str", "object-value", "int-key", "nan", "async-list", "sys-exit", "keyboard-interrupt",
+        "async-sys-exit"])
+async def test_a_handler_returning_garbage_or_exiting_fails_its_task_and_the_runner_goes_on(
+    tmp_path: Path, handler: TaskHandler, error_class: str | None, words: str | None,
+) -> None:
+    orch = Orchestrator()
+
+    async def fine(ctx: TaskContext) -> dict[str, Any]:
+        return {"ok": True}
+
+    runner, recorder = _runner(tmp_path, orch, {"bad": handler, "fine": fine})
+    outcome = await runner.execute(_assignment("bad"))
+    if error_class is None:  # NaN goes out as null (pydantic's JSON for it): the task completes
+        assert outcome.state == "completed" and orch.last("completed")["result"] == {"nan": None}
+    else:
+        assert outcome.state == "failed"
+        error = orch.last("failed")["error"]
+        assert (error["code"], error.get("errorClass", "unknown")) == ("TASK_ERROR", error_class)  # default omitted
+        assert words is not None and words in error["message"]
+    assert (await runner.execute(_assignment("fine", task_id="t-2"))).state == "completed"
+    assert orch.last("completed")["taskId"] == "t-2"
+    assert runner.running == {} and runner.held == set()
+
+
+async def test_a_failure_the_orchestrator_queues_again_ends_the_attempt_with_retry(tmp_path: Path) -> None:
+    """The worker's trace follows the orchestrator: a retried attempt ends in ``queued``, not ``failed``."""
+    orch = Orchestrator()
+    orch.retry_failures = True
+
+    async def flaky(ctx: TaskContext) -> dict[str, Any]:
+        raise ConnectionResetError("peer went away")
+
+    runner, recorder = _runner(tmp_path, orch, {"t": flaky})
+    outcome = await runner.execute(_assignment("t"))
+    assert outcome.state == "queued"
+    assert orch.last("failed")["error"]["errorClass"] == "network"
+    assert _triggers(recorder) == ["start", "retry"]
+    assert runner.reports.retried == set()
