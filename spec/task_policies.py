@@ -1,4 +1,4 @@
-"""Retries of a failed task (issue 12): how many attempts a task gets and which failures earn another.
+"""Retries of a failed task: how many attempts a task gets and which failures earn another.
 
 Part of `spec.policies` (which re-exports it and holds it in `Policies` as ``task_retry``). The
 wait between attempts is not written here: it is `BackoffPolicy`'s schedule, through the one

@@ -99,7 +99,7 @@ async def register_worker(session: AsyncSession, changes: ChangeLog, registratio
 
 @dataclass(frozen=True)
 class TypeRouting:
-    """Which task types the workers that lease (idle or busy) have handlers for (issue 12, routing).
+    """Which task types the workers that lease (idle or busy) have handlers for (routing by task type).
 
     A worker that advertised no types is offered any type (`RegisterRequest.task_types`), so one
     such live worker makes every type routable.

@@ -220,8 +220,7 @@ class _Batch:
         if decision.retry:
             self._retry(task, report, decision)
             return
-        self._advance_task(task, failure_trigger(task.status, report.error.code),
-                           {"code": report.error.code, TraceKey.REASON: decision.reason})
+        self._advance_task(task, failure_trigger(task.status, report.error.code), {"code": report.error.code})
         error = report.error.model_dump(by_alias=True)
         task.changed["error"] = error
         self._release_lease(task)

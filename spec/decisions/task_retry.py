@@ -1,4 +1,4 @@
-"""Whether a failed task is queued again, and not before when (issue 12), as a sans-I/O core.
+"""Whether a failed task is queued again, and not before when, as a sans-I/O core.
 
 One rule for the store's failure path (`runtime.store.reports`) and anything that checks it:
 

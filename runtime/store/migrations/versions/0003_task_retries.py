@@ -1,4 +1,4 @@
-"""Task retries and routing by task type (issue 12): a retried task's not-before time and its own
+"""Task retries and routing by task type: a retried task's not-before time and its own
 retry fields; the task types each worker handles.
 
 Revision ID: 0003_task_retries
