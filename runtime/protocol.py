@@ -204,8 +204,10 @@ class TaskInterrupted(LeaseReport):
 class TaskRetryOverride(WireModel):
     """A task's own `spec.policies.TaskRetryPolicy` fields, over the orchestrator's (omitted: its value)."""
 
-    max_attempts: JsonInt | None = Field(None, ge=1, le=MAX_TASK_ATTEMPTS)
-    retry_on: list[ErrorClass] | None = Field(None, max_length=len(ErrorClass))
+    #: Constraints before the JSON-number check, so the schema says minimum/maximum (not raw ge/le).
+    max_attempts: Annotated[int, Field(ge=1, le=MAX_TASK_ATTEMPTS), BeforeValidator(_json_number)] | None = None
+    retry_on: Annotated[list[ErrorClass], Field(max_length=len(ErrorClass),
+                                                json_schema_extra={"uniqueItems": True})] | None = None
 
     @field_validator("retry_on")
     @classmethod

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import anyio
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import URL, Connection, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from runtime.errors import ConflictError
 from runtime.protocol import (
@@ -24,8 +28,9 @@ from runtime.protocol import (
     TaskRetryOverride,
     WorkflowRequest,
 )
-from runtime.store.database import Database
+from runtime.store.database import MIGRATIONS, Database
 from runtime.store.event_log import events_since
+from runtime.store.locations import DatabaseLocation
 from runtime.store.models import WorkerRow, WorkflowRow
 from runtime.store.queue import get_task, lease_next_tasks, submit_workflow
 from runtime.store.queue_rows import sqlite_lease_sql
@@ -247,3 +252,55 @@ def test_the_lease_query_stays_an_ordered_index_scan(tmp_path: Path) -> None:
             assert "SCAN candidate" not in text, text
     finally:
         connection.close()
+
+
+def _migrate_to(connection: Connection, revision: str, *, down: bool = False) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+async def test_migration_0003_keeps_queued_tasks_leasable_and_old_workers_offered_any_type(
+    tmp_path: Path, store_backend: StoreBackend,
+) -> None:
+    """A database at 0002 with a queued task and a registered worker: after 0003 the task is leasable at
+    once under the orchestrator's policy, the worker is offered any type; the downgrade drops the columns."""
+    if store_backend.server is None:
+        url: str | URL = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        location: DatabaseLocation = tmp_path / "old.db"
+    else:
+        name = store_backend.server.create_database(migrated=False)
+        location = store_backend.server.location(name)
+        url = location.url
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate_to, "0002")
+            await connection.execute(text(
+                "INSERT INTO workflows (id, type, status, priority, payload, created_at, updated_at) "
+                "VALUES ('wf-old', 'noop', 'pending', 5, '{}', 0, 0)"))
+            await connection.execute(text(
+                "INSERT INTO tasks (id, workflow_id, type, payload, status, priority, enqueued_at, sort_key, "
+                "required_capabilities, fencing_token, attempt, progress, progress_step, cancel_requested, updated_at)"
+                " VALUES ('t-old', 'wf-old', 'noop', '{}', 'queued', 5, 0, 0, '[]', 0, 0, 0, '', false, 0)"))
+            await connection.execute(text(
+                "INSERT INTO workers (id, status, capabilities, hostname, max_concurrency, running, health, "
+                "last_heartbeat, registered_at, incarnation) VALUES ('w-old', 'idle', '[\"python\"]', '', 1, 0, "
+                "'{}', 0, 0, 1)"))
+        db = Database.at(location)
+        await db.open()  # migrates to head
+        assert [t.task_id for t in await lease(db, "w-old", now=1.0)] == ["t-old"]
+        async with db.read() as session:
+            task = await get_task(session, "t-old")
+            worker = await session.get(WorkerRow, "w-old")
+        await db.close()
+        assert (task.not_before, task.retry) == (0.0, None)
+        assert worker is not None and worker.task_types is None
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate_to, "0002", down=True)
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for table in ("tasks", "workers") for c in inspect(sync).get_columns(table)})
+        assert not {"not_before", "retry", "task_types"} & columns
+    finally:
+        await engine.dispose()
