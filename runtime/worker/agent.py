@@ -56,10 +56,11 @@ from runtime.worker.errors import (
     RequestRejectedError,
 )
 from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
+from runtime.worker.handler_call import TaskHandler
 from runtime.worker.health import measure_health
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
-from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
+from runtime.worker.task_runner import TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
 from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder

@@ -102,7 +102,9 @@ def test_a_task_failing_once_completes_on_attempt_two_and_the_websocket_shows_ea
     wait_for(lambda: "complete" in [e.trigger for e in worker.events() if e.component == f"task:{task_id}"],
              "the worker to record the completion")
     on_worker = [e.trigger for e in worker.events() if e.component == f"task:{task_id}" and e.trigger != "progress"]
-    assert on_worker == ["start", "retry", "start", "complete"], on_worker
+    assert on_worker == ["start", "retry", "assign", "start", "complete"], on_worker
+    worker_report = check_trace(worker.events(), require_initial=False)  # the worker's view starts at a lease
+    assert worker_report.ok, worker_report.format()
     orchestrator.stop()
     policies = DEFAULT_POLICIES.model_copy(update={"backoff": BACKOFF, "heartbeat": HeartbeatPolicy(
         interval_s=HEARTBEAT_INTERVAL_S, timeout_s=HEARTBEAT_TIMEOUT_S)})

@@ -17,9 +17,11 @@ from runtime.worker.builtin_tasks import ShellTask, noop_task, sleep_task
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason, TaskContext
 from runtime.worker.errors import TaskFailure
-from runtime.worker.task_runner import TaskHandler, TaskRunner
+from runtime.worker.handler_call import TaskHandler
+from runtime.worker.task_runner import MAX_REMEMBERED_REQUEUES, TaskRunner
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import STATE_FILE, WorkspaceRoot
+from spec.conformance import check_trace
 from spec.policies import BackoffPolicy, Policies, ProgressPolicy, ResourceLimits
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -448,3 +450,34 @@ async def test_a_failure_the_orchestrator_queues_again_ends_the_attempt_with_ret
     assert orch.last("failed")["error"]["errorClass"] == "network"
     assert _triggers(recorder) == ["start", "retry"]
     assert runner.reports.retried == set()
+
+    # Leased here again: this worker's trace takes the task from ``queued`` (assign), so it replays.
+    orch.retry_failures = False
+    again = _assignment("t").model_copy(update={"attempt": 2, "fencing_token": 6})
+    assert (await runner.execute(again)).state == "failed"
+    assert _triggers(recorder) == ["start", "retry", "assign", "start", "fail"]
+    report = check_trace(recorder.events, require_initial=False)
+    assert report.ok, report.format()
+
+
+async def test_a_task_leased_here_again_after_its_lease_was_lost_replays_too(tmp_path: Path) -> None:
+    orch = Orchestrator()
+    orch.refuse.add("started")
+
+    async def fine(ctx: TaskContext) -> dict[str, Any]:
+        return {}
+
+    runner, recorder = _runner(tmp_path, orch, {"t": fine})
+    assert (await runner.execute(_assignment("t"))).state == "queued"  # lease lost before start
+    orch.refuse.clear()
+    assert (await runner.execute(_assignment("t").model_copy(update={"attempt": 2}))).state == "completed"
+    assert _triggers(recorder) == ["lease_lost", "assign", "start", "complete"]
+    assert check_trace(recorder.events, require_initial=False).ok
+
+
+def test_the_runner_remembers_a_bounded_number_of_requeued_tasks(tmp_path: Path) -> None:
+    runner, _ = _runner(tmp_path, Orchestrator(), {})
+    for n in range(MAX_REMEMBERED_REQUEUES + 5):
+        runner._ended_in_queue(f"t-{n}")
+    assert len(runner._requeued_here) == MAX_REMEMBERED_REQUEUES
+    assert "t-0" not in runner._requeued_here and f"t-{MAX_REMEMBERED_REQUEUES + 4}" in runner._requeued_here
