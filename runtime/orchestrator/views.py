@@ -6,10 +6,24 @@ from collections.abc import Iterable
 
 from runtime.protocol import TaskView, WorkerView, WorkflowView
 from runtime.store.models import TaskRow, WorkerRow, WorkflowRow
+from runtime.store.registry import TypeRouting
+from spec.machines import TASK_LIFECYCLE
 
 
-def task_view(task: TaskRow, *, leases: bool) -> TaskView:
-    """`leases`: show the lease holder and fencing token (admin and worker credentials; never clients)."""
+def waiting_for(task: TaskRow, routing: TypeRouting | None, now: float) -> str | None:
+    """Why a queued task is not leased yet: its retry's backoff, or no live worker for its type."""
+    if task.status != TASK_LIFECYCLE.initial:
+        return None
+    if (task.not_before or 0.0) > now:
+        return f"retry backoff until {task.not_before:.3f} (attempt {task.attempt + 1} next)"
+    return routing.waiting_for(task.type) if routing is not None else None
+
+
+def task_view(task: TaskRow, *, leases: bool, routing: TypeRouting | None = None, now: float = 0.0) -> TaskView:
+    """`leases`: show the lease holder and fencing token (admin and worker credentials; never clients).
+
+    `routing` (the live workers' task types) and `now` say what a queued task waits for.
+    """
     return TaskView(
         task_id=task.id, workflow_id=task.workflow_id, type=task.type, status=task.status, priority=task.priority,
         required_capabilities=list(task.required_capabilities), lease_worker=task.lease_worker if leases else None,
@@ -17,6 +31,7 @@ def task_view(task: TaskRow, *, leases: bool) -> TaskView:
         attempt=task.attempt,
         progress=task.progress, progress_step=task.progress_step, result=task.result, error=task.error,
         enqueued_at=task.enqueued_at, updated_at=task.updated_at, saved_state=task.saved_state or {},
+        not_before=task.not_before or None, waiting_for=waiting_for(task, routing, now),
     )
 
 
@@ -33,4 +48,5 @@ def worker_view(worker: WorkerRow) -> WorkerView:
         worker_id=worker.id, status=worker.status, capabilities=list(worker.capabilities), hostname=worker.hostname,
         max_concurrency=worker.max_concurrency, running=worker.running, health=worker.health,
         last_heartbeat=worker.last_heartbeat, registered_at=worker.registered_at,
+        task_types=None if worker.task_types is None else list(worker.task_types),
     )

@@ -75,6 +75,7 @@ def _new_rows(
         "sort_key": sort_key(now, request.priority, aging_interval_s),
         "required_capabilities": list(request.required_capabilities), "fencing_token": 0, "attempt": 0,
         "progress": 0.0, "progress_step": "", "cancel_requested": False, "updated_at": now,
+        "not_before": 0.0, "retry": request.retry.policy_fields() if request.retry is not None else None,
     }
     requirements = [{"task_id": task_id, "capability": c} for c in request.required_capabilities]
     changes.tasks_queued += 1
@@ -149,7 +150,7 @@ async def lease_next_tasks(
     if status == W_IDLE:
         changes.advance(WORKER, component, status, "poll")
     leased = await rows.lease(LeaseGrant(worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED,
-                                         now + lease_ttl_s, now))
+                                         now + lease_ttl_s, now, worker.task_types))
     for task in leased:
         changes.advance(TASK, task_component(task.task_id), QUEUED, "assign",
                         {"workerId": worker.id, "fencingToken": task.fencing_token})
