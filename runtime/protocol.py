@@ -24,6 +24,8 @@ from pydantic.alias_generators import to_camel
 
 from spec.decisions.task_graph import FailurePolicy
 from spec.policies import DEFAULT_POLICIES
+from spec.task_policies import MAX_TASK_ATTEMPTS
+from spec.taxonomy import ErrorClass
 
 #: Capability names: lowercase words joined by '.', '-' or '_' (e.g. "python", "ai.codegen").
 CAPABILITY_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
@@ -88,11 +90,26 @@ def _check_capabilities(values: list[str]) -> list[str]:
 MAX_WORKER_SLOTS = 256
 
 
+#: A task type name (``WorkflowRequest.type``, ``RegisterRequest.task_types``).
+TASK_TYPE_PATTERN = r"^[A-Za-z0-9._-]+$"
+TaskType = Annotated[str, Field(min_length=1, max_length=64, pattern=TASK_TYPE_PATTERN)]
+#: Most task types one worker may advertise.
+MAX_TASK_TYPES = 256
+
+
 class RegisterRequest(WireModel):
     worker_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     capabilities: list[Capability] = Field(min_length=1, max_length=MAX_CAPABILITIES)
     max_concurrency: JsonInt = Field(1, ge=1, le=MAX_WORKER_SLOTS)
     hostname: str = Field("", max_length=255)
+    #: The task types this worker has handlers for: it is leased only those. Omitted (older
+    #: workers, bench loops): it is offered any type, as before routing by type existed.
+    task_types: list[TaskType] | None = Field(None, min_length=1, max_length=MAX_TASK_TYPES)
+
+    @field_validator("task_types")
+    @classmethod
+    def _distinct_types(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else sorted(set(values))
 
     @field_validator("capabilities")
     @classmethod
@@ -191,11 +208,34 @@ class TaskInterrupted(LeaseReport):
     state: dict[str, Any] = Field(default_factory=dict)
 
 
+class TaskRetryOverride(WireModel):
+    """A task's own `spec.policies.TaskRetryPolicy` fields, over the orchestrator's (omitted: its value)."""
+
+    #: Constraints before the JSON-number check, so the schema says minimum/maximum (not raw ge/le).
+    max_attempts: Annotated[int, Field(ge=1, le=MAX_TASK_ATTEMPTS), BeforeValidator(_json_number)] | None = None
+    retry_on: Annotated[list[ErrorClass], Field(max_length=len(ErrorClass),
+                                                json_schema_extra={"uniqueItems": True})] | None = None
+
+    @field_validator("retry_on")
+    @classmethod
+    def _distinct_classes(cls, values: list[ErrorClass] | None) -> list[ErrorClass] | None:
+        if values is not None and len(set(values)) != len(values):
+            raise ValueError("lists an error class twice")
+        return values
+
+    def policy_fields(self) -> dict[str, Any] | None:
+        """The overridden `TaskRetryPolicy` fields as stored (snake_case, JSON values); None if none."""
+        fields = self.model_dump(mode="json", exclude_none=True)
+        return fields or None
+
+
 class WorkflowRequest(WireModel):
-    type: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    type: TaskType
     payload: dict[str, Any] = Field(default_factory=dict)
     priority: JsonInt = Field(5, ge=0, le=DEFAULT_POLICIES.lease.max_priority)
     required_capabilities: list[Capability] = Field(default_factory=list, max_length=MAX_CAPABILITIES)
+    #: Retries of this task: e.g. ``{"maxAttempts": 3}``; omitted fields keep the orchestrator's policy.
+    retry: TaskRetryOverride | None = None
 
     @field_validator("required_capabilities")
     @classmethod
@@ -288,6 +328,10 @@ class TaskView(WireModel):
     enqueued_at: float
     updated_at: float
     saved_state: dict[str, Any] = Field(default_factory=dict)
+    #: A retried task is not leased before this time (null: at once).
+    not_before: float | None = None
+    #: Why a queued task is not being leased yet (a retry's backoff, no live worker for its type); null otherwise.
+    waiting_for: str | None = None
     #: The task's id in its workflow's submission, and the ids it depends on (multi-task workflows; else null, []).
     key: str | None = None
     depends_on: list[str] = Field(default_factory=list)
@@ -319,6 +363,8 @@ class WorkerView(WireModel):
     health: dict[str, Any]
     last_heartbeat: float
     registered_at: float
+    #: The task types it is leased; null: any type.
+    task_types: list[str] | None = None
 
 
 class WorkerList(WireModel):

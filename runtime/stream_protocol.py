@@ -44,21 +44,28 @@ class TaskProgressPayload(WireModel):
 
 
 class TaskCompletedPayload(WireModel):
-    """The task completed with this result."""
+    """The task completed with this result, on this attempt."""
 
     result: dict[str, Any]
+    attempt: int | None = None
 
 
 class TaskFailedPayload(WireModel):
-    """The task failed with this error (`spec.taxonomy` code and class)."""
+    """The task failed with this error (`spec.taxonomy` code and class), on its last attempt."""
 
     error: TaskError
+    attempt: int | None = None
 
 
 class TaskRequeuedPayload(WireModel):
-    """The task went back to the queue: its lease was lost, expired or handed back."""
+    """The task went back to the queue: its lease was lost, expired or handed back, or its attempt
+    failed and `spec.policies.TaskRetryPolicy` retries it (then ``attempt`` is the one that failed,
+    ``error`` its error, and the task is not leased before ``notBefore``)."""
 
     reason: str
+    attempt: int | None = None
+    not_before: float | None = None
+    error: TaskError | None = None
 
 
 class WorkflowCompletedPayload(WireModel):

@@ -43,6 +43,7 @@ TASK_FAILURES = "orchestration_task_failures_total"
 QUEUE_WAIT = "orchestration_task_queue_wait_seconds"
 LEASE_EXPIRIES = "orchestration_lease_expiries_total"
 REQUEUES = "orchestration_task_requeues_total"
+UNROUTABLE_TASKS = "orchestration_tasks_unroutable"
 
 #: How far back one evaluation of a call metric looks by default (``AlertPolicy.rate_window_s``).
 #: How long a breach must last is the rule's ``for_s``, not this.
@@ -204,6 +205,10 @@ METRICS: Mapping[str, PrometheusMetric] = {
         PrometheusMetric(
             REQUEUES, "counter", ("reason",), "Tasks put back in the queue, by the task_lifecycle trigger."
         ),
+        PrometheusMetric(
+            UNROUTABLE_TASKS, "gauge", ("task_type",),
+            "Queued tasks of a type no live worker has a handler for: they wait, they do not fail.",
+        ),
     )
 }
 
@@ -229,6 +234,7 @@ __all__ = [
     "SUCCESS",
     "TASKS_FINISHED",
     "TASK_FAILURES",
+    "UNROUTABLE_TASKS",
     "call_duration_buckets",
     "latency_quantile",
     "longest_call_s",

@@ -23,6 +23,7 @@ from spec.operations_policies import (
 )
 from spec.policy_base import Policy as _Policy
 from spec.policy_base import capped_exponential
+from spec.task_policies import MAX_TASK_ATTEMPTS, TaskRetryPolicy
 
 GIB = 1024**3
 #: A worker may lose this many heartbeats in a row before it is declared lost (timeout >= N x interval).
@@ -343,6 +344,7 @@ class Policies(_Policy):
     health: HealthPolicy = HealthPolicy()
     memory_growth: MemoryGrowthPolicy = MemoryGrowthPolicy()
     system_errors: SystemErrorPolicy = SystemErrorPolicy()
+    task_retry: TaskRetryPolicy = TaskRetryPolicy()
 
 
 DEFAULT_POLICIES = Policies()
@@ -363,6 +365,7 @@ __all__ = [
     "LeadershipPolicy",
     "LeasePolicy",
     "MemoryGrowthPolicy",
+    "MAX_TASK_ATTEMPTS",
     "Policies",
     "PollPolicy",
     "ProgressPolicy",
@@ -373,6 +376,7 @@ __all__ = [
     "StartupPolicy",
     "SupervisionPolicy",
     "SystemErrorPolicy",
+    "TaskRetryPolicy",
     "WebSocketPolicy",
     "WorkflowPolicy",
     "capped_exponential",

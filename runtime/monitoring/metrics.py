@@ -54,6 +54,7 @@ from spec.metrics import (
     TASK_DURATION,
     TASK_FAILURES,
     TASKS_FINISHED,
+    UNROUTABLE_TASKS,
     WORKERS,
     call_duration_buckets,
     wait_buckets,
@@ -68,7 +69,7 @@ _BREAKER_STATES = MACHINES["circuit_breaker"].state_names
 _WORKER_STATES = MACHINES["worker_lifecycle"].state_names
 #: Triggers that end a task (its ``outcome`` label) and that put it back in the queue (``reason``).
 _TASK_ENDINGS = (TaskTrigger.COMPLETE, TaskTrigger.FAIL, TaskTrigger.TIME_OUT, TaskTrigger.ALLOCATION_FAILED)
-_REQUEUE_REASONS = (TaskTrigger.REQUEUE, TaskTrigger.LEASE_LOST)
+_REQUEUE_REASONS = (TaskTrigger.REQUEUE, TaskTrigger.LEASE_LOST, TaskTrigger.RETRY)
 #: Failure codes with their own label value; a code outside the taxonomy counts as TASK_ERROR.
 _FAILURE_CODES = frozenset(code.value for code in FailureCode)
 _ERROR_CLASSES = frozenset(c.value for c in ErrorClass)
@@ -138,6 +139,7 @@ class OrchestratorMetrics:
         self.queue_wait = Histogram(*_declared(QUEUE_WAIT, "histogram"), registry=r, buckets=wait_buckets(policies))
         self.lease_expiries = Counter(*_declared(LEASE_EXPIRIES, "counter"), registry=r)
         self.requeues = Counter(*_declared(REQUEUES, "counter"), registry=r)
+        self.unroutable = Gauge(*_declared(UNROUTABLE_TASKS, "gauge"), registry=r)
         ProcessCollector(registry=r)
         self.build_info.labels(version=_version(), python=platform.python_version()).set(1)
         self._call_series: set[tuple[str, str]] = set()
@@ -154,6 +156,7 @@ class OrchestratorMetrics:
             for code in FailureCode:
                 self.task_failures.labels(task_type=task_type, failure_code=code.value)
             self.queue_wait.labels(task_type=task_type)
+            self.unroutable.labels(task_type=task_type).set(0)
         for reason in _REQUEUE_REASONS:
             self.requeues.labels(reason=reason)
         self.lease_expiries.inc(0)
@@ -237,6 +240,14 @@ class OrchestratorMetrics:
         self.queue_depth.set(depth)
         for state in _WORKER_STATES:
             self.workers.labels(state=state).set(workers_by_state.get(state, 0))
+
+    def set_unroutable(self, queued_by_type: Mapping[str, int]) -> None:
+        """Queued tasks by type for the types no live worker handles; a type outside the known ones is ``other``."""
+        totals = dict.fromkeys((*self.task_types, OTHER_TASK_TYPE), 0)
+        for task_type, count in queued_by_type.items():
+            totals[self.task_type_label(task_type)] += count
+        for label, count in totals.items():
+            self.unroutable.labels(task_type=label).set(count)
 
     def set_resources(self, samples: Iterable[tuple[str, str, float]]) -> None:
         """Replace every ``(worker_id, resource, ratio)``: workers that left rotation drop out."""

@@ -48,7 +48,7 @@ from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
 from runtime.store.models import WorkerRow
 from runtime.store.queue import count_queued
-from runtime.store.registry import IN_ROTATION
+from runtime.store.registry import IN_ROTATION, live_routing, unroutable_queued
 from spec.metrics import ERROR, FAST_FAIL, KNOWN_TASK_TYPES, SUCCESS
 from spec.policies import Policies
 from spec.render.alert_annotations import alerts_api_entry
@@ -202,6 +202,7 @@ class MonitoringService:
         """Queue depth, workers by state and resource use, read from the store."""
         async with db.read() as session:
             depth = await count_queued(session)
+            unroutable = await unroutable_queued(session, await live_routing(session))
             by_state = {
                 str(status): int(count)
                 for status, count in (
@@ -212,6 +213,7 @@ class MonitoringService:
                 await session.execute(select(WorkerRow.id, WorkerRow.health).where(WorkerRow.status.in_(IN_ROTATION)))
             ).all()
         self.metrics.set_queue(depth, by_state)
+        self.metrics.set_unroutable(unroutable)
         samples: list[tuple[str, str, float]] = []
         for worker_id, reported in health:
             for resource, field in HEALTH_FIELDS.items():

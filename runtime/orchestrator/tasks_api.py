@@ -42,8 +42,9 @@ from runtime.protocol import (
 from runtime.store.changes import ChangeLog
 from runtime.store.models import TaskRow
 from runtime.store.queue import get_task, interrupt_task, lease_next_tasks, leased_task, list_tasks, record_progress
-from runtime.store.registry import assert_in_rotation
+from runtime.store.registry import assert_in_rotation, live_routing
 from runtime.store.reports import ReportApplied, ReportRefused, apply_report, apply_reports
+from spec.decisions.task_retry import TaskRetryRules
 from spec.errors import IllegalTransitionError
 from spec.machines import TASK_LIFECYCLE
 from spec.policies import PollPolicy
@@ -115,7 +116,8 @@ async def _report(orch: Orchestrator, report: BatchedReport) -> TaskAck:
     """A single-report endpoint: the batch path with one report; a refusal is raised (4xx)."""
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> TaskAck:
-        applied = await apply_report(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s)
+        applied = await apply_report(session, changes, report, orch.now(), orch.policies.lease.lease_ttl_s,
+                                     TaskRetryRules.from_policies(orch.policies))
         return TaskAck(task_id=applied.task_id, status=applied.status, fencing_token=applied.fencing_token)
 
     return await orch.transact(_work)
@@ -197,7 +199,8 @@ async def reports(body: ReportBatch, orch: Orch, credential: Caller) -> Response
         require_worker(credential, report.worker_id, field=f"reports.{index}.workerId")
 
     async def _work(session: AsyncSession, changes: ChangeLog) -> ReportBatchResponse:
-        answers = await apply_reports(session, changes, body.reports, orch.now(), orch.policies.lease.lease_ttl_s)
+        answers = await apply_reports(session, changes, body.reports, orch.now(), orch.policies.lease.lease_ttl_s,
+                                      TaskRetryRules.from_policies(orch.policies))
         leased: list[TaskAssignment] = []
         if body.lease_max and body.worker_id is not None and not orch.dispatcher.paused:
             lease = await lease_next_tasks(session, changes, body.worker_id, body.lease_max, orch.now(),
@@ -213,7 +216,9 @@ async def task(
     orch: Orch, credential: Caller, task_id: Annotated[str, Path(alias="taskId", min_length=1, max_length=128)]
 ) -> TaskView:
     async with orch.db.read() as session:
-        return task_view(await get_task(session, task_id), leases=credential.sees_leases)
+        row = await get_task(session, task_id)
+        routing = await live_routing(session) if row.status == TASK_LIFECYCLE.initial else None
+        return task_view(row, leases=credential.sees_leases, routing=routing, now=orch.now())
 
 
 @router.get("", response_model=TaskList)
@@ -231,4 +236,7 @@ async def tasks(
                                 field="status")
     async with orch.db.read() as session:
         rows = await list_tasks(session, status, workflow_id, limit, offset)
-    return TaskList(tasks=[task_view(r, leases=credential.sees_leases) for r in rows])
+        queued = any(r.status == TASK_LIFECYCLE.initial for r in rows)
+        routing = await live_routing(session) if queued else None
+    now = orch.now()
+    return TaskList(tasks=[task_view(r, leases=credential.sees_leases, routing=routing, now=now) for r in rows])

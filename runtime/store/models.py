@@ -68,6 +68,10 @@ class TaskRow(Base):
     saved_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[float] = mapped_column(Float)
+    #: A retried task is not leased before this time (`spec.decisions.task_retry`); 0 = at once.
+    not_before: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    #: The submission's own `TaskRetryPolicy` fields (snake_case), over the orchestrator's; None = none.
+    retry: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     #: The task's id in its multi-task workflow's submission (``tasks[].id``); null for a one-task workflow.
     key: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
@@ -114,6 +118,8 @@ class WorkerRow(Base):
     incarnation: Mapped[int] = mapped_column(Integer, default=1)
     #: SHA-256 of the worker's own bearer token (`runtime.orchestrator.credentials`); never the token.
     token_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    #: The task types this worker has handlers for; None = it did not say, and is offered any type.
+    task_types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
 
 
 class EventRow(Base):

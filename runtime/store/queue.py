@@ -78,6 +78,7 @@ def _new_rows(
         "sort_key": sort_key(now, request.priority, aging_interval_s),
         "required_capabilities": list(request.required_capabilities), "fencing_token": 0, "attempt": 0,
         "progress": 0.0, "progress_step": "", "cancel_requested": False, "updated_at": now,
+        "not_before": 0.0, "retry": request.retry.policy_fields() if request.retry is not None else None,
     }
     requirements = [{"task_id": task_id, "capability": c} for c in request.required_capabilities]
     changes.tasks_queued += 1
@@ -152,7 +153,7 @@ async def lease_next_tasks(
     if status == W_IDLE:
         changes.advance(WORKER, component, status, "poll")
     leased = await with_dependency_results(session, await rows.lease(LeaseGrant(
-        worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED, now + lease_ttl_s, now)),
+        worker.id, worker.capabilities, wanted, QUEUED, ASSIGNED, now + lease_ttl_s, now, worker.task_types)),
         rows.db if isinstance(rows, SqliteQueueRows) else None)
     for task in leased:
         changes.advance(TASK, task_component(task.task_id), QUEUED, "assign",

@@ -57,6 +57,8 @@ class WorkerSlots(NamedTuple):
     max_concurrency: int
     capabilities: list[str]
     incarnation: int
+    #: The types it handles; None = any (`RegisterRequest.task_types`).
+    task_types: list[str] | None
 
 
 _WORKER_COLUMNS = WorkerSlots._fields
@@ -64,7 +66,8 @@ _WORKER_COLUMNS = WorkerSlots._fields
 
 @dataclass(frozen=True)
 class LeaseGrant:
-    """Lease up to `limit` of the best `queued` tasks whose every requirement is in `capabilities`."""
+    """Lease up to `limit` of the best `queued` tasks whose every requirement is in `capabilities`,
+    whose type is one of `task_types` (None: any type), and whose ``not_before`` has come."""
 
     worker_id: str
     capabilities: list[str]
@@ -73,6 +76,7 @@ class LeaseGrant:
     assigned: str
     expires_at: float
     now: float
+    task_types: list[str] | None = None
 
 
 class QueueRows(Protocol):
@@ -90,6 +94,9 @@ class QueueRows(Protocol):
     async def insert_events(self, rows: list[dict[str, Any]]) -> Iterable[EventKey]: ...
     async def outcomes(self, task_ids: Sequence[str]) -> dict[str, TaskOutcome]:
         """Stored ``(result, error)`` of settled tasks: what a redelivered report is compared with."""
+
+    async def retry_overrides(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The tasks' own retry fields (``tasks.retry``), for those that have any: what a failure is decided by."""
 
 
 #: (result, error) as stored
@@ -113,6 +120,8 @@ _LOAD_WORKFLOWS = select(WORKFLOWS.c.id, WORKFLOWS.c.status).where(
     WORKFLOWS.c.id.in_(bindparam("ids", expanding=True)))
 _LOAD_OUTCOMES = select(TASKS.c.id, TASKS.c.result, TASKS.c.error).where(
     TASKS.c.id.in_(bindparam("ids", expanding=True)))
+_LOAD_RETRY = select(TASKS.c.id, TASKS.c.retry).where(
+    TASKS.c.id.in_(bindparam("ids", expanding=True)), TASKS.c.retry.is_not(None))
 _UPDATE_WORKFLOWS = update(WORKFLOWS).where(WORKFLOWS.c.id == bindparam("k_id")).values(
     status=bindparam("v_status"), updated_at=bindparam("v_updated_at"))
 _UPDATE_WORKERS = update(WORKERS).where(WORKERS.c.id == bindparam("k_id")).values(
@@ -123,21 +132,31 @@ _INSERT_EVENTS = insert(EVENTS).returning(EVENTS.c.id, EVENTS.c.workflow_id, EVE
 
 
 _CANDIDATE = TASKS.alias("candidate")
-_LEASE = (
-    update(TASKS)
-    .where(TASKS.c.id.in_(
-        select(_CANDIDATE.c.id)
-        .where(_CANDIDATE.c.status == bindparam("queued"), ~exists().where(
-            TASK_REQUIREMENTS.c.task_id == _CANDIDATE.c.id,
-            TASK_REQUIREMENTS.c.capability.not_in(bindparam("capabilities", expanding=True))))
-        .order_by(_CANDIDATE.c.sort_key, _CANDIDATE.c.id)
-        .limit(bindparam("limit", type_=Integer))
-        .with_for_update(skip_locked=True)))
-    .values(status=bindparam("assigned"), fencing_token=TASKS.c.fencing_token + 1, attempt=TASKS.c.attempt + 1,
-            lease_worker=bindparam("worker_id"), lease_expires_at=bindparam("expires_at"), cancel_requested=False,
-            updated_at=bindparam("now"))
-    .returning(*(TASKS.c[c] for c in _LEASED_COLUMNS))
-)
+
+
+def _lease_statement(*, typed: bool) -> Update:
+    """The lease ``UPDATE``; `typed` adds the worker's task types to the candidates' filter.
+
+    The filters ride along the ``(status, sort_key)`` index scan (docs/runtime.md, "Routing").
+    """
+    candidates = select(_CANDIDATE.c.id).where(
+        _CANDIDATE.c.status == bindparam("queued"), _CANDIDATE.c.not_before <= bindparam("now"),
+        ~exists().where(TASK_REQUIREMENTS.c.task_id == _CANDIDATE.c.id,
+                        TASK_REQUIREMENTS.c.capability.not_in(bindparam("capabilities", expanding=True))))
+    if typed:
+        candidates = candidates.where(_CANDIDATE.c.type.in_(bindparam("task_types", expanding=True)))
+    return (
+        update(TASKS)
+        .where(TASKS.c.id.in_(candidates.order_by(_CANDIDATE.c.sort_key, _CANDIDATE.c.id)
+                              .limit(bindparam("limit", type_=Integer)).with_for_update(skip_locked=True)))
+        .values(status=bindparam("assigned"), fencing_token=TASKS.c.fencing_token + 1, attempt=TASKS.c.attempt + 1,
+                lease_worker=bindparam("worker_id"), lease_expires_at=bindparam("expires_at"),
+                cancel_requested=False, updated_at=bindparam("now"))
+        .returning(*(TASKS.c[c] for c in _LEASED_COLUMNS))
+    )
+
+
+_LEASE, _LEASE_TYPED = _lease_statement(typed=False), _lease_statement(typed=True)
 
 
 def _best_first(rows: Iterable[tuple[Any, ...]]) -> list[TaskAssignment]:
@@ -163,7 +182,8 @@ class CoreQueueRows:
         self.session = session
 
     async def lease(self, grant: LeaseGrant) -> list[TaskAssignment]:
-        return _best_first(tuple(row) for row in await self.session.execute(_LEASE, asdict(grant)))
+        statement = _LEASE if grant.task_types is None else _LEASE_TYPED
+        return _best_first(tuple(row) for row in await self.session.execute(statement, asdict(grant)))
 
     async def tasks_of_workflows_of(self, task_ids: Sequence[str]) -> Iterable[TaskTuple]:
         return [tuple(r) for r in await self.session.execute(_LOAD_TASKS, {"ids": list(task_ids)})]
@@ -191,11 +211,36 @@ class CoreQueueRows:
     async def outcomes(self, task_ids: Sequence[str]) -> dict[str, TaskOutcome]:
         return {i: (r, e) for i, r, e in await self.session.execute(_LOAD_OUTCOMES, {"ids": list(task_ids)})}
 
+    async def retry_overrides(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = await self.session.execute(_LOAD_RETRY, {"ids": list(task_ids)})
+        return {i: r for i, r in rows if r is not None}
+
 
 # -- SQLite-native: the same statements on the session's sqlite3 connection ------------------
 
-def _in(values: Sequence[object]) -> str:
+def _in(values: Sequence[object] | range) -> str:
     return f"({', '.join('?' * len(values))})"
+
+
+@functools.cache
+def sqlite_lease_sql(capabilities: int, task_types: int | None) -> str:
+    """The lease statement for that many capabilities and task types (None: any type), parameters in order:
+    assigned, worker, expiry, now, queued, now, the types, the capabilities, the limit.
+
+    Its candidates are an ordered scan of ``ix_tasks_status_sort_key``: the type, not-before and
+    requirement filters are checked on the rows the scan visits (tests/runtime/store, EXPLAIN QUERY PLAN).
+    """
+    typed = "" if task_types is None else f" AND candidate.type IN {_in(range(task_types))}"
+    return (
+        "UPDATE tasks SET status = ?, fencing_token = fencing_token + 1, attempt = attempt + 1, lease_worker = ?, "
+        "lease_expires_at = ?, cancel_requested = 0, updated_at = ? WHERE id IN ("
+        " SELECT candidate.id FROM tasks AS candidate WHERE candidate.status = ? AND candidate.not_before <= ?"
+        f"{typed} AND NOT EXISTS ("
+        "  SELECT 1 FROM task_requirements WHERE task_requirements.task_id = candidate.id"
+        f"  AND task_requirements.capability NOT IN {_in(range(capabilities))})"
+        " ORDER BY candidate.sort_key, candidate.id LIMIT ?)"
+        f" RETURNING {', '.join(_LEASED_COLUMNS)}"
+    )
 
 
 class SqliteQueueRows:
@@ -203,16 +248,11 @@ class SqliteQueueRows:
         self.db = connection
 
     async def lease(self, grant: LeaseGrant) -> list[TaskAssignment]:
-        capabilities = grant.capabilities
+        capabilities, types = grant.capabilities, grant.task_types
         rows = self.db.execute(
-            "UPDATE tasks SET status = ?, fencing_token = fencing_token + 1, attempt = attempt + 1, lease_worker = ?, "
-            "lease_expires_at = ?, cancel_requested = 0, updated_at = ? WHERE id IN ("
-            " SELECT candidate.id FROM tasks AS candidate WHERE candidate.status = ? AND NOT EXISTS ("
-            "  SELECT 1 FROM task_requirements WHERE task_requirements.task_id = candidate.id"
-            f"  AND task_requirements.capability NOT IN {_in(capabilities)})"
-            " ORDER BY candidate.sort_key, candidate.id LIMIT ?)"
-            f" RETURNING {', '.join(_LEASED_COLUMNS)}",
-            [grant.assigned, grant.worker_id, grant.expires_at, grant.now, grant.queued, *capabilities, grant.limit],
+            sqlite_lease_sql(len(capabilities), None if types is None else len(types)),
+            [grant.assigned, grant.worker_id, grant.expires_at, grant.now, grant.queued, grant.now, *(types or ()),
+             *capabilities, grant.limit],
         ).fetchall()
         return _best_first((i, w, t, json.loads(p), pr, f, e, a, None if s is None else json.loads(s), k)
                            for i, w, t, p, pr, f, e, a, s, k in rows)
@@ -225,7 +265,8 @@ class SqliteQueueRows:
     async def workers(self, worker_ids: Sequence[str]) -> list[WorkerSlots]:
         rows = self.db.execute(f"SELECT {', '.join(_WORKER_COLUMNS)} FROM workers WHERE id IN {_in(worker_ids)}",
                                list(worker_ids)).fetchall()
-        return [WorkerSlots(i, st, r, m, json.loads(caps), inc) for i, st, r, m, caps, inc in rows]
+        return [WorkerSlots(i, st, r, m, json.loads(caps), inc, None if types is None else json.loads(types))
+                for i, st, r, m, caps, inc, types in rows]
 
     async def workflows(self, workflow_ids: Sequence[str]) -> Iterable[WorkflowTuple]:
         return self.db.execute(f"SELECT id, status FROM workflows WHERE id IN {_in(workflow_ids)}",
@@ -254,3 +295,8 @@ class SqliteQueueRows:
         rows = self.db.execute(f"SELECT id, result, error FROM tasks WHERE id IN {_in(task_ids)}",
                                list(task_ids)).fetchall()
         return {i: (None if r is None else json.loads(r), None if e is None else json.loads(e)) for i, r, e in rows}
+
+    async def retry_overrides(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute(f"SELECT id, retry FROM tasks WHERE id IN {_in(task_ids)} AND retry IS NOT NULL",
+                               list(task_ids)).fetchall()
+        return {i: json.loads(r) for i, r in rows if r is not None}

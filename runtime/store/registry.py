@@ -12,14 +12,14 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime.errors import ConflictError
 from runtime.protocol import HeartbeatRequest, RegisterRequest
 from runtime.store.changes import ChangeLog, worker_component
 from runtime.store.models import TaskRow, WorkerRow
-from runtime.store.queue import LEASED, requeue_worker_tasks, unknown_worker
+from runtime.store.queue import LEASED, QUEUED, W_BUSY, W_IDLE, requeue_worker_tasks, unknown_worker
 from spec.decisions.liveness import heard_too_long_ago
 from spec.machine import StateRole
 from spec.machines import WORKER_LIFECYCLE
@@ -93,7 +93,48 @@ async def register_worker(session: AsyncSession, changes: ChangeLog, registratio
     row.registered_at = now
     row.incarnation = incarnation
     row.token_digest = registration.token_digest
+    row.task_types = None if request.task_types is None else list(request.task_types)
     return row
+
+
+@dataclass(frozen=True)
+class TypeRouting:
+    """Which task types the workers that lease (idle or busy) have handlers for (routing by task type).
+
+    A worker that advertised no types is offered any type (`RegisterRequest.task_types`), so one
+    such live worker makes every type routable.
+    """
+
+    any_type: bool
+    handled: frozenset[str]
+
+    def routable(self, task_type: str) -> bool:
+        return self.any_type or task_type in self.handled
+
+    def waiting_for(self, task_type: str) -> str | None:
+        """Why a queued task of `task_type` is not leased, as the task listing says it; None if it can be."""
+        return None if self.routable(task_type) else f"no live worker handles type {task_type!r}"
+
+
+async def live_routing(session: AsyncSession) -> TypeRouting:
+    """The task types the workers in rotation handle: one read of their ``task_types``."""
+    rows = (await session.scalars(select(WorkerRow.task_types).where(WorkerRow.status.in_((W_IDLE, W_BUSY))))).all()
+    handled: set[str] = set()
+    for types in rows:
+        if types is None:
+            return TypeRouting(True, frozenset())
+        handled.update(types)
+    return TypeRouting(False, frozenset(handled))
+
+
+async def unroutable_queued(session: AsyncSession, routing: TypeRouting) -> dict[str, int]:
+    """Queued tasks by type, for the types no live worker handles (the unroutable-tasks gauge)."""
+    if routing.any_type:
+        return {}
+    query = select(TaskRow.type, func.count()).where(TaskRow.status == QUEUED).group_by(TaskRow.type)
+    if routing.handled:
+        query = query.where(TaskRow.type.not_in(routing.handled))
+    return {str(t): int(n) for t, n in (await session.execute(query)).all()}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ as before: unknown task, unknown worker, stale lease (409), illegal transition (
 writes the result back with one ``executemany`` per table. Through the ORM unit of work the
 same work cost ~1.5 ms per task, most of the orchestrator's time (docs/runtime.md, "Performance").
 
+A failure report is decided by `spec.decisions.task_retry`: a failure the task's retry policy
+retries goes back to ``queued`` (``retry``) with a not-before time and a bumped fencing token,
+so the attempt's late reports are refused like any stale lease's; any other failure fails it.
+
 A refused report changes nothing: it is checked against the rows as the earlier reports of
 the batch left them, and only applied reports touch those rows.
 """
@@ -38,11 +42,13 @@ from runtime.store.queue import (
 from runtime.store.queue_rows import QueueRows, SqliteQueueRows, TaskOutcome, queue_rows
 from runtime.store.task_graphs import StoredGraph, stored_graphs
 from spec.decisions.task_graph import FailurePolicy, TaskGraph, WorkflowTasks
+from spec.decisions.task_retry import TaskRetryDecision, TaskRetryRules
 from spec.errors import IllegalTransitionError
 from spec.machine import StateRole
 from spec.machines import TASK_LIFECYCLE
 from spec.machines.task_lifecycle import TaskTrigger
 from spec.machines.workflow_lifecycle import WorkflowTrigger
+from spec.trace import TraceKey
 
 #: Task states no report leaves: a completed or failed report about one is a redelivery, or refused.
 SETTLED = tuple(s.name for s in TASK_LIFECYCLE.states if s.role is StateRole.TERMINAL)
@@ -99,10 +105,13 @@ class _Workflow:
 class _Batch:
     """The rows one batch touches, the changes made to them, and the events to insert."""
 
-    def __init__(self, changes: ChangeLog, now: float, ttl: float) -> None:
+    def __init__(self, changes: ChangeLog, now: float, ttl: float, retry: TaskRetryRules) -> None:
         self.changes = changes
         self.now = now
         self.ttl = ttl
+        self.retry = retry
+        #: The failing tasks' own retry fields (loaded only for tasks a failure report is about).
+        self.retry_overrides: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, _Task] = {}
         self.siblings: dict[str, list[_Task]] = {}
         self.workers: dict[str, _Worker] = {}
@@ -129,6 +138,9 @@ class _Batch:
                    and self.tasks[r.task_id].status in SETTLED]
         if settled:
             self.outcomes = await rows.outcomes(settled)
+        failing = [r.task_id for r in reports if r.kind is ReportKind.FAILED and r.task_id in self.tasks]
+        if failing:
+            self.retry_overrides = await rows.retry_overrides(failing)
 
     def apply(self, report: BatchedReport) -> ReportAnswer:
         try:
@@ -197,18 +209,25 @@ class _Batch:
         self._advance_task(task, "complete", {})
         task.changed.update(result=dict(report.result), progress=100.0)
         self._release_lease(task)
-        self._event(EventType.TASK_COMPLETED, task.workflow_id, task.id, {"result": report.result})
+        self._event(EventType.TASK_COMPLETED, task.workflow_id, task.id, {"result": report.result,
+                                                                          "attempt": task.attempt})
         self._settle(task, None)
 
     def _fail(self, task: _Task, report: BatchedReport) -> None:
         assert report.error is not None  # BatchedReport validates it
         if self._redelivered(task, report):
             return
+        decision = self.retry.decide(task_id=task.id, attempt=max(1, task.attempt), now=self.now,
+                                     error_class=report.error.error_class, override=self.retry_overrides.get(task.id))
+        if decision.retry and self.workflows[task.workflow_id].status in WF_ACTIVE:
+            # (a task of a workflow already cancelled or failed fast is not retried: it ends failed)
+            self._retry(task, report, decision)
+            return
         self._advance_task(task, failure_trigger(task.status, report.error.code), {"code": report.error.code})
         error = report.error.model_dump(by_alias=True)
         task.changed["error"] = error
         self._release_lease(task)
-        self._event(EventType.TASK_FAILED, task.workflow_id, task.id, {"error": error})
+        self._event(EventType.TASK_FAILED, task.workflow_id, task.id, {"error": error, "attempt": task.attempt})
         self._settle(task, error)
 
     def _settle(self, task: _Task, error: dict[str, Any] | None) -> None:
@@ -248,6 +267,21 @@ class _Batch:
             failed = min(errors)
             self._advance_workflow(workflow, "fail", {"taskId": failed, "code": errors[failed].get("code")})
             self._event(EventType.WORKFLOW_FAILED, workflow.id, failed, {"error": errors[failed]})
+
+    def _retry(self, task: _Task, report: BatchedReport, decision: TaskRetryDecision) -> None:
+        """Back to the queue, leasable from ``decision.not_before``; the attempt's lease is fenced."""
+        assert report.error is not None and decision.not_before is not None
+        self._advance_task(task, TaskTrigger.RETRY, {
+            "code": report.error.code, TraceKey.REASON: decision.reason, TraceKey.ATTEMPT: task.attempt,
+            TraceKey.DELAY_S: decision.delay_s})
+        self._release_lease(task)
+        task.fencing_token += 1
+        task.lease_worker = None
+        task.changed.update(fencing_token=task.fencing_token, lease_worker=None, not_before=decision.not_before)
+        self.changes.tasks_queued += 1
+        self._event(EventType.TASK_REQUEUED, task.workflow_id, task.id,
+                    {"reason": decision.reason, "attempt": task.attempt, "notBefore": decision.not_before,
+                     "error": report.error.model_dump(by_alias=True)})
 
     def _release_lease(self, task: _Task) -> None:
         """Free the worker's slot; a busy worker with no task left becomes idle (``task_finished``)."""
@@ -292,14 +326,22 @@ class _Batch:
                 for e in self.events)
 
 
+#: The retry rules of the default policies, for callers that configure none.
+DEFAULT_RETRY_RULES = TaskRetryRules.from_policies()
+
+
 async def apply_reports(
-    session: AsyncSession, changes: ChangeLog, reports: Sequence[BatchedReport], now: float, lease_ttl_s: float
+    session: AsyncSession, changes: ChangeLog, reports: Sequence[BatchedReport], now: float, lease_ttl_s: float,
+    retry: TaskRetryRules = DEFAULT_RETRY_RULES,
 ) -> list[ReportAnswer]:
-    """Check and apply `reports` in order, in the caller's transaction; one answer per report."""
+    """Check and apply `reports` in order, in the caller's transaction; one answer per report.
+
+    `retry` decides what a failure report leads to (the orchestrator's `TaskRetryPolicy` and backoff).
+    """
     if not reports:
         return []
     rows = await queue_rows(session)
-    batch = _Batch(changes, now, lease_ttl_s)
+    batch = _Batch(changes, now, lease_ttl_s, retry)
     await batch.load(rows, reports)
     if any(r.kind is not ReportKind.STARTED for r in reports):
         batch.graphs = await stored_graphs(session, [w for w, tasks in batch.siblings.items() if len(tasks) > 1],
@@ -310,10 +352,11 @@ async def apply_reports(
 
 
 async def apply_report(
-    session: AsyncSession, changes: ChangeLog, report: BatchedReport, now: float, lease_ttl_s: float
+    session: AsyncSession, changes: ChangeLog, report: BatchedReport, now: float, lease_ttl_s: float,
+    retry: TaskRetryRules = DEFAULT_RETRY_RULES,
 ) -> ReportApplied:
     """One report, as the single endpoints take it: refused means raised."""
-    (answer,) = await apply_reports(session, changes, [report], now, lease_ttl_s)
+    (answer,) = await apply_reports(session, changes, [report], now, lease_ttl_s, retry)
     if isinstance(answer, ReportRefused):
         raise answer.error
     return answer

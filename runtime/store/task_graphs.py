@@ -69,6 +69,7 @@ async def submit_graph(
             "sort_key": sort_key(now, task.priority, aging_interval_s),
             "required_capabilities": list(task.required_capabilities), "fencing_token": 0, "attempt": 0,
             "progress": 0.0, "progress_step": "", "cancel_requested": False, "updated_at": now,
+            "not_before": 0.0, "retry": task.retry.policy_fields() if task.retry is not None else None,
         })
         requirements += [{"task_id": task_id, "capability": c} for c in task.required_capabilities]
         dependencies += [{"task_id": task_id, "depends_on": ids[need], "workflow_id": workflow_id}

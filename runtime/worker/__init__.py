@@ -21,10 +21,11 @@ from runtime.worker.errors import (
     WorkerError,
 )
 from runtime.worker.failures import classify_exception, command_failure, timeout_error
+from runtime.worker.handler_call import TaskHandler
 from runtime.worker.health import measure_health
 from runtime.worker.limits import CommandResult, TaskLimits, run_limited
 from runtime.worker.progress import ProgressReporter, ProgressUpdate
-from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
+from runtime.worker.task_runner import TaskOutcome, TaskRunner
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import LeftoverWorkspace, Workspace, WorkspaceRoot
 

@@ -57,13 +57,14 @@ from runtime.worker.errors import (
     RequestRejectedError,
 )
 from runtime.worker.escalation import TaskErrorEscalation, worker_escalator
+from runtime.worker.handler_call import TaskHandler
 from runtime.worker.health import measure_health
 from runtime.worker.limits import check_sandbox
 from runtime.worker.memory_watch import MemoryWatch
 from runtime.worker.recovery import register_recovering
 from runtime.worker.report_batcher import ReportBatcher
 from runtime.worker.system_errors import SystemErrorResponder
-from runtime.worker.task_runner import TaskHandler, TaskOutcome, TaskRunner
+from runtime.worker.task_runner import TaskOutcome, TaskRunner
 from runtime.worker.task_slots import TaskSlots
 from runtime.worker.telemetry import TelemetrySender, WorkerTelemetry
 from runtime.worker.tracing import TraceRecorder
@@ -274,8 +275,10 @@ class Worker:
         if self.lifecycle.state != WorkerState.OFFLINE:
             self.lifecycle = self._bind_lifecycle()
         self.lifecycle.fire(WorkerTrigger.REGISTER)
+        # Routing by type: the orchestrator leases this worker only the types it has handlers for.
         request = RegisterRequest(worker_id=self.worker_id, capabilities=self.capabilities,
-                                  max_concurrency=self.tasks_per_poll, hostname=socket.gethostname()[:255])
+                                  max_concurrency=self.tasks_per_poll, hostname=socket.gethostname()[:255],
+                                  task_types=sorted(self.handlers) or None)
         retries = 0
         while True:
             try:

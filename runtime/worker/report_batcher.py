@@ -37,6 +37,7 @@ from runtime.protocol import (
 )
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.errors import LeaseLostError, NotFoundError, OrchestratorError, RateLimitedError
+from spec.machines.task_lifecycle import TaskState
 from spec.policies import Policies
 
 log = logging.getLogger("runtime.worker")
@@ -91,6 +92,9 @@ class ReportBatcher:
         self._sender: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.requests = 0
+        #: Tasks whose failure the orchestrator answered by re-queueing them for a retry (status
+        #: ``queued``, `spec.decisions.task_retry`); the runner takes its id out when it records that.
+        self.retried: set[str] = set()
 
     @property
     def pending(self) -> int:
@@ -184,6 +188,8 @@ class ReportBatcher:
             self._on_leased(answer.tasks, [q.batched for q in batch])
         for queued, outcome in zip(batch, answer.outcomes, strict=False):
             if outcome.code == 200:
+                if queued.batched.kind is ReportKind.FAILED and outcome.status == TaskState.QUEUED:
+                    self.retried.add(outcome.task_id)
                 queued.answer.set_result(True)
                 continue
             reason = outcome.error.reason if outcome.error is not None else f"code {outcome.code}"

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason, TaskContext
 from runtime.worker.errors import LeaseLostError, NotFoundError, OrchestratorError, RateLimitedError
 from runtime.worker.failures import classify_exception, task_error, timeout_error
+from runtime.worker.handler_call import TaskHandler, invoke_handler, unknown_type
 from runtime.worker.limits import TaskLimits
 from runtime.worker.progress import ProgressReporter, ProgressUpdate
 from runtime.worker.report_batcher import ReportBatcher
@@ -48,10 +48,10 @@ from spec.taxonomy import ErrorClass, FailureCode
 
 log = logging.getLogger("runtime.worker")
 
-#: ``async def handler(ctx) -> dict``; a plain ``def`` also works and runs in a thread, so blocking
-#: work cannot stall heartbeats (it reports progress only through its result, and a time limit
-#: fails the task but cannot stop the thread).
-TaskHandler = Callable[[TaskContext], Coroutine[Any, Any, dict[str, Any]] | dict[str, Any]]
+#: Tasks re-queued here that the runner remembers (one short id each): a worker leased one of them
+#: again after that many others only loses the ``assign`` in its own trace, never a task.
+MAX_REMEMBERED_REQUEUES = 4096
+
 
 
 @dataclass
@@ -104,6 +104,9 @@ class TaskRunner:
         #: Tasks whose lease this worker still wants: from assignment until the outcome is delivered
         #: or given up. Heartbeats list them; the orchestrator lets every other lease expire.
         self.held: set[str] = set()
+        #: Tasks whose attempt ended here back in ``queued`` (retried, or lease lost), oldest first: if
+        #: one is leased here again, this worker's trace shows its ``assign`` so the trace replays.
+        self._requeued_here: dict[str, None] = {}
 
     # -- control from the agent ---------------------------------------------------------------
 
@@ -176,16 +179,20 @@ class TaskRunner:
 
     async def _execute(self, assignment: TaskAssignment) -> TaskOutcome:
         task_id = assignment.task_id
+        again = task_id in self._requeued_here
+        self._requeued_here.pop(task_id, None)
         machine = self._recorder.bind(
             "task_lifecycle",
             f"task:{task_id}",
-            initial="assigned",
+            initial=(TaskState.QUEUED if again else TaskState.ASSIGNED).value,
             data={
                 "workerId": self._worker_id(),
                 "attempt": assignment.attempt,
                 "fencingToken": assignment.fencing_token,
             },
         )
+        if again:  # this trace left the task in ``queued``: its new lease starts from there
+            machine.fire(TaskTrigger.ASSIGN)
         lease = self._lease(assignment)
         try:
             limits = TaskLimits.from_policy(self._policies.resources, max_duration_s=_payload_time_limit(assignment))
@@ -230,7 +237,8 @@ class TaskRunner:
                           saved_state=dict(assignment.saved_state), persist_state=workspace.save_state)
         handler = self._handlers.get(assignment.type)
         handler_task = asyncio.create_task(
-            _invoke(handler, ctx) if handler is not None else _unknown_type(assignment.type, sorted(self._handlers))
+            invoke_handler(handler, ctx) if handler is not None
+            else unknown_type(assignment.type, sorted(self._handlers))
         )
         periodic = asyncio.create_task(reporter.run_periodic())
         self.running[task_id] = _Running(ctx, handler_task)
@@ -331,7 +339,13 @@ class TaskRunner:
                                 fencing_token=report.fencing_token, error=error)
             return await self._finish(machine, "fail", failed, error=error)
         if delivered:
-            machine.fire(trigger)
+            # The orchestrator may answer a failure by queueing the task again (its retry policy):
+            # this worker's view of the attempt ends there too, not in ``failed``.
+            retried = isinstance(report, TaskFailed) and report.task_id in self.reports.retried
+            self.reports.retried.discard(report.task_id)
+            machine.fire(TaskTrigger.RETRY if retried else trigger)
+            if retried:
+                self._ended_in_queue(report.task_id)
         else:
             log.error("task %s: outcome %r never reached the orchestrator; its lease will expire (heartbeats no "
                       "longer claim it) and the task will run again", report.task_id, trigger)
@@ -341,7 +355,14 @@ class TaskRunner:
         log.warning("task %s abandoned: %s", task_id, why)
         if machine.can_fire(TaskTrigger.LEASE_LOST):
             machine.fire(TaskTrigger.LEASE_LOST)
+            self._ended_in_queue(task_id)
         return TaskOutcome(task_id, machine.state)
+
+    def _ended_in_queue(self, task_id: str) -> None:
+        """Remember that this worker's trace left `task_id` in ``queued``; bounded, oldest forgotten first."""
+        self._requeued_here[task_id] = None
+        if len(self._requeued_here) > MAX_REMEMBERED_REQUEUES:
+            del self._requeued_here[next(iter(self._requeued_here))]
 
 
 def _garbage_result(task_type: str | None, exc: Exception) -> TaskError:
@@ -367,23 +388,3 @@ def _progress_state(update: ProgressUpdate | None) -> dict[str, Any]:
     if update is None:
         return {}
     return {"percentage": update.percentage, "step": update.step, "details": update.details}
-
-
-async def _invoke(handler: TaskHandler, ctx: TaskContext) -> Any:
-    """Run `handler` on the event loop if it is a coroutine function, else in a thread."""
-    if inspect.iscoroutinefunction(handler):
-        return await handler(ctx)
-    result = await asyncio.to_thread(handler, ctx)
-    if inspect.isawaitable(result):  # an object whose __call__ is async
-        return await result
-    return result
-
-
-async def _unknown_type(task_type: str, known: list[str]) -> dict[str, Any]:
-    from runtime.worker.errors import TaskFailure
-
-    raise TaskFailure(
-        f"this worker has no handler for task type {task_type!r}; it handles: {', '.join(known) or 'nothing'}",
-        code=FailureCode.TASK_ERROR,
-        error_class=ErrorClass.VALIDATION,
-    )

@@ -23,6 +23,7 @@ drives them from asyncio with its clock, the simulator from SimPy with ``env.now
 | which queued tasks a poll leases: capability, free slots, priority with aging | `spec.decisions.scheduling` |
 | system errors: critical (emergency shutdown) or recovery, else degraded | `spec.decisions.system_errors` |
 | memory growth fitted over a window, one alarm per episode | `spec.decisions.memory_growth` |
+| a failed task: retried (not before when) or failed | `spec.decisions.task_retry` |
 | DAG workflows: accepted graphs, what each task outcome releases, skips or cancels | `spec.decisions.task_graph` |
 """
 
@@ -41,6 +42,7 @@ from spec.decisions.scheduling import QueuedTask, choose, lease_size, sort_key
 from spec.decisions.shutdown import ORCHESTRATOR_DRAIN, WORKER_DRAIN, DrainReplay, ShutdownDrain
 from spec.decisions.startup import StartupBudget, StartupBudgets, budget_of
 from spec.decisions.system_errors import SystemErrorAction, SystemErrorDecision, SystemErrorHandler
+from spec.decisions.task_retry import TaskRetryDecision, TaskRetryRules
 
 __all__ = [
     "NO_SPREAD",
@@ -70,6 +72,8 @@ __all__ = [
     "SystemErrorAction",
     "SystemErrorDecision",
     "SystemErrorHandler",
+    "TaskRetryDecision",
+    "TaskRetryRules",
     "budget_of",
     "choose",
     "decide_reload",

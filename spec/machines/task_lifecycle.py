@@ -2,9 +2,9 @@
 
 Task status endpoints are answered by the orchestrator (4.3's view); the seed's 4.2 diagram
 routes them through the Registration API, which here only handles worker endpoints.
-A task that loses its worker (lease expired, worker unhealthy or deregistered) or is
-interrupted goes back to ``queued``; stale reports from the old worker are refused by the
-lease's fencing token, so no task completes twice.
+A task that loses its worker (lease expired, worker unhealthy or deregistered), is
+interrupted, or fails in a way `TaskRetryPolicy` retries goes back to ``queued``; stale
+reports from the old worker are refused by the lease's fencing token, so no task completes twice.
 
 A task of a multi-task workflow (issue 12) that depends on others waits ``blocked`` until its
 last dependency completes (`spec.decisions.task_graph` decides which tasks each outcome
@@ -60,6 +60,7 @@ class TaskTrigger(StrEnum):
     INTERRUPT = "interrupt"
     REQUEUE = "requeue"
     LEASE_LOST = "lease_lost"
+    RETRY = "retry"
     AWAIT_DEPENDENCIES = "await_dependencies"
     RELEASE = "release"
     SKIP = "skip"
@@ -135,6 +136,12 @@ TASK_LIFECYCLE = MachineSpec(
         transition(T.LEASE_LOST, (S.ASSIGNED, S.RUNNING), S.QUEUED,
                    "Lease expired, or its worker went unhealthy or deregistered: re-queue; the old token is fenced.",
                    step(TQ, "revokeLease(taskId)"), step(TQ, "requeueTask(taskId)")),
+        transition(T.RETRY, (S.ASSIGNED, S.RUNNING), S.QUEUED,
+                   "A failure TaskRetryPolicy retries, with attempts left: re-queue, not before the backoff "
+                   "delay; the old token is fenced.",
+                   call(W, ORCH, "POST /api/v1/tasks/failed {error}"),
+                   call(ORCH, TQ, "requeueTask(taskId, notBefore)"),
+                   call(ORCH, WS, "broadcastEvent(workflowId, TASK_REQUEUED)"), push(WS, CLI, "task retrying")),
         transition(T.AWAIT_DEPENDENCIES, S.QUEUED, S.BLOCKED,
                    "Submitted with dependencies (dependsOn): it waits until they have completed.",
                    step(TQ, "holdTask(taskId, dependsOn)")),

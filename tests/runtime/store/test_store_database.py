@@ -31,7 +31,7 @@ async def test_open_migrates_a_new_file_and_uses_wal(tmp_path: Path) -> None:
         async with db.read() as session:
             assert (await session.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
             version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0003_task_dependencies"
+        assert version == "0004_task_dependencies"
         assert await db.check_integrity() == "ok"
     finally:
         await db.close()
@@ -141,7 +141,7 @@ async def test_open_migrates_a_new_postgresql_database(postgres_server: Postgres
             version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
             tables = set((await session.execute(text(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars())
-        assert version == "0003_task_dependencies"
+        assert version == "0004_task_dependencies"
         assert {t.name for t in Base.metadata.sorted_tables} <= tables
         assert await db.check_integrity() == "ok"
     finally:

@@ -1,7 +1,8 @@
 """The portable (SQLAlchemy Core) and SQLite-native queue rows behave identically.
 
-Random workloads — workers, tasks with priorities and requirements, leases, and batches of
-started/completed/failed reports with current, stale and unknown leases — run once with each
+Random workloads — workers (some handling only some task types), tasks with priorities,
+requirements, types and retry overrides, leases, and batches of started/completed/failed reports
+(retried or not) with current, stale and unknown leases — run once with each
 implementation of `runtime.store.queue_rows.QueueRows`; the answers, the machine transitions
 and every stored row must be equal (ids renamed by submission order, since they are random).
 The portable rows run on SQLite and on PostgreSQL (issue 16): the same workload, the same rows.
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from runtime.protocol import BatchedReport, RegisterRequest, ReportKind, TaskError, WorkflowRequest
+from runtime.protocol import BatchedReport, RegisterRequest, ReportKind, TaskError, TaskRetryOverride, WorkflowRequest
 from runtime.store.changes import ChangeLog
 from runtime.store.database import Database
 from runtime.store.locations import DatabaseLocation
@@ -36,12 +37,15 @@ from tests.runtime.store.store_helpers import by_admin
 CAPABILITIES = ["python", "node", "gpu"]
 TTL = DEFAULT_POLICIES.lease.lease_ttl_s
 
-workers_st = st.lists(st.tuples(st.lists(st.sampled_from(CAPABILITIES), min_size=1, unique=True), st.integers(1, 4)),
+TYPES = ["t", "u"]
+workers_st = st.lists(st.tuples(st.lists(st.sampled_from(CAPABILITIES), min_size=1, unique=True), st.integers(1, 4),
+                                st.sampled_from([None, ["t"], ["u"], TYPES])),
                       min_size=1, max_size=3)
-tasks_st = st.lists(st.tuples(st.integers(0, 10), st.lists(st.sampled_from(CAPABILITIES), max_size=1)),
+tasks_st = st.lists(st.tuples(st.integers(0, 10), st.lists(st.sampled_from(CAPABILITIES), max_size=1),
+                              st.sampled_from(TYPES), st.sampled_from([None, 2, 3])),
                     min_size=1, max_size=8)
 report_st = st.tuples(st.sampled_from(list(ReportKind)), st.integers(0, 9), st.integers(0, 2),
-                      st.sampled_from(["current", "stale", "unknown"]))
+                      st.sampled_from(["current", "stale", "unknown"]), st.sampled_from(["network", "validation"]))
 ops_st = st.lists(st.one_of(st.tuples(st.just("lease"), st.integers(0, 2), st.integers(1, 4)),
                             st.tuples(st.just("reports"), st.lists(report_st, min_size=1, max_size=5))),
                   min_size=1, max_size=10)
@@ -57,14 +61,17 @@ async def _run(location: DatabaseLocation, native: bool, workers: list[Any], tas
     task_ids: list[str] = []
     tokens: dict[str, int] = {}
     try:
-        for i, (caps, slots) in enumerate(workers):
+        for i, (caps, slots, types) in enumerate(workers):
             async with db.write() as s:
-                request = RegisterRequest(worker_id=f"w{i}", capabilities=caps, max_concurrency=slots)
+                request = RegisterRequest(worker_id=f"w{i}", capabilities=caps, max_concurrency=slots,
+                                          task_types=types)
                 await register_worker(s, ChangeLog(), by_admin(request), 0.0)
-        for i, (priority, caps) in enumerate(tasks):
+        for i, (priority, caps, task_type, attempts) in enumerate(tasks):
+            retry = None if attempts is None else TaskRetryOverride(max_attempts=attempts)
             async with db.write() as s:
                 workflow, (task,) = await submit_workflow(
-                    s, ChangeLog(), WorkflowRequest(type="t", priority=priority, required_capabilities=caps),
+                    s, ChangeLog(), WorkflowRequest(type=task_type, priority=priority, required_capabilities=caps,
+                                                    retry=retry),
                     float(i), DEFAULT_POLICIES.lease.aging_interval_s)
             names[task.id], names[workflow.id] = f"T{i}", f"W{i}"
             task_ids.append(task.id)
@@ -80,7 +87,7 @@ async def _run(location: DatabaseLocation, native: bool, workers: list[Any], tas
                                      lease.worker_status, lease.load))
                 else:
                     reports = [_report(kind, task_ids[i % len(task_ids)], f"w{w % len(workers)}", lease_kind,
-                                       tokens) for kind, i, w, lease_kind in op[1]]
+                                       tokens, error_class) for kind, i, w, lease_kind, error_class in op[1]]
                     answers = await apply_reports(s, changes, reports, now, TTL)
                     observed.append(("reports", [a if isinstance(a, ReportApplied)
                                                  else (type(a.error).__name__, str(a.error)) for a in answers]))
@@ -95,9 +102,11 @@ async def _run(location: DatabaseLocation, native: bool, workers: list[Any], tas
     return _rename(observed, names)
 
 
-def _report(kind: ReportKind, task_id: str, worker_id: str, lease: str, tokens: dict[str, int]) -> BatchedReport:
+def _report(kind: ReportKind, task_id: str, worker_id: str, lease: str, tokens: dict[str, int],
+            error_class: str) -> BatchedReport:
     token = tokens.get(task_id, 0) - (1 if lease == "stale" else 0)
-    error = TaskError(code="TIMEOUT" if kind is ReportKind.FAILED and token % 2 else "TASK_ERROR")
+    error = TaskError(code="TIMEOUT" if kind is ReportKind.FAILED and token % 2 else "TASK_ERROR",
+                      error_class=error_class)
     return BatchedReport(kind=kind, task_id=task_id if lease != "unknown" else "t-nope", worker_id=worker_id,
                          fencing_token=max(token, 0), result={"n": token}, error=error)
 

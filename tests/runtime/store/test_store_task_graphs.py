@@ -195,13 +195,13 @@ def test_migration_keeps_existing_workflows_and_downgrades(tmp_path: Path) -> No
     with engine.begin() as connection:
         cfg = _alembic(str(engine.url))
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0002")
+        command.upgrade(cfg, "0003_task_retries")
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO workflows VALUES ('wf-1', 'noop', 'pending', 5, '{}', 0, 0)")
         conn.execute("INSERT INTO tasks (id, workflow_id, type, payload, status, priority, enqueued_at, sort_key, "
                      "required_capabilities, fencing_token, attempt, progress, progress_step, cancel_requested, "
                      "updated_at) VALUES ('t-1', 'wf-1', 'noop', '{}', 'queued', 5, 0, 0, '[]', 0, 0, 0, '', 0, 0)")
-    for revision in ("head", "0002", "head"):
+    for revision in ("head", "0003_task_retries", "head"):
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             (command.upgrade if revision == "head" else command.downgrade)(cfg, revision)

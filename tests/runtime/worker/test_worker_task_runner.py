@@ -17,9 +17,11 @@ from runtime.worker.builtin_tasks import ShellTask, noop_task, sleep_task
 from runtime.worker.client import OrchestratorClient
 from runtime.worker.context import CancelReason, TaskContext
 from runtime.worker.errors import TaskFailure
-from runtime.worker.task_runner import TaskHandler, TaskRunner
+from runtime.worker.handler_call import TaskHandler
+from runtime.worker.task_runner import MAX_REMEMBERED_REQUEUES, TaskRunner
 from runtime.worker.tracing import TraceRecorder
 from runtime.worker.workspace import STATE_FILE, WorkspaceRoot
+from spec.conformance import check_trace
 from spec.policies import BackoffPolicy, Policies, ProgressPolicy, ResourceLimits
 from spec.taxonomy import ErrorClass, FailureCode
 
@@ -40,6 +42,8 @@ class Orchestrator:
         self.refuse: set[str] = set()
         self.unavailable_first = 0
         self.batches = 0
+        #: Answer failure reports as the orchestrator does when its retry policy queues the task again.
+        self.retry_failures = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         kind = request.url.path.rsplit("/", 1)[-1]
@@ -61,7 +65,8 @@ class Orchestrator:
             return {"taskId": report["taskId"], "code": 409,
                     "error": {"field": "fencingToken", "reason": "stale lease"}}
         self.reports.append((kind, report))
-        return {"taskId": report["taskId"], "code": 200, "status": kind, "fencingToken": report["fencingToken"]}
+        status = "queued" if kind == "failed" and self.retry_failures else kind
+        return {"taskId": report["taskId"], "code": 200, "status": status, "fencingToken": report["fencingToken"]}
 
     def kinds(self) -> list[str]:
         return [k for k, _ in self.reports if k != "progress"]
@@ -368,3 +373,111 @@ async def test_a_plain_def_handler_that_raises_fails_with_a_classified_error(tmp
     runner, _ = _runner(tmp_path, orch, {"t": handler})
     assert (await runner.execute(_assignment("t"))).state == "failed"
     assert orch.last("failed")["error"]["errorClass"] == "validation"
+
+
+# -- handlers of every shape (issue 12): garbage and exits fail the task, never the worker -------------
+
+
+def _returns(value: object) -> TaskHandler:
+    def handler(ctx: TaskContext) -> Any:
+        return value
+
+    return handler
+
+
+def _exits(ctx: TaskContext) -> dict[str, Any]:
+    raise SystemExit(3)
+
+
+def _interrupts(ctx: TaskContext) -> dict[str, Any]:
+    raise KeyboardInterrupt
+
+
+async def _async_exits(ctx: TaskContext) -> dict[str, Any]:
+    raise SystemExit("bye")
+
+
+async def _async_returns_list(ctx: TaskContext) -> Any:
+    return [1, 2]
+
+
+@pytest.mark.parametrize(("handler", "error_class", "words"), [
+    (_returns(None), "validation", "returned NoneType, expected a dict"),
+    (_returns(["a"]), "validation", "returned list, expected a dict"),
+    (_returns("text"), "validation", "returned str, expected a dict"),
+    (_returns({"when": object()}), "validation", "not JSON"),
+    (_returns({1: "a"}), "validation", "not JSON"),
+    (_returns({"nan": float("nan")}), None, None),
+    (_async_returns_list, "validation", "returned list, expected a dict"),
+    (_exits, "unknown", "raised SystemExit(3)"),
+    (_interrupts, "unknown", "raised KeyboardInterrupt"),
+    (_async_exits, "unknown", "raised SystemExit(bye)"),
+], ids=["none", "list", "str", "object-value", "int-key", "nan", "async-list", "sys-exit", "keyboard-interrupt",
+        "async-sys-exit"])
+async def test_a_handler_returning_garbage_or_exiting_fails_its_task_and_the_runner_goes_on(
+    tmp_path: Path, handler: TaskHandler, error_class: str | None, words: str | None,
+) -> None:
+    orch = Orchestrator()
+
+    async def fine(ctx: TaskContext) -> dict[str, Any]:
+        return {"ok": True}
+
+    runner, recorder = _runner(tmp_path, orch, {"bad": handler, "fine": fine})
+    outcome = await runner.execute(_assignment("bad"))
+    if error_class is None:  # NaN goes out as null (pydantic's JSON for it): the task completes
+        assert outcome.state == "completed" and orch.last("completed")["result"] == {"nan": None}
+    else:
+        assert outcome.state == "failed"
+        error = orch.last("failed")["error"]
+        assert (error["code"], error.get("errorClass", "unknown")) == ("TASK_ERROR", error_class)  # default omitted
+        assert words is not None and words in error["message"]
+    assert (await runner.execute(_assignment("fine", task_id="t-2"))).state == "completed"
+    assert orch.last("completed")["taskId"] == "t-2"
+    assert runner.running == {} and runner.held == set()
+
+
+async def test_a_failure_the_orchestrator_queues_again_ends_the_attempt_with_retry(tmp_path: Path) -> None:
+    """The worker's trace follows the orchestrator: a retried attempt ends in ``queued``, not ``failed``."""
+    orch = Orchestrator()
+    orch.retry_failures = True
+
+    async def flaky(ctx: TaskContext) -> dict[str, Any]:
+        raise ConnectionResetError("peer went away")
+
+    runner, recorder = _runner(tmp_path, orch, {"t": flaky})
+    outcome = await runner.execute(_assignment("t"))
+    assert outcome.state == "queued"
+    assert orch.last("failed")["error"]["errorClass"] == "network"
+    assert _triggers(recorder) == ["start", "retry"]
+    assert runner.reports.retried == set()
+
+    # Leased here again: this worker's trace takes the task from ``queued`` (assign), so it replays.
+    orch.retry_failures = False
+    again = _assignment("t").model_copy(update={"attempt": 2, "fencing_token": 6})
+    assert (await runner.execute(again)).state == "failed"
+    assert _triggers(recorder) == ["start", "retry", "assign", "start", "fail"]
+    report = check_trace(recorder.events, require_initial=False)
+    assert report.ok, report.format()
+
+
+async def test_a_task_leased_here_again_after_its_lease_was_lost_replays_too(tmp_path: Path) -> None:
+    orch = Orchestrator()
+    orch.refuse.add("started")
+
+    async def fine(ctx: TaskContext) -> dict[str, Any]:
+        return {}
+
+    runner, recorder = _runner(tmp_path, orch, {"t": fine})
+    assert (await runner.execute(_assignment("t"))).state == "queued"  # lease lost before start
+    orch.refuse.clear()
+    assert (await runner.execute(_assignment("t").model_copy(update={"attempt": 2}))).state == "completed"
+    assert _triggers(recorder) == ["lease_lost", "assign", "start", "complete"]
+    assert check_trace(recorder.events, require_initial=False).ok
+
+
+def test_the_runner_remembers_a_bounded_number_of_requeued_tasks(tmp_path: Path) -> None:
+    runner, _ = _runner(tmp_path, Orchestrator(), {})
+    for n in range(MAX_REMEMBERED_REQUEUES + 5):
+        runner._ended_in_queue(f"t-{n}")
+    assert len(runner._requeued_here) == MAX_REMEMBERED_REQUEUES
+    assert "t-0" not in runner._requeued_here and f"t-{MAX_REMEMBERED_REQUEUES + 4}" in runner._requeued_here

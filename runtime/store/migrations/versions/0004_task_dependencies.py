@@ -1,7 +1,7 @@
 """Workflows of several tasks (issue 12): task keys, failure policies, and the task_dependencies table.
 
-Revision ID: 0003_task_dependencies
-Revises: 0002
+Revision ID: 0004_task_dependencies
+Revises: 0003_task_retries
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_task_dependencies"
-down_revision = "0002"
+revision = "0004_task_dependencies"
+down_revision = "0003_task_retries"
 branch_labels = None
 depends_on = None
 
