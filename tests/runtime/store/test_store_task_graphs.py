@@ -224,3 +224,24 @@ async def test_edges_are_read_through_their_indexes(tmp_path: Path) -> None:
             "EXPLAIN QUERY PLAN SELECT d.task_id, t.key, t.result FROM task_dependencies AS d JOIN tasks AS t "
             "ON t.id = d.depends_on WHERE d.task_id IN (?)", ["x"]))
         assert "SCAN" not in plan, plan
+
+
+async def test_a_retryable_failure_after_the_workflow_failed_fast_is_not_retried(store_backend: StoreBackend) -> None:
+    """Regression (merge with task retries): a retry would re-queue a task of a workflow that is over."""
+    request = WorkflowGraphRequest.model_validate({"tasks": [
+        {"id": "a", "type": "noop"}, {"id": "b", "type": "noop", "retry": {"maxAttempts": 3}}]})
+    db = await store_backend.open_fresh()
+    try:
+        await add_worker(db, "w", ["python"], slots=8)
+        (workflow_id, task_ids), _ = await transact(db, lambda s, c: submit_graph(
+            s, c, request, graph_of(request, 256), 0.0, AGING))
+        keys = dict(zip(task_ids, "ab", strict=True))
+        leased = {keys[t.task_id]: t for t in await lease_all(db)}
+        await finish(db, [leased["a"]], {"a"}, keys)
+        network = TaskError(code="TASK_ERROR", error_class="network", message="connection reset")
+        answers, _ = await transact(db, lambda s, c: apply_reports(s, c, [
+            report(ReportKind.STARTED, leased["b"]), report(ReportKind.FAILED, leased["b"], error=network)], 3.0, TTL))
+        assert [getattr(a, "status", None) for a in answers] == ["running", "failed"]
+        assert await statuses(db, workflow_id, keys) == ("failed", {"a": "failed", "b": "failed"})
+    finally:
+        await db.close()
