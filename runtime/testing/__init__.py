@@ -9,9 +9,27 @@ a handler records its own machine's transitions with `record`. The pure conforma
 
 from __future__ import annotations
 
-from runtime.testing.handler_trace import HANDLER_TRACE_ENV, record
-from runtime.testing.platform import TEST_POLICIES, PlatformUnderTest
-from runtime.testing.processes import OrchestratorProcess, Tokens, WorkerProcess, wait_for
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.testing.handler_trace import HANDLER_TRACE_ENV, record
+    from runtime.testing.platform import TEST_POLICIES, PlatformUnderTest
+    from runtime.testing.processes import OrchestratorProcess, Tokens, WorkerProcess, wait_for
+
+#: Resolved on first use, like `runtime`'s own names: pytest imports this package for the plugin
+#: (the ``pytest11`` entry point) before coverage measurement starts, so it must import nothing
+#: of `spec` or `runtime` until a test uses the kit.
+_EXPORTS = {
+    "HANDLER_TRACE_ENV": "runtime.testing.handler_trace",
+    "record": "runtime.testing.handler_trace",
+    "TEST_POLICIES": "runtime.testing.platform",
+    "PlatformUnderTest": "runtime.testing.platform",
+    "OrchestratorProcess": "runtime.testing.processes",
+    "Tokens": "runtime.testing.processes",
+    "WorkerProcess": "runtime.testing.processes",
+    "wait_for": "runtime.testing.processes",
+}
 
 __all__ = [
     "HANDLER_TRACE_ENV",
@@ -23,3 +41,12 @@ __all__ = [
     "record",
     "wait_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -178,8 +178,10 @@ def _reauthenticate(chart: _Chart, row: ErrorCategory, handler: str, escalate: s
     chart.edge(provided, retried, "Yes")
     succeeded = chart.decision(f"{prefix}_succeeded", "Authenticated?")
     chart.edge(retried, succeeded)
-    chart.edge(succeeded, chart.rounded(f"{prefix}_continue", "Continue operation"), "Yes")
+    # "No" first: dagre then places the escalation on the side the edge leaves from, so the two
+    # labels do not meet where the edges would otherwise cross (measured at 1440x900 in Chromium).
     chart.edge(succeeded, escalate, "No")
+    chart.edge(succeeded, chart.rounded(f"{prefix}_continue", "Continue operation"), "Yes")
 
 
 #: The handling steps a system-error row names, in this order, for `_system_error` to draw.

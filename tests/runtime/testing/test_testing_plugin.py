@@ -127,3 +127,13 @@ def test_a_bad_handler_module_is_refused_naming_it(
     worker = Worker("http://127.0.0.1:9", token="t", capabilities=["python"], workspace_root=tmp_path / "ws")
     with pytest.raises(WorkerConfigError, match=rf"--handlers {module}: .*{reason}"):
         add_module_handlers(worker, module)
+
+
+def test_loading_the_plugin_imports_nothing_of_spec_or_runtime_yet() -> None:
+    """Regression: pytest imports the entry point's module before coverage starts; the plugin used to
+    import the kit (and so `spec`) at once, and the suite's coverage of `spec` fell from 98% to 54%."""
+    code = ("import sys, runtime.testing.plugin; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('spec', 'runtime') "
+            "and m not in ('runtime', 'runtime.testing', 'runtime.testing.plugin')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
