@@ -188,6 +188,10 @@ class TaskProgress(LeaseReport):
     #: A significant milestone: always recorded. Others are coalesced to one per
     #: `ProgressPolicy.interval_s` per task, by the worker and again by the orchestrator.
     milestone: StrictBool = False
+    #: The handler's saved state (`TaskContext.save_state`), sent when it changed since the last
+    #: report: the orchestrator keeps it, so a task re-queued without a hand-back (its worker went
+    #: silent, no restarted process reported it interrupted in time) still resumes from it.
+    state: dict[str, Any] | None = None
 
 
 class TaskCompleted(LeaseReport):

@@ -143,7 +143,7 @@ async def progress(body: TaskProgress, orch: Orch, credential: Caller) -> TaskAc
                 f"(interval_s, milestone_min_gap_s); retry in {admission.retry_after_s:.2f} s",
                 retry_after_s=admission.retry_after_s, field="milestone" if body.milestone else "percentage")
         task = await record_progress(session, changes, body, body.percentage, body.step, body.details, orch.now(),
-                                     orch.policies.lease.lease_ttl_s)
+                                     orch.policies.lease.lease_ttl_s, body.state)
         return _ack(task)
 
     return await orch.transact(_work)

@@ -216,11 +216,14 @@ def failure_trigger(status: str, code: str) -> str:
 
 async def record_progress(
     session: AsyncSession, changes: ChangeLog, report: LeaseReport, percentage: float, step: str,
-    details: dict[str, object], now: float, ttl: float,
+    details: dict[str, object], now: float, ttl: float, state: dict[str, Any] | None = None,
 ) -> TaskRow:
+    """A progress report renews the lease; a `state` that came with it replaces the task's saved state."""
     task = await leased_task(session, report)
     task.status = changes.advance(TASK, task_component(task.id), task.status, "progress",
                                   {"percentage": percentage, "step": step})
+    if state is not None:
+        task.saved_state = dict(state)
     task.progress = percentage
     task.progress_step = step
     task.lease_expires_at = now + ttl

@@ -295,11 +295,17 @@ class TaskRunner:
     def _progress_sender(
         self, task_id: str, machine: MachineInstance, lease: dict[str, Any]
     ) -> Callable[[ProgressUpdate], Awaitable[None]]:
+        delivered_state: list[dict[str, Any]] = []  # the saved state the orchestrator has (once it changed)
+
         async def send(update: ProgressUpdate) -> None:
             if machine.state != TaskState.RUNNING:
                 return
+            running = self.running.get(task_id)
+            state = dict(running.ctx.saved_state) if running is not None and running.ctx.saved_state else None
+            if state is not None and delivered_state and delivered_state[-1] == state:
+                state = None  # unchanged since the last report: not sent again
             report = TaskProgress(**lease, percentage=update.percentage, step=update.step, details=update.details,
-                                  milestone=update.milestone)
+                                  milestone=update.milestone, state=state)
             try:
                 await self._client.report(report)
             except (LeaseLostError, NotFoundError):
@@ -309,6 +315,8 @@ class TaskRunner:
             except OrchestratorError as exc:
                 log.info("task %s: progress not delivered (%s); the next report repeats it", task_id, exc)
                 return
+            if state is not None:
+                delivered_state[:] = [state]
             if machine.state == TaskState.RUNNING:
                 machine.fire(TaskTrigger.PROGRESS)
 

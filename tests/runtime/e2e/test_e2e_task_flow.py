@@ -183,7 +183,10 @@ def test_a_second_signal_forces_exit_and_the_next_start_recovers(
     wait_for(lambda: orchestrator.task(task_id)["leaseWorker"] == again.worker_id, "the task to be re-run")
     task = orchestrator.task(task_id)
     assert task["attempt"] >= 2
-    assert task["savedState"]["stepsDone"] >= 2 and task["savedState"]["reason"] == "worker process died", task
+    # Never lost: handed back by the restarted worker's recovery ("worker process died"), or, when the
+    # orchestrator had re-queued the silent worker's task first, the state its last progress report carried.
+    assert task["savedState"]["stepsDone"] >= 2, task
+    assert task["savedState"].get("reason") in (None, "worker process died"), task
 
 
 def test_a_wrong_token_stops_the_worker_with_a_message_naming_the_token(

@@ -132,3 +132,28 @@ async def test_deregistration_requeues_the_workers_tasks(client: httpx.AsyncClie
     assert (await poll(client, "w1")).status_code == 409  # deregistered: must register again
     await register(client, "w1", ["python"])
     assert (await poll(client, "w1")).status_code == 200
+
+
+async def test_a_silent_workers_task_goes_to_the_next_worker_with_the_state_its_progress_carried(
+    orch: Orchestrator, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Issue 14, recovery: the handler's saved state rides on progress reports, so a task re-queued
+    because its worker went silent (no hand-back) still resumes from it on the next worker."""
+    heartbeat = orch.policies.heartbeat
+    await register(client, "w1", ["python"])
+    await register(client, "w2", ["python"])
+    _, task_id = await submit(client)
+    task = (await poll(client, "w1")).json()["tasks"][0]
+    await client.post("/api/v1/tasks/started", json=lease_body(task, "w1"))
+    progress = {**lease_body(task, "w1"), "percentage": 40, "step": "step 2/5", "milestone": True,
+                "state": {"stepsDone": 2}}
+    assert (await client.post("/api/v1/tasks/progress", json=progress)).status_code == 200
+    without_state = {**progress, "percentage": 50, "state": None}
+    assert (await client.post("/api/v1/tasks/progress", json=without_state)).status_code == 200  # kept
+    silent_for = 0.0
+    while silent_for <= heartbeat.timeout_s:  # bounded: timeout / interval sweeps, w2 alive meanwhile
+        await sweep_after(clock, heartbeat.sweep_interval_s)
+        silent_for += heartbeat.sweep_interval_s
+        await client.post("/api/v1/workers/heartbeat", json={"workerId": "w2"})
+    again = (await poll(client, "w2")).json()["tasks"][0]
+    assert again["taskId"] == task_id and again["savedState"] == {"stepsDone": 2}
