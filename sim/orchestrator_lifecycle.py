@@ -24,7 +24,7 @@ from spec.decisions.startup import StartupBudgets
 from spec.machines import MACHINES
 from spec.machines.recovery import OrchestratorRecoveryTrigger
 from spec.machines.shutdown import OrchestratorShutdownTrigger as OT
-from spec.machines.startup import StartupTrigger
+from spec.machines.startup import StartupState, StartupTrigger
 from spec.trace import TraceKey
 
 STARTUP = MACHINES["orchestrator_startup"]
@@ -158,7 +158,9 @@ class Lifecycle:
         machine = self.world.recorder.bind("orchestrator_recovery", self.world.unique("orchestrator_recovery"))
         machine.fire(OrchestratorRecoveryTrigger.RESTART)
         try:
-            ok = yield from self._db_attempts(machine, self.env.now + policy.database_timeout_s, None, incarnation)
+            # The database phase's budget, as the startup core charges it (its own, capped by the total).
+            deadline = StartupBudgets(policy, began=self.env.now).enter(StartupState.STARTING_DATABASE, self.env.now)
+            ok = yield from self._db_attempts(machine, deadline, None, incarnation)
         except _Deadline:
             ok = False
         if incarnation != self.orch.incarnation:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from sim.erlang import erlang_c_wait, measure
 from sim.model import run_scenario
 from sim.scenario import scenario_from_mapping
+from spec.decisions.circuit_breaker import FailureWindow
 from spec.injected_faults import InjectedFault
 from spec.machines.worker_lifecycle import WorkerTrigger
 from spec.policies import DEFAULT_POLICIES, MIN_HEARTBEAT_TIMEOUT_INTERVALS, Policies
@@ -216,15 +217,15 @@ def false_trips_per_hour(threshold: int, window_s: float, error_rate_per_s: floa
 def simulate_false_trips(threshold: int, window_s: float, error_rate_per_s: float, hours: float, seed: int) -> int:
     """Openings of a sliding-window breaker fed Poisson background errors (re-armed at once after a trip)."""
     rng = random.Random(seed)
-    now, recent, trips = 0.0, list[float](), 0
+    now, trips = 0.0, 0
+    recent = FailureWindow(window_s)  # the breaker's own window rule
     while True:
         now += rng.expovariate(error_rate_per_s)
         if now >= hours * HOUR_S:
             return trips
-        recent = [t for t in recent if now - t < window_s] + [now]
-        if len(recent) >= threshold:
+        if recent.add(now) >= threshold:
             trips += 1
-            recent = []
+            recent.clear()
 
 
 def recommend_breaker(w: Workload, policies: Policies) -> BreakerAdvice:
