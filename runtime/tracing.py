@@ -2,7 +2,9 @@
 
 The line format is `spec.trace` version 1, so ``python -m spec render --trace FILE`` draws the
 run and the conformance checks replay it on the same machines. Lines are flushed one by one:
-after a SIGKILL the trace still holds every transition that happened before it.
+after a SIGKILL the trace holds every transition written before it. The orchestrator writes a
+store transaction's transitions after its commit, so a kill between the two leaves committed
+transitions untraced (the store has them); nothing is ever traced that was not committed.
 """
 
 from __future__ import annotations
