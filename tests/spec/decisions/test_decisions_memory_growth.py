@@ -21,7 +21,9 @@ def test_nothing_is_reported_before_enough_samples_cover_half_the_window() -> No
 
 
 @settings(max_examples=40)
-@given(start=st.floats(1e6, 1e10), rate=st.floats(-0.4, 3.0), step=st.floats(2.0, 20.0))
+# A shrinking process loses at most 0.3 of its size per window, so over the three windows sampled
+# it never reaches a negative size (which the detector refuses).
+@given(start=st.floats(1e6, 1e10), rate=st.floats(-0.3, 3.0), step=st.floats(2.0, 20.0))
 def test_a_steady_trend_is_measured_as_its_growth_per_window(start: float, rate: float, step: float) -> None:
     growth = MemoryGrowth(POLICY)
     slope = rate * start / POLICY.window_s
